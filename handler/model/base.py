@@ -1,0 +1,28 @@
+"""Base classes of every model object.
+
+Model objects are ``msgspec`` structs: as cheap to build as slotted dataclasses (a model of
+10k datasets has 200k columns), positional and keyword constructors like DataSurface's, and
+a strict typed JSON decoder for the untrusted output of a sandboxed model run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import StructMeta
+
+
+class ModelObject(msgspec.Struct, forbid_unknown_fields=True):
+    """A plain-data object of the ecosystem model."""
+
+
+class FlexibleConstructor(StructMeta):
+    """Metaclass for the few objects whose DSL constructor is not a plain field list.
+
+    The class implements ``_normalize_args(args, kwargs) -> kwargs``; decoding from JSON does
+    not go through it.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(**cls._normalize_args(args, kwargs))  # type: ignore[attr-defined]

@@ -1,0 +1,22 @@
+"""Human documentation attached to model objects."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from handler.model.base import ModelObject
+
+
+class PlainTextDocumentation(ModelObject, tag="PlainText", tag_field="kind"):
+    description: str
+
+
+class MarkdownDocumentation(ModelObject, tag="Markdown", tag_field="kind"):
+    description: str
+    markdown: str = ""
+
+
+Documentation = Union[PlainTextDocumentation, MarkdownDocumentation]
+
+#: The concrete documentation classes, for isinstance checks.
+DOCUMENTATION_TYPES = (PlainTextDocumentation, MarkdownDocumentation)

@@ -1,0 +1,101 @@
+"""The ecosystem: root of the model and the only object ``createEcosystem()`` returns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from handler.model.base import FlexibleConstructor, ModelObject
+from handler.model.documentation import Documentation
+from handler.model.governance import GovernanceZone, GovernanceZoneDeclaration
+from handler.model.infrastructure import InfrastructureVendor
+from handler.model.mapping import DSGPlatformMapping
+from handler.model.platform import YellowDataPlatform, YellowPlatformServiceProvider
+from handler.model.repo import GitHubRepository
+
+if TYPE_CHECKING:
+    from handler.lint import LintReport
+
+
+class Ecosystem(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
+    """``Ecosystem(name, repo, governance_zone_declarations=..., data_platforms=... | platform_services_providers=...)``."""
+
+    name: str
+    repo: GitHubRepository
+    liveRepo: Optional[GitHubRepository] = None
+    documentation: Optional[Documentation] = None
+    governance_zone_declarations: list[GovernanceZoneDeclaration] = []
+    zones: list[GovernanceZone] = []
+    infrastructure_vendors: list[InfrastructureVendor] = []
+    data_platforms: list[YellowDataPlatform] = []
+    dsg_platform_mappings: list[DSGPlatformMapping] = []
+
+    @classmethod
+    def _normalize_args(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if len(args) > 2:
+            raise TypeError("Ecosystem() takes name and repo positionally; pass the rest by keyword")
+        kwargs.update(zip(("name", "repo"), args))
+        providers = kwargs.pop("platform_services_providers", None) or []
+        platforms = list(kwargs.get("data_platforms") or [])
+        for provider in providers:
+            if not isinstance(provider, YellowPlatformServiceProvider):
+                raise TypeError(
+                    "platform_services_providers takes YellowPlatformServiceProvider objects, "
+                    f"not {type(provider).__name__}"
+                )
+            platforms.extend(provider.platforms())
+        kwargs["data_platforms"] = platforms
+        return kwargs
+
+    # --- lookups used by model code (DataSurface names) -------------------------------------
+
+    def getZoneDeclaration(self, name: str) -> Optional[GovernanceZoneDeclaration]:
+        return next((z for z in self.governance_zone_declarations if z.name == name), None)
+
+    def getZone(self, name: str) -> Optional[GovernanceZone]:
+        return next((z for z in self.zones if z.name == name), None)
+
+    def getZoneOrThrow(self, name: str) -> GovernanceZone:
+        """The zone's definition, created on first use; the zone must be declared."""
+        zone = self.getZone(name)
+        if zone is not None:
+            return zone
+        if self.getZoneDeclaration(name) is None:
+            declared = ", ".join(sorted(z.name for z in self.governance_zone_declarations)) or "none"
+            raise LookupError(f"ecosystem {self.name!r} declares no governance zone {name!r} (declared: {declared})")
+        zone = GovernanceZone(name=name)
+        self.zones.append(zone)
+        return zone
+
+    def getDataPlatform(self, name: str) -> Optional[YellowDataPlatform]:
+        return next((p for p in self.data_platforms if p.name == name), None)
+
+    def getDataPlatformOrThrow(self, name: str) -> YellowDataPlatform:
+        platform = self.getDataPlatform(name)
+        if platform is None:
+            raise LookupError(f"ecosystem {self.name!r} has no data platform {name!r}")
+        return platform
+
+    def lintAndHydrateCaches(self) -> "LintReport":
+        """Lint the model, as DataSurface models do at the end of ``createEcosystem``."""
+        from handler.lint import lint_ecosystem
+
+        return lint_ecosystem(self)
+
+    # --- canonical form -----------------------------------------------------------------------
+
+    def to_canonical_json(self) -> bytes:
+        from handler.model.canonical import to_canonical_json
+
+        return to_canonical_json(self)
+
+    @classmethod
+    def from_canonical_json(cls, data: bytes | str) -> "Ecosystem":
+        from handler.model.canonical import from_canonical_json
+
+        return from_canonical_json(data)
+
+    def __eq__(self, other: object) -> bool:
+        # By value: the order in which named children were added carries no meaning.
+        if not isinstance(other, Ecosystem):
+            return NotImplemented
+        return self.to_canonical_json() == other.to_canonical_json()

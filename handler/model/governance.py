@@ -1,0 +1,113 @@
+"""Producers: governance zones, teams, datastores and datasets."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from handler.model.base import ModelObject
+from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
+from handler.model.ingestion import CaptureMetadata
+from handler.model.policy import SimpleDC
+from handler.model.repo import GitHubRepository
+from handler.model.schema import DDLTable
+from handler.model.workspace import Workspace
+
+
+class Dataset(ModelObject):
+    name: str
+    schema: DDLTable
+    classifications: list[SimpleDC] = []
+    documentation: Optional[Documentation] = None
+
+
+class Datastore(ModelObject):
+    name: str
+    capture_metadata: Optional[CaptureMetadata] = None
+    datasets: list[Dataset] = []
+    documentation: Optional[Documentation] = None
+
+    def add(self, *datasets: Dataset) -> None:
+        for dataset in datasets:
+            if not isinstance(dataset, Dataset):
+                raise TypeError(f"Datastore.add() takes Dataset objects, not {type(dataset).__name__}")
+            self.datasets.append(dataset)
+
+    def getDataset(self, name: str) -> Optional[Dataset]:
+        return next((d for d in self.datasets if d.name == name), None)
+
+
+class TeamDeclaration(ModelObject):
+    """A zone declares a team and names the repository that owns the team's contents."""
+
+    name: str
+    repo: GitHubRepository
+    documentation: Optional[Documentation] = None
+
+
+class Team(ModelObject):
+    """A team's definition; its repository is the one its zone's declaration names."""
+
+    name: str
+    datastores: list[Datastore] = []
+    workspaces: list[Workspace] = []
+    documentation: Optional[Documentation] = None
+
+    def add(self, *items: Any) -> None:
+        """Add datastores, workspaces and documentation, as DataSurface's ``Team.add``."""
+        for item in items:
+            if isinstance(item, Datastore):
+                self.datastores.append(item)
+            elif isinstance(item, Workspace):
+                self.workspaces.append(item)
+            elif isinstance(item, DOCUMENTATION_TYPES):
+                self.documentation = item
+            else:
+                raise TypeError(f"Team.add() takes Datastore, Workspace or documentation, not {type(item).__name__}")
+
+    def getStore(self, name: str) -> Optional[Datastore]:
+        return next((s for s in self.datastores if s.name == name), None)
+
+
+class GovernanceZoneDeclaration(ModelObject):
+    """The ecosystem declares a zone and names the repository that owns the zone's contents."""
+
+    name: str
+    repo: GitHubRepository
+    documentation: Optional[Documentation] = None
+
+
+class GovernanceZone(ModelObject):
+    name: str
+    team_declarations: list[TeamDeclaration] = []
+    teams: list[Team] = []
+    documentation: Optional[Documentation] = None
+
+    def add(self, *items: Any) -> None:
+        """Declare teams (and set documentation), as DataSurface's ``GovernanceZone.add``."""
+        for item in items:
+            if isinstance(item, TeamDeclaration):
+                self.team_declarations.append(item)
+            elif isinstance(item, DOCUMENTATION_TYPES):
+                self.documentation = item
+            else:
+                raise TypeError(
+                    f"GovernanceZone.add() takes TeamDeclaration or documentation, not {type(item).__name__}"
+                )
+
+    def getTeamDeclaration(self, name: str) -> Optional[TeamDeclaration]:
+        return next((t for t in self.team_declarations if t.name == name), None)
+
+    def getTeam(self, name: str) -> Optional[Team]:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def getTeamOrThrow(self, name: str) -> Team:
+        """The team's definition, created on first use; the team must be declared in this zone."""
+        team = self.getTeam(name)
+        if team is not None:
+            return team
+        if self.getTeamDeclaration(name) is None:
+            declared = ", ".join(sorted(t.name for t in self.team_declarations)) or "none"
+            raise LookupError(f"zone {self.name!r} declares no team {name!r} (declared: {declared})")
+        team = Team(name=name)
+        self.teams.append(team)
+        return team

@@ -1,0 +1,52 @@
+"""How a datastore's data is captured: SQL snapshots of a producer database on a schedule."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional, Union
+
+from handler.model.base import ModelObject
+from handler.model.credential import Credential
+
+
+class HostPortPair(ModelObject):
+    hostName: str
+    port: int
+
+
+class LocationKey(ModelObject):
+    """A location such as ``"MyCorp:USA/NY_1"`` (vendor:location/sub-location)."""
+
+    key: str
+
+
+class PostgresDatabase(ModelObject, tag="PostgresDatabase", tag_field="kind"):
+    name: str
+    hostPort: HostPortPair
+    databaseName: str
+    locations: list[LocationKey] = []
+
+    def __post_init__(self) -> None:
+        # DataSurface models pass a set of LocationKey; keep a sorted list.
+        if not isinstance(self.locations, list):
+            self.locations = sorted(self.locations, key=lambda loc: loc.key)
+
+
+class CronTrigger(ModelObject):
+    name: str
+    cron: str
+
+
+class IngestionConsistencyType(str, Enum):
+    SINGLE_DATASET = "SINGLE_DATASET"  # one ingestion stream per dataset
+    MULTI_DATASET = "MULTI_DATASET"  # one stream for the whole store, one consistent snapshot
+
+
+class SQLSnapshotIngestion(ModelObject, tag="SQLSnapshotIngestion", tag_field="kind"):
+    dataContainer: PostgresDatabase
+    trigger: Optional[CronTrigger]
+    singleOrMultiDatasetIngestion: IngestionConsistencyType
+    credential: Credential
+
+
+CaptureMetadata = Union[SQLSnapshotIngestion]

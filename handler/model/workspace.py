@@ -1,0 +1,82 @@
+"""Consumers: workspaces, their dataset groups and what those groups need from a platform."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+from handler.model.base import FlexibleConstructor, ModelObject
+from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
+
+
+class DataMilestoningStrategy(str, Enum):
+    LIVE_ONLY = "LIVE_ONLY"  # current rows only
+    FORENSIC = "FORENSIC"  # every version, milestoned by batch
+
+
+class DataLatency(str, Enum):
+    SECONDS = "SECONDS"
+    MINUTES = "MINUTES"
+    HOURS = "HOURS"
+    DAYS = "DAYS"
+
+
+class ConsumerRetentionRequirements(ModelObject):
+    r: DataMilestoningStrategy
+    latency: DataLatency = DataLatency.MINUTES
+    regulator: Optional[str] = None
+
+
+class WorkspacePlatformConfig(ModelObject):
+    hist: ConsumerRetentionRequirements
+
+
+class DatasetSink(ModelObject):
+    storeName: str
+    datasetName: str
+
+
+class DatasetGroup(ModelObject):
+    name: str
+    sinks: list[DatasetSink] = []
+    platform_chooser: Optional[WorkspacePlatformConfig] = None
+    documentation: Optional[Documentation] = None
+
+
+class DataPlatformManagedDataContainer(ModelObject):
+    """The workspace's data lives wherever its assigned platform puts it (views in the merge database)."""
+
+    name: str
+
+
+class Workspace(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
+    """``Workspace(name, [container], DatasetGroup(...), ..., [documentation])``, as in DataSurface."""
+
+    name: str
+    container: Optional[DataPlatformManagedDataContainer] = None
+    dsgs: list[DatasetGroup] = []
+    documentation: Optional[Documentation] = None
+
+    @classmethod
+    def _normalize_args(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not args:
+            return kwargs
+        if "name" in kwargs:
+            raise TypeError("Workspace() got two names")
+        dsgs = list(kwargs.get("dsgs") or [])
+        for arg in args[1:]:
+            if isinstance(arg, DatasetGroup):
+                dsgs.append(arg)
+            elif isinstance(arg, DataPlatformManagedDataContainer):
+                kwargs["container"] = arg
+            elif isinstance(arg, DOCUMENTATION_TYPES):
+                kwargs["documentation"] = arg
+            else:
+                raise TypeError(
+                    "Workspace() takes a name, then DatasetGroup, DataPlatformManagedDataContainer "
+                    f"or documentation objects, not {type(arg).__name__}"
+                )
+        return {**kwargs, "name": args[0], "dsgs": dsgs}
+
+    def getDSG(self, name: str) -> Optional[DatasetGroup]:
+        return next((g for g in self.dsgs if g.name == name), None)

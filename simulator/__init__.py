@@ -1,0 +1,1 @@
+"""Producer database and data change simulator. Depends on neither ``handler`` nor ``workflows``."""

@@ -1,0 +1,1 @@
+"""Data plane: the steps Argo runs. Never imports ``handler`` (pods never run model code)."""
