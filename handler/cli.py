@@ -1,0 +1,97 @@
+"""The ``datasurface`` command line. Thin commands over the functional core."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from handler import __version__
+from handler.findings import has_errors
+from handler.lint import lint, sort_findings
+from handler.loading import SandboxLimits, load_model
+from handler.reports.findings_report import OutputFormat, print_text, to_json, to_markdown
+
+app = typer.Typer(
+    name="datasurface",
+    help="GitOps control plane for data ecosystems: lint, validate and render the ecosystem model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    return typer.Exit(EXIT_CANNOT_RUN)
+
+
+def _limits(timeout: Optional[float]) -> SandboxLimits:
+    try:
+        limits = SandboxLimits.from_env()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if timeout is not None:
+        limits = SandboxLimits(**{**limits.__dict__, "wall_seconds": timeout})
+    return limits
+
+
+@app.command("lint")
+def lint_command(
+    model_dir: Path = typer.Argument(..., help="Folder holding eco.py (and dsg_platform_mapping.json)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
+    timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running the model, seconds."),
+) -> None:
+    """Load the model in the sandbox and lint it. Exit 0 clean, 1 errors found, 2 could not run."""
+    if not model_dir.is_dir():
+        raise _fail(f"{model_dir} is not a folder")
+    if not (model_dir / "eco.py").is_file():
+        raise _fail(f"{model_dir} has no eco.py; point at the folder of the model repository")
+    result = load_model(model_dir, _limits(timeout))
+    findings = list(result.findings)
+    if result.ecosystem is not None:
+        findings = sort_findings(findings + lint(result.ecosystem))
+    title = f"lint {model_dir}"
+    if format == OutputFormat.json:
+        sys.stdout.write(to_json(findings))
+    elif format == OutputFormat.markdown:
+        sys.stdout.write(to_markdown(title, findings))
+    else:
+        print_text(Console(), title, findings)
+        if result.stderr.strip() and has_errors(findings):
+            Console(stderr=True).print(f"[dim]model output (stderr):[/dim]\n{result.stderr.rstrip()}")
+    raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN)
+
+
+@app.command("model-json")
+def model_json_command(
+    model_dir: Path = typer.Argument(..., help="Folder holding eco.py."),
+    out: Optional[Path] = typer.Option(None, help="Write to this file instead of stdout."),
+) -> None:
+    """Print the model's canonical JSON (sorted, stable: byte-identical for the same model)."""
+    if not (model_dir / "eco.py").is_file():
+        raise _fail(f"{model_dir} has no eco.py")
+    result = load_model(model_dir, _limits(None))
+    if result.ecosystem is None:
+        print_text(Console(stderr=True), f"load {model_dir}", result.findings)
+        raise typer.Exit(EXIT_FINDINGS)
+    data = result.ecosystem.to_canonical_json()
+    if out is not None:
+        out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data + b"\n")
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version."""
+    typer.echo(f"datasurface {__version__}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,39 @@
+"""Resource limits of a sandboxed model run, with their documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+ENV_PREFIX = "DATASURFACE_SANDBOX_"
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits applied to the child process that runs ``createEcosystem()``.
+
+    Each can be set by an environment variable ``DATASURFACE_SANDBOX_<FIELD>`` (upper case),
+    e.g. ``DATASURFACE_SANDBOX_WALL_SECONDS=120``.
+    """
+
+    wall_seconds: float = 60.0  # wall-clock timeout; the whole process group is killed
+    cpu_seconds: int = 30  # RLIMIT_CPU
+    memory_mb: int = 2048  # RLIMIT_AS (address space)
+    file_size_mb: int = 16  # RLIMIT_FSIZE: largest file the model may write in its copy
+    open_files: int = 256  # RLIMIT_NOFILE
+    processes: int = 0  # RLIMIT_NPROC: new processes (not enforced for root; Landlock denies exec)
+    output_mb: int = 512  # largest model JSON the parent accepts
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SandboxLimits":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                try:
+                    values[field.name] = float(raw) if field.type in ("float", float) else int(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a number") from exc
+        return cls(**values)

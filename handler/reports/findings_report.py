@@ -1,0 +1,68 @@
+"""Findings as text (Rich), JSON or Markdown."""
+
+from __future__ import annotations
+
+from enum import Enum
+from io import StringIO
+from typing import Iterable
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from handler.findings import Finding, Severity
+from handler.lint.rules import RULES
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def summary(findings: list[Finding]) -> str:
+    errors = sum(1 for f in findings if f.severity == Severity.ERROR)
+    warnings = len(findings) - errors
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def to_json(findings: Iterable[Finding]) -> str:
+    return msgspec.json.encode({"findings": list(findings)}).decode() + "\n"
+
+
+def to_markdown(title: str, findings: list[Finding]) -> str:
+    errors = [f for f in findings if f.severity == Severity.ERROR]
+    verdict = "❌ **Errors found**" if errors else "✅ **Clean**"
+    lines = [f"### {title}", "", f"{verdict}: {summary(findings)}", ""]
+    if findings:
+        lines += ["| severity | rule | where | problem | what to do |", "|---|---|---|---|---|"]
+        for f in findings:
+            fix = RULES[f.rule].fix if f.rule in RULES else ""
+            lines.append(f"| {f.severity.value} | `{f.rule}` | `{f.path}` | {_cell(f.message)} | {_cell(fix)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_text(title: str, findings: list[Finding], width: int = 120) -> str:
+    out = StringIO()
+    console = Console(file=out, width=width, force_terminal=False, no_color=True, highlight=False)
+    print_text(console, title, findings)
+    return out.getvalue()
+
+
+def print_text(console: Console, title: str, findings: list[Finding]) -> None:
+    if not findings:
+        console.print(f"[green]✔[/green] {title}: clean ({summary(findings)})")
+        return
+    table = Table(show_lines=False, expand=False)
+    for column in ("severity", "rule", "where", "problem"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        style = "red" if f.severity == Severity.ERROR else "yellow"
+        table.add_row(f"[{style}]{f.severity.value}[/{style}]", f.rule, f.path, f.message)
+    console.print(table)
+    mark = "[red]✘[/red]" if any(f.severity == Severity.ERROR for f in findings) else "[yellow]![/yellow]"
+    console.print(f"{mark} {title}: {summary(findings)}")
