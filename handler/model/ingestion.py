@@ -14,7 +14,7 @@ class HostPortPair(ModelObject):
     port: int
 
 
-class LocationKey(ModelObject):
+class LocationKey(ModelObject, frozen=True):
     """A location such as ``"MyCorp:USA/NY_1"`` (vendor:location/sub-location)."""
 
     key: str
@@ -27,9 +27,14 @@ class PostgresDatabase(ModelObject, tag="PostgresDatabase", tag_field="kind"):
     locations: list[LocationKey] = []
 
     def __post_init__(self) -> None:
-        # DataSurface models pass a set of LocationKey; keep a sorted list.
-        if not isinstance(self.locations, list):
-            self.locations = sorted(self.locations, key=lambda loc: loc.key)
+        self.locations = location_list(self.locations)
+
+
+def location_list(locations: object) -> list[LocationKey]:
+    """DataSurface models pass a set of LocationKey; keep a sorted list."""
+    if isinstance(locations, list):
+        return locations
+    return sorted(locations, key=lambda loc: loc.key)  # type: ignore[attr-defined]
 
 
 class CronTrigger(ModelObject):

@@ -9,7 +9,7 @@ from typing import Optional
 from handler.model.base import ModelObject
 from handler.model.credential import Credential
 from handler.model.documentation import Documentation
-from handler.model.ingestion import CronTrigger, LocationKey, PostgresDatabase
+from handler.model.ingestion import CronTrigger, LocationKey, PostgresDatabase, location_list
 from handler.model.workspace import DataMilestoningStrategy
 
 
@@ -72,6 +72,9 @@ class YellowPlatformServiceProvider(ModelObject):
     postgresCredential: Optional[Credential] = None
     merge_datacontainer: Optional[PostgresDatabase] = None
     dataPlatforms: list[YellowDataPlatform] = []
+
+    def __post_init__(self) -> None:
+        self.locations = location_list(self.locations)
 
     def platforms(self) -> list[YellowDataPlatform]:
         result = []
