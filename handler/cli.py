@@ -27,7 +27,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    Console(stderr=True).print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(EXIT_CANNOT_RUN)
 
 

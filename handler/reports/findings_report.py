@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from io import StringIO
 from typing import Iterable
 
 import msgspec
@@ -46,16 +45,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_text(title: str, findings: list[Finding], width: int = 120) -> str:
-    out = StringIO()
-    console = Console(file=out, width=width, force_terminal=False, no_color=True, highlight=False)
-    print_text(console, title, findings)
-    return out.getvalue()
-
-
 def print_text(console: Console, title: str, findings: list[Finding]) -> None:
     if not findings:
-        console.print(f"[green]✔[/green] {title}: clean ({summary(findings)})")
+        console.print(f"[green]✔[/green] {title}: clean ({summary(findings)})", soft_wrap=True)
         return
     table = Table(show_lines=False, expand=False)
     for column in ("severity", "rule", "where", "problem"):
@@ -65,4 +57,4 @@ def print_text(console: Console, title: str, findings: list[Finding]) -> None:
         table.add_row(f"[{style}]{f.severity.value}[/{style}]", f.rule, f.path, f.message)
     console.print(table)
     mark = "[red]✘[/red]" if any(f.severity == Severity.ERROR for f in findings) else "[yellow]![/yellow]"
-    console.print(f"{mark} {title}: {summary(findings)}")
+    console.print(f"{mark} {title}: {summary(findings)}", soft_wrap=True)
