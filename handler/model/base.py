@@ -26,3 +26,21 @@ class FlexibleConstructor(StructMeta):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         return super().__call__(**cls._normalize_args(args, kwargs))  # type: ignore[attr-defined]
+
+
+def find_named(items: list[Any], name: str) -> Any:
+    """The first item called ``name``, or None."""
+    return next((item for item in items if item.name == name), None)
+
+
+def definition_of(definitions: list[Any], declarations: list[Any], name: str, factory: Any, where: str) -> Any:
+    """The definition of a declared zone or team, created on first use (DataSurface's ``...OrThrow``)."""
+    found = find_named(definitions, name)
+    if found is not None:
+        return found
+    if find_named(declarations, name) is None:
+        declared = ", ".join(sorted(d.name for d in declarations)) or "none"
+        raise LookupError(f"{where} {name!r} (declared: {declared})")
+    created = factory(name=name)
+    definitions.append(created)
+    return created

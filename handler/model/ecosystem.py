@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from handler.model.base import FlexibleConstructor, ModelObject
+from handler.model.base import FlexibleConstructor, ModelObject, definition_of
 from handler.model.documentation import Documentation
 from handler.model.governance import GovernanceZone, GovernanceZoneDeclaration
 from handler.model.infrastructure import InfrastructureVendor
@@ -56,15 +56,10 @@ class Ecosystem(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
 
     def getZoneOrThrow(self, name: str) -> GovernanceZone:
         """The zone's definition, created on first use; the zone must be declared."""
-        zone = self.getZone(name)
-        if zone is not None:
-            return zone
-        if self.getZoneDeclaration(name) is None:
-            declared = ", ".join(sorted(z.name for z in self.governance_zone_declarations)) or "none"
-            raise LookupError(f"ecosystem {self.name!r} declares no governance zone {name!r} (declared: {declared})")
-        zone = GovernanceZone(name=name)
-        self.zones.append(zone)
-        return zone
+        return definition_of(  # type: ignore[no-any-return]
+            self.zones, self.governance_zone_declarations, name, GovernanceZone,
+            f"ecosystem {self.name!r} declares no governance zone",
+        )
 
     def getDataPlatform(self, name: str) -> Optional[YellowDataPlatform]:
         return next((p for p in self.data_platforms if p.name == name), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from handler.model.base import ModelObject
+from handler.model.base import ModelObject, definition_of
 from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
 from handler.model.ingestion import CaptureMetadata
 from handler.model.policy import SimpleDC
@@ -102,12 +102,6 @@ class GovernanceZone(ModelObject):
 
     def getTeamOrThrow(self, name: str) -> Team:
         """The team's definition, created on first use; the team must be declared in this zone."""
-        team = self.getTeam(name)
-        if team is not None:
-            return team
-        if self.getTeamDeclaration(name) is None:
-            declared = ", ".join(sorted(t.name for t in self.team_declarations)) or "none"
-            raise LookupError(f"zone {self.name!r} declares no team {name!r} (declared: {declared})")
-        team = Team(name=name)
-        self.teams.append(team)
-        return team
+        return definition_of(  # type: ignore[no-any-return]
+            self.teams, self.team_declarations, name, Team, f"zone {self.name!r} declares no team"
+        )
