@@ -68,6 +68,45 @@ def lint_command(
     raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN)
 
 
+@app.command("validate")
+def validate_command(
+    base: Path = typer.Option(..., "--base", help="Checkout of the target branch (may be empty: initial check-in)."),
+    head: Path = typer.Option(..., "--head", help="Checkout of the pull request's head."),
+    source: str = typer.Option(..., "--source", help="The change source: OWNER/REPO@BRANCH of the pull request's head."),
+    changed_files: Optional[list[str]] = typer.Option(None, "--changed-files", help="Changed paths (repeat); default: from git, or by comparing the folders."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
+    timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
+) -> None:
+    """Decide whether HEAD may replace BASE. Exit 0 may merge, 1 errors found, 2 could not run."""
+    from handler.reports import validation_report
+    from handler.validation import ChangeSource, validate
+
+    try:
+        change_source = ChangeSource.parse(source)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if not base.is_dir():
+        raise _fail(f"--base {base} is not a folder (use an empty folder for an initial check-in)")
+    if not head.is_dir() or not (head / "eco.py").is_file():
+        raise _fail(f"--head {head} is not a model folder (no eco.py)")
+    result = validate(base, head, change_source, changed_files, _limits(timeout))
+    if format == OutputFormat.json:
+        report = validation_report.to_json(result)
+    elif format == OutputFormat.markdown:
+        report = validation_report.to_markdown(result)
+    else:
+        report = ""
+    if format == OutputFormat.text:
+        console = Console(file=out.open("w") if out else None, width=200 if out else None)
+        validation_report.print_validation(console, result)
+    elif out is not None:
+        out.write_text(report)
+    else:
+        sys.stdout.write(report)
+    raise typer.Exit(EXIT_FINDINGS if result.verdict == "fail" else EXIT_CLEAN)
+
+
 @app.command("model-json")
 def model_json_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py."),

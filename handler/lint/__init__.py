@@ -9,7 +9,7 @@ from handler.findings import Finding, Severity
 from handler.lint.names import check_names
 from handler.lint.platforms import check_platforms_and_capture
 from handler.lint.references import check_declarations, check_mappings, check_sinks
-from handler.lint.rules import RULES, Rule
+from handler.rules import RULES, Rule
 from handler.lint.schemas import check_schemas
 from handler.model.ecosystem import Ecosystem
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handler.findings import Finding, Severity
-from handler.lint.rules import RULES
+from handler.rules import RULES
 
 
 class OutputFormat(str, Enum):

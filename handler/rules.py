@@ -1,4 +1,4 @@
-"""Every lint rule: its stable id, severity, what it checks and what to do about it."""
+"""Every check's rule: stable id, stage, severity, what it checks and what to do about it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ class Rule:
     severity: Severity
     checks: str
     fix: str
+
+    @property
+    def stage(self) -> str:
+        """``load`` (the sandbox and data files), ``validate`` (pull-request checks) or ``lint``."""
+        if self.id.startswith("load-") or self.id == "mapping-invalid":
+            return "load"
+        if self.id.split("-", 1)[0] in ("files", "base", "auth", "compat") or self.id in ("platform-latency", "platform-unsupported-capture"):
+            return "validate"
+        return "lint"
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -57,5 +66,22 @@ RULES: dict[str, Rule] = {
         Rule("repo-invalid", E, "repositories are `owner/name` with a valid branch name", "Write GitHubRepository(\"owner/name\", \"branch\")."),
         Rule("platform-config", E, "every platform has a merge database, a credential for it and a valid namespace", "Set merge_datacontainer, postgresCredential and namespace on the platform."),
         Rule("platform-milestone-mismatch", E, "LIVE_ONLY groups go to SCD1 platforms, FORENSIC groups to SCD2 platforms", "Assign the group to a platform whose milestone strategy matches its retention."),
+        # Pull-request validation (datasurface validate)
+        Rule("files-forbidden", E, "a pull request changes only *.py, dsg_platform_mapping.json, primary_ingestion_platforms.json and *.md", "Move the other changes (workflows, requirements, ...) to a separate pull request by the platform team."),
+        Rule("base-unloadable", E, "the base model (the target branch) loads", "Fix the target branch first; a change cannot be judged against a model that does not load."),
+        Rule("auth-initial-checkin", E, "the first model of a repository comes from the ecosystem's own repository", "Open the initial check-in from the repository and branch the Ecosystem names."),
+        Rule("auth-unknown-source", E, "the pull request comes from the ecosystem repository or a declared zone or team repository", "Open the pull request from the repository and branch that own what you change (identity is case-sensitive)."),
+        Rule("auth-undeclared", E, "changed objects belong to a declared zone or team", "Have the parent declare the zone or team first (GovernanceZoneDeclaration / TeamDeclaration)."),
+        Rule("auth-not-owner", E, "every changed object is owned by the pull request's repository and branch", "Make this change from the owning repository shown in the message, or ask its owners to."),
+        Rule("compat-column-removed", E, "no column is removed", "Keep the column; stop filling it (make it nullable in a new dataset version) if it is no longer used."),
+        Rule("compat-column-added-not-null", E, "new columns are nullable", "Add the column with nullable=NullableStatus.NULLABLE."),
+        Rule("compat-column-added-key", E, "new columns are not key columns", "Add the column as a non-key column; a new key means a new dataset."),
+        Rule("compat-nullability-changed", E, "a column's nullability never changes", "Keep the column's nullability; add a new column instead."),
+        Rule("compat-key-changed", E, "a dataset's primary key never changes", "Keep the key; a different key means a new dataset."),
+        Rule("compat-type-narrowed", E, "types only widen (TinyInt<SmallInt<Integer<BigInt, longer strings, larger Decimal)", "Keep the old size or widen it."),
+        Rule("compat-type-kind-changed", E, "a column keeps its kind of type (Date may become Timestamp, Char VarChar, VarChar String)", "Keep the type; add a new column of the new type instead."),
+        Rule("compat-dataset-in-use", E, "a removed dataset is used by no workspace", "Remove the dataset from the workspaces named first (their owners' pull requests), then remove it."),
+        Rule("platform-latency", E, "the assigned platform can meet the group's latency", "Ask for MINUTES (or slower) latency, or assign a faster platform."),
+        Rule("platform-unsupported-capture", E, "the assigned platform can ingest the group's datastores (SQL snapshots of PostgreSQL)", "Give the datastore SQLSnapshotIngestion(PostgresDatabase(...), ...) capture metadata."),
     ]
 }

@@ -1,0 +1,142 @@
+"""Validate a pull request: may the head model replace the base model? (SPEC.md section 5)
+
+Orchestrates the pure checks over the two loaded models; loading (sandbox) and reading the
+changed files (git or folder comparison) are the only side effects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, TypeVar
+
+from handler.diff import ModelChange, diff_models
+from handler.findings import Finding, error, has_errors
+from handler.lint import lint, sort_findings
+from handler.loading import LoadResult, SandboxLimits, load_model
+from handler.model.ecosystem import Ecosystem
+from handler.validation.acceptance import check_acceptance
+from handler.validation.authorization import check_authorization
+from handler.validation.compatibility import check_compatibility
+from handler.validation.files import check_changed_files
+from handler.validation.git_changes import changed_files_from_git
+from handler.validation.source import ChangeSource
+
+T = TypeVar("T")
+
+
+@dataclass
+class ValidationResult:
+    source: ChangeSource
+    findings: list[Finding] = field(default_factory=list)
+    changes: list[ModelChange] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    initial_checkin: bool = False
+    head: Optional[Ecosystem] = None
+    base: Optional[Ecosystem] = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if has_errors(self.findings) else "pass"
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    def run(self, phase: str, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+
+
+def has_model(folder: Path) -> bool:
+    return (folder / "eco.py").is_file()
+
+
+def validate(
+    base_dir: Path,
+    head_dir: Path,
+    source: ChangeSource,
+    changed_files: Optional[Iterable[str]] = None,
+    limits: Optional[SandboxLimits] = None,
+) -> ValidationResult:
+    """Load both folders in sandboxes (in parallel) and check the change."""
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    initial = not has_model(base_dir)
+
+    def load_both() -> tuple[Optional[LoadResult], LoadResult]:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # two sandboxes at once: the work is in the children
+            head_future = pool.submit(load_model, head_dir, limits)
+            base = None if initial else load_model(base_dir, limits)
+            return base, head_future.result()
+
+    base_load, head_load = clock.run("load", load_both)
+    if changed_files is None:
+        changed_files = clock.run("files", lambda: _changed_files(base_dir, head_dir))
+    return check_change(base_load, head_load, source, changed_files, timings)
+
+
+def check_change(
+    base_load: Optional[LoadResult],
+    head_load: LoadResult,
+    source: ChangeSource,
+    changed_files: Iterable[str],
+    timings: Optional[dict[str, float]] = None,
+) -> ValidationResult:
+    """The pure part: all checks over loaded models. ``base_load`` None means an initial check-in."""
+    result = ValidationResult(source=source, initial_checkin=base_load is None, timings=timings if timings is not None else {})
+    clock = _Clock(result.timings)
+    findings: list[Finding] = list(head_load.findings)
+    if base_load is not None and base_load.ecosystem is None:
+        reasons = "; ".join(f"{f.path}: {f.message}" for f in base_load.findings)
+        findings.append(error("base-unloadable", "base", f"the base model does not load, so the change cannot be judged: {reasons}"))
+    result.base = base_load.ecosystem if base_load else None
+    result.head = head_load.ecosystem
+    result.changed_files = sorted(set(changed_files))
+    findings += check_changed_files(result.changed_files)
+
+    head, base = result.head, result.base
+    if head is not None and (base is not None or result.initial_checkin):
+        findings += clock.run("lint", lambda: lint(head))
+        result.changes = clock.run("diff", lambda: diff_models(base, head))
+        findings += clock.run("authorization", lambda: list(check_authorization(source, base, head, result.changes)))
+        findings += clock.run("compatibility", lambda: list(check_compatibility(head, result.changes)))
+        findings += clock.run("acceptance", lambda: list(check_acceptance(head)))
+    result.findings = sort_findings(findings)
+    return result
+
+
+def _changed_files(base_dir: Path, head_dir: Path) -> list[str]:
+    from_git = changed_files_from_git(base_dir, head_dir)
+    return from_git if from_git is not None else compare_folders(base_dir, head_dir)
+
+
+def compare_folders(base_dir: Path, head_dir: Path) -> list[str]:
+    """Files that differ between two folders (added, removed or changed), ``.git`` left out."""
+    before, after = _digests(base_dir), _digests(head_dir)
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+def _digests(root: Path) -> dict[str, str]:
+    digests: dict[str, str] = {}
+    if not root.is_dir():
+        return digests
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
+        for name in files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                digest = "link:" + os.readlink(path)
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digests[path.relative_to(root).as_posix()] = digest
+    return digests
