@@ -126,6 +126,14 @@ def model_json_command(
         sys.stdout.buffer.write(data + b"\n")
 
 
+@app.command("rules")
+def rules_command() -> None:
+    """Print the reference of every rule id (Markdown), as in docs/rules.md."""
+    from handler.reports.rules_reference import rules_markdown
+
+    sys.stdout.write(rules_markdown())
+
+
 @app.command("version")
 def version_command() -> None:
     """Print the version."""
