@@ -2,8 +2,10 @@
 
 Each object kind contributes its *own* attributes (children excluded) to a fingerprint; a
 subtree whose encoding is byte-equal in both models is skipped without descending, so the
-cost follows the size of the change, not of the model. Empty zone and team definitions
-(created by ``getZoneOrThrow`` with nothing in them yet) count as absent.
+cost follows the size of the change, not of the model. An added or removed object is one
+change (its children come and go with it), except that a zone's teams are diffed on their
+own since a different repository owns them. Empty zone and team definitions (created by
+``getZoneOrThrow`` with nothing in them yet) count as absent.
 """
 
 from __future__ import annotations
@@ -68,18 +70,14 @@ class _Differ:
         own: Callable[[Any], bytes],
         children: Optional[Callable[[str, Any, Any], None]] = None,
     ) -> None:
-        """Diff two name->object maps; ``children(path, b, a)`` descends into kept objects."""
+        """Diff two name->object maps; ``children(path, b, a)`` descends into objects in both."""
         for name in sorted(before.keys() | after.keys()):
             b, a = before.get(name), after.get(name)
             path = f"{prefix}{object_type}:{name}"
-            if b is None:
+            if b is None:  # an added or removed object is one change, its children part of it
                 self.emit(path, ChangeKind.ADDED, object_type, scope, None, a)
-                if children:
-                    children(path, None, a)
             elif a is None:
                 self.emit(path, ChangeKind.REMOVED, object_type, scope, b, None)
-                if children:
-                    children(path, b, None)
             elif _encode(b) != _encode(a):
                 if own(b) != own(a):
                     self.emit(path, ChangeKind.MODIFIED, object_type, scope, b, a)
@@ -141,20 +139,19 @@ def _diff_team(d: _Differ, scope: str, before: Optional[Team], after: Optional[T
         kind = ChangeKind.ADDED if before is None else ChangeKind.REMOVED if after is None else ChangeKind.MODIFIED
         d.emit(scope, kind, "team", scope, before, after)
 
-    def datasets(path: str, b: Optional[Datastore], a: Optional[Datastore]) -> None:
-        d.collection(f"{path}/", "dataset", scope, _named(b.datasets if b else []), _named(a.datasets if a else []),
+    def datasets(path: str, b: Datastore, a: Datastore) -> None:
+        d.collection(f"{path}/", "dataset", scope, _named(b.datasets), _named(a.datasets),
                      lambda x: _own(x, ("schema",)) + _own(x.schema, ("columns",)), columns)
 
-    def columns(path: str, b: Optional[Dataset], a: Optional[Dataset]) -> None:
-        d.collection(f"{path}/", "column", scope, _named(b.schema.columns if b else []), _named(a.schema.columns if a else []), _encode)
+    def columns(path: str, b: Dataset, a: Dataset) -> None:
+        d.collection(f"{path}/", "column", scope, _named(b.schema.columns), _named(a.schema.columns), _encode)
 
-    def groups(path: str, b: Optional[Workspace], a: Optional[Workspace]) -> None:
-        d.collection(f"{path}/", "dsg", scope, _named(b.dsgs if b else []), _named(a.dsgs if a else []),
-                     lambda x: _own(x, ("sinks",)), sinks)
+    def groups(path: str, b: Workspace, a: Workspace) -> None:
+        d.collection(f"{path}/", "dsg", scope, _named(b.dsgs), _named(a.dsgs), lambda x: _own(x, ("sinks",)), sinks)
 
-    def sinks(path: str, b: Optional[DatasetGroup], a: Optional[DatasetGroup]) -> None:
+    def sinks(path: str, b: DatasetGroup, a: DatasetGroup) -> None:
         key: Callable[[Any], str] = lambda s: f"{s.storeName}.{s.datasetName}"
-        d.collection(f"{path}/", "sink", scope, _named(b.sinks if b else [], key), _named(a.sinks if a else [], key), _encode)
+        d.collection(f"{path}/", "sink", scope, _named(b.sinks, key), _named(a.sinks, key), _encode)
 
     d.collection(f"{scope}/", "store", scope, _named(before.datastores if before else []), _named(after.datastores if after else []),
                  lambda x: _own(x, ("datasets",)), datasets)

@@ -63,10 +63,13 @@ def check_authorization(source: ChangeSource, base: Optional[Ecosystem], head: E
                 f"an initial check-in must come from the ecosystem's repository {head.repo}, not {source}",
             )
         return
-    if (source.repository, source.branch) not in known_repositories(base):
+    known = known_repositories(base)
+    if (source.repository, source.branch) not in known:
+        similar = sorted(f"{r}@{b}" for r, b in known if f"{r}@{b}".lower() == str(source).lower())
+        hint = f" ({similar[0]} differs only in letter case; repository identity is case-sensitive)" if similar else ""
         yield error(
             "auth-unknown-source", "ecosystem",
-            f"{source} owns nothing in this ecosystem: it is neither the ecosystem repository nor a declared zone or team repository",
+            f"{source} owns nothing in this ecosystem: it is neither the ecosystem repository nor a declared zone or team repository{hint}",
         )
         return
     for change in changes:

@@ -57,12 +57,9 @@ def _users_of_datasets(head: Ecosystem) -> dict[tuple[str, str], list[str]]:
 
 def check_compatibility(head: Ecosystem, changes: list[ModelChange]) -> Iterator[Finding]:
     users: Optional[dict[tuple[str, str], list[str]]] = None
-    added_datasets = {c.path for c in changes if c.object_type == "dataset" and c.kind == ChangeKind.ADDED}
     for change in changes:
         if change.object_type == "column":
-            dataset_path = change.path.rsplit("/column:", 1)[0]
-            if dataset_path not in added_datasets:
-                yield from _check_column(change)
+            yield from _check_column(change)
         elif change.object_type == "dataset" and change.kind == ChangeKind.REMOVED:
             if users is None:
                 users = _users_of_datasets(head)
