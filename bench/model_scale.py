@@ -1,9 +1,7 @@
 """Model scale benchmark: sandboxed load and lint time for models of 1k, 10k and 50k datasets.
 
-Each generated model has 20 columns per dataset, 100 datasets per datastore, one team per 10
-datastores, and a workspace per team consuming every dataset of the team in a live and a
-forensic group, all assigned in dsg_platform_mapping.json. The baseline, measured in the same
-run, is the sandbox round trip of the MVP template (process start, imports, Landlock).
+Models come from ``generated_model.py`` (20 columns per dataset). The baseline, measured in
+the same run, is the sandbox round trip of the MVP template (process start, imports, Landlock).
 
     python bench/model_scale.py [--sizes 1000,10000,50000] [--repeat 3]
 """
@@ -11,7 +9,6 @@ run, is the sandbox round trip of the MVP template (process start, imports, Land
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -20,79 +17,9 @@ from pathlib import Path
 from handler.lint import lint
 from handler.loading import SandboxLimits, load_model
 
+from generated_model import write_model
+
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS_PER_STORE = 100
-STORES_PER_TEAM = 10
-
-ECO_TEMPLATE = '''
-from handler.model import *
-
-N_DATASETS = {n}
-PER_STORE = {per_store}
-PER_TEAM = {per_team}
-PK = dict(nullable=NullableStatus.NOT_NULLABLE, primary_key=PrimaryKeyStatus.PK)
-TYPES = [VarChar(100), Integer(), Date(), Decimal(18, 2), Timestamp(), BigInt(), String(), Boolean()]
-
-
-def columns(i):
-    cols = [DDLColumn("id", VarChar(20), **PK)]
-    for c in range(19):
-        cols.append(DDLColumn(f"col_{{c}}_{{i % 7}}", TYPES[(i + c) % len(TYPES)]))
-    return cols
-
-
-def createEcosystem():
-    repo = GitHubRepository("acme/big-model", "main")
-    merge = PostgresDatabase("Merge", hostPort=HostPortPair("merge", 5432), databaseName="merge")
-    cred = Credential("postgres-merge", CredentialType.USER_PASSWORD)
-    eco = Ecosystem(
-        name="Big", repo=repo,
-        governance_zone_declarations=[GovernanceZoneDeclaration("Zone", GitHubRepository("acme/big-model", "zone"))],
-        data_platforms=[
-            YellowDataPlatform("Live", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred),
-            YellowDataPlatform("Forensic", YellowMilestoneStrategy.SCD2, merge_datacontainer=merge, postgresCredential=cred),
-        ],
-    )
-    zone = eco.getZoneOrThrow("Zone")
-    n_stores = (N_DATASETS + PER_STORE - 1) // PER_STORE
-    for t in range((n_stores + PER_TEAM - 1) // PER_TEAM):
-        zone.add(TeamDeclaration(f"team{{t}}", GitHubRepository("acme/big-model", f"team{{t}}")))
-        team = zone.getTeamOrThrow(f"team{{t}}")
-        sinks = []
-        for s in range(t * PER_TEAM, min(n_stores, (t + 1) * PER_TEAM)):
-            store = Datastore(
-                f"store{{s}}",
-                capture_metadata=SQLSnapshotIngestion(
-                    PostgresDatabase("Src", hostPort=HostPortPair("src", 5432), databaseName=f"src{{s}}"),
-                    CronTrigger("every minute", "*/1 * * * *"),
-                    IngestionConsistencyType.MULTI_DATASET,
-                    Credential("postgres-src", CredentialType.USER_PASSWORD),
-                ),
-            )
-            for d in range(s * PER_STORE, min(N_DATASETS, (s + 1) * PER_STORE)):
-                store.add(Dataset(f"dataset{{d}}", DDLTable(columns(d)), [SimpleDC(SimpleDCTypes.PC1)]))
-                sinks.append(DatasetSink(f"store{{s}}", f"dataset{{d}}"))
-            team.add(store)
-        team.add(Workspace(
-            f"ws{{t}}",
-            DatasetGroup("live", sinks, WorkspacePlatformConfig(ConsumerRetentionRequirements(DataMilestoningStrategy.LIVE_ONLY))),
-            DatasetGroup("hist", sinks, WorkspacePlatformConfig(ConsumerRetentionRequirements(DataMilestoningStrategy.FORENSIC))),
-        ))
-    return eco
-'''
-
-
-def write_model(folder: Path, n: int) -> None:
-    folder.mkdir(parents=True)
-    (folder / "eco.py").write_text(ECO_TEMPLATE.format(n=n, per_store=DATASETS_PER_STORE, per_team=STORES_PER_TEAM))
-    teams = (((n + DATASETS_PER_STORE - 1) // DATASETS_PER_STORE) + STORES_PER_TEAM - 1) // STORES_PER_TEAM
-    mapping = []
-    for t in range(teams):
-        mapping.append({"dsgName": "live", "workspace": f"ws{t}", "assignments": [{"dataPlatform": "Live", "status": "PROVISIONED"}]})
-        mapping.append({"dsgName": "hist", "workspace": f"ws{t}", "assignments": [{"dataPlatform": "Forensic", "status": "PROVISIONED"}]})
-    (folder / "dsg_platform_mapping.json").write_text(json.dumps(mapping))
-
-
 def measure(folder: Path, limits: SandboxLimits, repeat: int) -> tuple[float, float, int]:
     loads, lints = [], []
     findings = 0

@@ -13,6 +13,7 @@ from handler.findings import error
 from handler.loading import LoadResult
 from handler.model import (
     BigInt,
+    Char,
     DataLatency,
     Dataset,
     DDLColumn,
@@ -131,7 +132,8 @@ FORBIDDEN: list[tuple[str, Callable[[Ecosystem], None], set[str], str]] = [
     ("shorten a string", lambda e: setattr(column(e, "name"), "type", VarChar(50)), {"compat-type-narrowed"}, f"{CUSTOMERS}/column:name"),
     ("narrow an integer", lambda e: setattr(column(e, "age"), "type", SmallInt()), {"compat-type-narrowed"}, f"{CUSTOMERS}/column:age"),
     ("change the kind of type", lambda e: setattr(column(e, "age"), "type", VarChar(10)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:age"),
-    ("timestamp back to date", lambda e: setattr(column(e, "dob"), "type", Timestamp()) if False else setattr(column(e, "name"), "type", String(100)) or setattr(column(e, "dob"), "type", VarChar(10)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:dob"),
+    ("a date becomes a string", lambda e: setattr(column(e, "dob"), "type", VarChar(10)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:dob"),
+    ("a varchar becomes a char", lambda e: setattr(column(e, "name"), "type", Char(200)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:name"),
     ("make a nullable column NOT NULL", lambda e: setattr(column(e, "age"), "nullable", NullableStatus.NOT_NULLABLE), {"compat-nullability-changed"}, f"{CUSTOMERS}/column:age"),
     ("change the primary key", lambda e: setattr(column(e, "name"), "primary_key", PrimaryKeyStatus.PK), {"compat-key-changed"}, f"{CUSTOMERS}/column:name"),
     ("add a NOT NULL column", lambda e: customers(e).schema.columns.append(DDLColumn("email", VarChar(9), NullableStatus.NOT_NULLABLE)), {"compat-column-added-not-null"}, f"{CUSTOMERS}/column:email"),
