@@ -31,7 +31,6 @@ from handler.model import (
     Timestamp,
     VarChar,
 )
-from handler.model.governance import Datastore
 from handler.reports.validation_report import MARKDOWN_LIMIT, to_dict, to_markdown
 from handler.validation import ChangeSource, check_change
 

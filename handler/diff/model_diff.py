@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import msgspec
 
@@ -158,6 +158,3 @@ def _diff_team(d: _Differ, scope: str, before: Optional[Team], after: Optional[T
     d.collection(f"{scope}/", "workspace", scope, _named(before.workspaces if before else []), _named(after.workspaces if after else []),
                  lambda x: _own(x, ("dsgs",)), groups)
 
-
-def iter_kind(changes: list[ModelChange], object_type: str) -> Iterator[ModelChange]:
-    return (c for c in changes if c.object_type == object_type)

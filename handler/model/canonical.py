@@ -13,7 +13,7 @@ import msgspec
 
 from handler.model.ecosystem import Ecosystem
 from handler.model.governance import Datastore, GovernanceZone, Team
-from handler.model.infrastructure import InfrastructureLocation, InfrastructureVendor
+from handler.model.infrastructure import InfrastructureLocation
 from handler.model.workspace import DatasetGroup, Workspace
 
 _by_name: Callable[[Any], Any] = lambda obj: obj.name  # noqa: E731
