@@ -13,6 +13,8 @@ from handler import __version__
 from handler.findings import has_errors
 from handler.lint import lint, sort_findings
 from handler.loading import SandboxLimits, load_model
+from handler.job_cli import job_app
+from handler.model.ecosystem import Ecosystem
 from handler.reports.findings_report import OutputFormat, print_text, to_json, to_markdown
 
 app = typer.Typer(
@@ -23,19 +25,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(job_app, name="job")
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(EXIT_CANNOT_RUN)
+
+
+def load_or_exit(model_dir: Path, timeout: Optional[float] = None) -> Ecosystem:
+    """Load a model for a command that needs one; a model that does not load ends the command (exit 1)."""
+    if not (model_dir / "eco.py").is_file():
+        raise fail(f"{model_dir} has no eco.py")
+    result = load_model(model_dir, _limits(timeout))
+    if result.ecosystem is None:
+        print_text(Console(stderr=True), f"load {model_dir}", result.findings)
+        raise typer.Exit(EXIT_FINDINGS)
+    return result.ecosystem
 
 
 def _limits(timeout: Optional[float]) -> SandboxLimits:
     try:
         limits = SandboxLimits.from_env()
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if timeout is not None:
         limits = SandboxLimits(**{**limits.__dict__, "wall_seconds": timeout})
     return limits
@@ -49,9 +64,9 @@ def lint_command(
 ) -> None:
     """Load the model in the sandbox and lint it. Exit 0 clean, 1 errors found, 2 could not run."""
     if not model_dir.is_dir():
-        raise _fail(f"{model_dir} is not a folder")
+        raise fail(f"{model_dir} is not a folder")
     if not (model_dir / "eco.py").is_file():
-        raise _fail(f"{model_dir} has no eco.py; point at the folder of the model repository")
+        raise fail(f"{model_dir} has no eco.py; point at the folder of the model repository")
     result = load_model(model_dir, _limits(timeout))
     findings = list(result.findings)
     if result.ecosystem is not None:
@@ -85,11 +100,11 @@ def validate_command(
     try:
         change_source = ChangeSource.parse(source)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not base.is_dir():
-        raise _fail(f"--base {base} is not a folder (use an empty folder for an initial check-in)")
+        raise fail(f"--base {base} is not a folder (use an empty folder for an initial check-in)")
     if not head.is_dir() or not (head / "eco.py").is_file():
-        raise _fail(f"--head {head} is not a model folder (no eco.py)")
+        raise fail(f"--head {head} is not a model folder (no eco.py)")
     result = validate(base, head, change_source, changed_files, _limits(timeout))
     if format == OutputFormat.json:
         report = validation_report.to_json(result)
@@ -107,19 +122,67 @@ def validate_command(
     raise typer.Exit(EXIT_FINDINGS if result.verdict == "fail" else EXIT_CLEAN)
 
 
+@app.command("render")
+def render_command(
+    model: Path = typer.Option(..., "--model", help="Model folder (eco.py)."),
+    out: Path = typer.Option(..., "--out", help="Deployment repository folder to write."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and k8s/ templates."),
+    model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit to record in labels and the manifest."),
+    image: Optional[str] = typer.Option(None, "--image", help="Container image of the workflow steps."),
+    repo_url: Optional[str] = typer.Option(None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."),
+) -> None:
+    """Render platform artifacts into the deployment tree (files of removed platforms and streams are deleted)."""
+    from handler.render import RenderOptions, render_tree, write_tree
+    from handler.render.templates import Templates
+
+    eco = load_or_exit(model)
+    lint_errors = [f for f in lint(eco) if f.is_error]
+    if lint_errors:
+        print_text(Console(stderr=True), f"lint {model}", lint_errors)
+        raise typer.Exit(EXIT_FINDINGS)
+    overrides = {k: v for k, v in {"model_commit": model_commit, "image": image, "repo_url": repo_url}.items() if v}
+    try:
+        tree = render_tree(eco, RenderOptions(**overrides), Templates(templates))  # type: ignore[arg-type]
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    written = write_tree(tree, out)
+    Console().print(
+        f"rendered {len(tree)} files into {out}: {len(written.written)} written, "
+        f"{len(written.unchanged)} unchanged, {len(written.deleted)} deleted", soft_wrap=True,
+    )
+
+
+@app.command("plan")
+def plan_command(
+    base: Path = typer.Option(..., "--base", help="Model folder before the merge (may be empty)."),
+    head: Path = typer.Option(..., "--head", help="Model folder after the merge."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+) -> None:
+    """Show what a merge would add, change and remove in the deployment repository."""
+    import msgspec
+
+    from handler.render.preview import preview
+    from handler.reports import preview_report
+
+    if not base.is_dir():
+        raise fail(f"--base {base} is not a folder")
+    base_eco = load_or_exit(base) if (base / "eco.py").is_file() else None
+    result = preview(base_eco, load_or_exit(head))
+    if format == OutputFormat.json:
+        sys.stdout.write(msgspec.json.encode(preview_report.to_dict(result)).decode() + "\n")
+    elif format == OutputFormat.markdown:
+        sys.stdout.write(preview_report.to_markdown(result))
+    else:
+        preview_report.print_preview(Console(), result)
+
+
 @app.command("model-json")
 def model_json_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py."),
     out: Optional[Path] = typer.Option(None, help="Write to this file instead of stdout."),
 ) -> None:
     """Print the model's canonical JSON (sorted, stable: byte-identical for the same model)."""
-    if not (model_dir / "eco.py").is_file():
-        raise _fail(f"{model_dir} has no eco.py")
-    result = load_model(model_dir, _limits(None))
-    if result.ecosystem is None:
-        print_text(Console(stderr=True), f"load {model_dir}", result.findings)
-        raise typer.Exit(EXIT_FINDINGS)
-    data = result.ecosystem.to_canonical_json()
+    data = load_or_exit(model_dir).to_canonical_json()
     if out is not None:
         out.write_bytes(data)
     else:

@@ -1,0 +1,179 @@
+"""Render a model into the deployment tree: ``{relative path: file bytes}`` (pure).
+
+Per platform, under ``platforms/<platform>/``: Namespace, RBAC, a ConfigMap with the job spec
+of every stream, the snapshot-merge WorkflowTemplate, one CronWorkflow per stream, and the
+view-reconcile PostSync Workflow; an Argo CD Application per platform under
+``apps/platforms/`` and the root Application (app of apps) at ``apps/root.yaml``; and
+``.datasurface/manifest.json`` with the model commit, the renderer version and a hash per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from handler import __version__
+from handler.model.ecosystem import Ecosystem
+from handler.model.platform import YellowDataPlatform
+from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
+from handler.render.streams import platform_streams
+from handler.render.templates import Templates, dump_documents
+from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, JobSpec, credential_env
+
+MANIFEST_PATH = ".datasurface/manifest.json"
+#: Top-level folders the renderer owns in the deployment repo; other files are left alone.
+MANAGED_ROOTS = ("platforms", "apps", ".datasurface")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    image: str = f"ghcr.io/datasurface/datasurface-gitops:{__version__}"
+    repo_url: str = "https://github.com/acme/datasurface-deployment.git"
+    target_revision: str = "main"
+    argocd_namespace: str = "argocd"
+    argocd_project: str = "default"
+    argo_ui_url: str = "https://argo-workflows.example.com"
+    notify_secret: str = "datasurface-notify"
+    model_commit: Optional[str] = None
+    max_iterations: int = 10
+    retry_limit: int = 3
+    active_deadline_seconds: int = 3600
+    resources: dict[str, Any] = field(
+        default_factory=lambda: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+    )
+
+
+_SMALL_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}}
+_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": False,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _label_value(value: str) -> str:
+    """Model names are valid label values when they are SQL-safe; others get a DNS form."""
+    return value if len(value) <= 63 and value.replace("_", "").replace("-", "").replace(".", "").isalnum() else k8s_name(value)
+
+
+def _secret_env(credential: str) -> list[dict[str, Any]]:
+    user_var, password_var = credential_env(credential)
+    return [
+        {"name": user_var, "valueFrom": {"secretKeyRef": {"name": credential, "key": SECRET_USER_KEY}}},
+        {"name": password_var, "valueFrom": {"secretKeyRef": {"name": credential, "key": SECRET_PASSWORD_KEY}}},
+    ]
+
+
+def _credential_env(specs: list[JobSpec], merge_only: bool) -> list[dict[str, Any]]:
+    names = {s.merge.credential for s in specs}
+    if not merge_only:
+        names |= {s.source.credential for s in specs}
+    return [env for name in sorted(names) for env in _secret_env(name)]
+
+
+def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: RenderOptions, templates: Templates) -> dict[str, bytes]:
+    specs = platform_streams(eco, platform)
+    pname = k8s_name(platform.name)
+    namespace = platform.namespace or k8s_name("ds", platform.name)
+    labels = {
+        "app.kubernetes.io/name": "datasurface",
+        "app.kubernetes.io/part-of": "datasurface",
+        "app.kubernetes.io/managed-by": "datasurface-gitops",
+        "app.kubernetes.io/instance": pname,
+        "app.kubernetes.io/version": __version__,
+        "datasurface.io/platform": _label_value(platform.name),
+    }
+    if options.model_commit:
+        labels["datasurface.io/model-commit"] = options.model_commit
+    base = {
+        "platform": platform.name,
+        "namespace": namespace,
+        "labels": labels,
+        "strategy": "forensic (SCD2)" if specs and specs[0].strategy == "forensic" else "live (SCD1)",
+        "service_account": f"{pname}-workflows",
+        "specs_configmap": f"{pname}-job-specs",
+        "workflow_template": f"{pname}-snapshot-merge",
+        "reconcile_workflow": f"{pname}-reconcile-views",
+        "image": options.image,
+        "resources": options.resources,
+        "small_resources": _SMALL_RESOURCES,
+        "security_context": _SECURITY_CONTEXT,
+        "job_env": _credential_env(specs, merge_only=False),
+        "merge_env": _credential_env(specs, merge_only=True),
+        "max_iterations": options.max_iterations,
+        "retry_limit": options.retry_limit,
+        "active_deadline_seconds": options.active_deadline_seconds,
+        "argo_ui_url": options.argo_ui_url.rstrip("/"),
+        "notify_secret": options.notify_secret,
+        "streams": [s.stream for s in specs],
+        "spec_files": {f"{s.stream}.json": s.to_json() for s in specs},
+    }
+    folder = f"platforms/{pname}"
+    files: dict[str, bytes] = {}
+
+    def emit(path: str, template: str, context: dict[str, Any]) -> None:
+        files[f"{folder}/{path}"] = dump_documents(templates.render_documents(template, context))
+
+    emit("00-namespace.yaml", "k8s/namespace.yaml.j2", base)
+    emit("01-rbac.yaml", "k8s/rbac.yaml.j2", base)
+    emit("10-job-specs.yaml", "k8s/configmap-job-specs.yaml.j2", base)
+    emit("20-workflowtemplate-snapshot-merge.yaml", "argo/workflowtemplate-snapshot-merge.yaml.j2", base)
+    for spec in specs:
+        cron_name = k8s_name(pname, spec.stream, limit=CRON_WORKFLOW_NAME_MAX)
+        stream_labels = {**labels, "datasurface.io/stream": _label_value(spec.stream), "app.kubernetes.io/component": "ingestion"}
+        title = f"{platform.name} / {spec.stream}"
+        description = f"Snapshot-merge of datastore {spec.store} ({', '.join(d.name for d in spec.datasets)}) into {spec.strategy} tables"
+        emit(f"30-cron-{k8s_name(spec.stream)}.yaml", "argo/cronworkflow-stream.yaml.j2", {
+            **base,
+            "cron_name": cron_name,
+            "stream": spec.stream,
+            "schedule": spec.schedule,
+            "starting_deadline_seconds": 60,
+            "mutex": f"{pname}-{k8s_name(spec.stream)}",
+            "stream_labels": stream_labels,
+            "cron_annotations": {"argocd.argoproj.io/sync-wave": "2", "workflows.argoproj.io/title": title, "workflows.argoproj.io/description": description},
+            "run_annotations": {"workflows.argoproj.io/title": title, "workflows.argoproj.io/description": description},
+        })
+    if specs:
+        emit("40-reconcile-views.yaml", "argo/workflow-reconcile-views.yaml.j2", base)
+    app = {
+        **base,
+        "application": f"datasurface-{pname}",
+        "argocd_namespace": options.argocd_namespace,
+        "argocd_project": options.argocd_project,
+        "repo_url": options.repo_url,
+        "target_revision": options.target_revision,
+        "platform_path": folder,
+    }
+    files[f"apps/platforms/{pname}.yaml"] = dump_documents(templates.render_documents("argo/application-platform.yaml.j2", app))
+    return files
+
+
+def render_tree(eco: Ecosystem, options: Optional[RenderOptions] = None, templates: Optional[Templates] = None) -> dict[str, bytes]:
+    """Every file of the deployment tree, deterministic for a given model and options."""
+    options = options or RenderOptions()
+    templates = templates or Templates()
+    files: dict[str, bytes] = {}
+    for platform in sorted(eco.data_platforms, key=lambda p: p.name):
+        files.update(render_platform(eco, platform, options, templates))
+    root_labels = {"app.kubernetes.io/name": "datasurface", "app.kubernetes.io/managed-by": "datasurface-gitops", "app.kubernetes.io/version": __version__}
+    if options.model_commit:
+        root_labels["datasurface.io/model-commit"] = options.model_commit
+    files["apps/root.yaml"] = dump_documents(templates.render_documents("argo/application-root.yaml.j2", {
+        "labels": root_labels, "argocd_namespace": options.argocd_namespace, "argocd_project": options.argocd_project,
+        "repo_url": options.repo_url, "target_revision": options.target_revision,
+    }))
+    files[MANIFEST_PATH] = manifest(files, options)
+    return dict(sorted(files.items()))
+
+
+def manifest(files: dict[str, bytes], options: RenderOptions) -> bytes:
+    body = {
+        "model_commit": options.model_commit,
+        "renderer": f"datasurface-gitops {__version__}",
+        "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
+    }
+    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()

@@ -1,0 +1,83 @@
+"""The job-spec contract: everything one ingestion stream's job needs, and nothing else.
+
+The control plane (``handler``) renders one spec per stream into a ConfigMap; data-plane
+steps read it and never the Python model. Versioned: a job refuses a spec version it does not
+know, so a newer renderer cannot silently drive an older image.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_VERSION = 1
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Spec):
+    name: str
+    sql_type: str = Field(description="PostgreSQL type, e.g. VARCHAR(20), NUMERIC(10,2), TIMESTAMP")
+    nullable: bool
+    key_position: Optional[int] = Field(None, description="0-based position in the primary key; None for non-key columns")
+
+
+class DatasetSpec(_Spec):
+    name: str
+    source_table: str = Field(description="table of the producer database, in its default schema")
+    columns: list[ColumnSpec]
+
+    @property
+    def key_columns(self) -> list[ColumnSpec]:
+        return sorted((c for c in self.columns if c.key_position is not None), key=lambda c: c.key_position or 0)
+
+
+class DatabaseSpec(_Spec):
+    host: str
+    port: int
+    database: str
+    credential: str = Field(description="name of the Kubernetes secret holding username and password")
+
+
+class ViewSpec(_Spec):
+    workspace: str
+    group: str
+    dataset: str
+    schema_name: str = Field(description="the workspace's schema in the merge database")
+    live_view: str
+    history_view: Optional[str] = Field(None, description="forensic groups only: every version with milestones")
+
+
+class JobSpec(_Spec):
+    spec_version: Literal[1] = SPEC_VERSION
+    platform: str
+    strategy: Literal["live", "forensic"]
+    stream: str
+    store: str
+    datasets: list[DatasetSpec]
+    source: DatabaseSpec
+    merge: DatabaseSpec
+    namespace: str
+    schedule: str
+    views: list[ViewSpec] = []
+
+    def to_json(self) -> str:
+        """Stable JSON (keys in field order, two-space indent), so rendered files are byte-identical."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def credential_env(credential: str) -> tuple[str, str]:
+    """The environment variables a job reads a credential from: ``<NAME>_USER``, ``<NAME>_PASSWORD``.
+
+    Rendered workflows fill them from the secret's ``username`` and ``password`` keys.
+    """
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", credential).strip("_").upper()
+    return f"{stem}_USER", f"{stem}_PASSWORD"
+
+
+#: Keys of a credential's Kubernetes secret (the kubernetes.io/basic-auth convention).
+SECRET_USER_KEY, SECRET_PASSWORD_KEY = "username", "password"
