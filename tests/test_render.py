@@ -194,3 +194,30 @@ def test_operators_can_use_their_own_templates(tmp_path: Path) -> None:
     assert yaml.safe_load(tree["platforms/yellowlive/00-namespace.yaml"])["metadata"]["labels"]["team"] == "data"
     with pytest.raises(FileNotFoundError):
         Templates(tmp_path / "missing")
+
+
+def test_large_platforms_split_job_specs_over_configmaps_under_the_size_limit() -> None:
+    from handler.model import Dataset, DDLColumn, DDLTable, NullableStatus, PrimaryKeyStatus, SimpleDC, SimpleDCTypes, VarChar
+
+    eco = build_template_ecosystem()
+    store = eco.zones[0].teams[0].datastores[0]
+    assert store.capture_metadata is not None
+    store.capture_metadata.singleOrMultiDatasetIngestion = IngestionConsistencyType.SINGLE_DATASET
+    group = eco.zones[0].teams[0].workspaces[0].getDSG("LiveDSG")
+    assert group is not None
+    from handler.model import DatasetSink
+
+    for i in range(400):
+        columns = [DDLColumn("id", VarChar(20), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)]
+        columns += [DDLColumn(f"attribute_number_{c}", VarChar(100)) for c in range(19)]
+        store.add(Dataset(f"table_{i:03d}", DDLTable(columns), [SimpleDC(SimpleDCTypes.PUB)]))
+        group.sinks.append(DatasetSink("Store1", f"table_{i:03d}"))
+    tree = render_tree(eco)
+    configmaps = list(yaml.safe_load_all(tree["platforms/yellowlive/10-job-specs.yaml"]))
+    assert len(configmaps) >= 2
+    assert all(len(json.dumps(cm["data"])) < 1024 * 1024 for cm in configmaps)
+    assert sum(len(cm["data"]) for cm in configmaps) == 402  # every stream's spec, once
+    template = yaml.safe_load(tree["platforms/yellowlive/20-workflowtemplate-snapshot-merge.yaml"])
+    sources = template["spec"]["volumes"][0]["projected"]["sources"]
+    assert [s["configMap"]["name"] for s in sources] == [cm["metadata"]["name"] for cm in configmaps]
+    assert validation_errors(template) == [] and all(validation_errors(cm) == [] for cm in configmaps)

@@ -41,6 +41,7 @@ class Templates:
             autoescape=False,
         )
         self.env.policies["json.dumps_kwargs"] = {"sort_keys": True}
+        self.env.filters["configmap_source"] = lambda name: {"configMap": {"name": name}}
 
     def render_documents(self, name: str, context: dict[str, Any]) -> list[dict[str, Any]]:
         """Render a template and parse the YAML documents it produced."""

@@ -45,6 +45,23 @@ class RenderOptions:
     )
 
 
+CONFIGMAP_BUDGET = 900 * 1024  # Kubernetes rejects ConfigMaps over 1 MiB; keep room for metadata
+
+
+def spec_configmaps(prefix: str, specs: list[JobSpec]) -> list[dict[str, Any]]:
+    """The streams' spec files packed into as few ConfigMaps as the size limit allows."""
+    chunks: list[dict[str, str]] = [{}]
+    size = 0
+    for spec in specs:
+        text = spec.to_json()
+        if chunks[-1] and size + len(text) > CONFIGMAP_BUDGET:
+            chunks.append({})
+            size = 0
+        chunks[-1][f"{spec.stream}.json"] = text
+        size += len(text)
+    return [{"name": prefix if i == 0 else f"{prefix}-{i}", "data": data} for i, data in enumerate(chunks)]
+
+
 _SMALL_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}}
 _SECURITY_CONTEXT = {
     "allowPrivilegeEscalation": False,
@@ -94,7 +111,7 @@ def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: Rende
         "labels": labels,
         "strategy": "forensic (SCD2)" if specs and specs[0].strategy == "forensic" else "live (SCD1)",
         "service_account": f"{pname}-workflows",
-        "specs_configmap": f"{pname}-job-specs",
+        "spec_configmaps": spec_configmaps(f"{pname}-job-specs", specs),
         "workflow_template": f"{pname}-snapshot-merge",
         "reconcile_workflow": f"{pname}-reconcile-views",
         "image": options.image,
@@ -109,7 +126,6 @@ def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: Rende
         "argo_ui_url": options.argo_ui_url.rstrip("/"),
         "notify_secret": options.notify_secret,
         "streams": [s.stream for s in specs],
-        "spec_files": {f"{s.stream}.json": s.to_json() for s in specs},
     }
     folder = f"platforms/{pname}"
     files: dict[str, bytes] = {}

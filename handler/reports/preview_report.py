@@ -34,7 +34,8 @@ def print_preview(console: Console, p: Preview) -> None:
         items = p.of(category)
         if not items:
             continue
-        table = Table(title=f"{title}: {counts(p, category)}", title_justify="left")
+        console.print(f"{title}: {counts(p, category)}", soft_wrap=True)
+        table = Table(show_header=False)
         table.add_column("", width=1)
         table.add_column("name", overflow="fold")
         for item in items:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handler.findings import Finding, Severity
+from handler.reports import preview_report
 from handler.reports.findings_report import print_text, summary
 from handler.rules import RULES
 from handler.validation import ValidationResult
@@ -26,6 +27,7 @@ def to_dict(result: ValidationResult) -> dict[str, Any]:
         "findings": [msgspec.to_builtins(f) for f in result.findings],
         "changes": [{"path": c.path, "kind": c.kind.value} for c in result.changes],
         "changed_files": result.changed_files,
+        "preview": preview_report.to_dict(result.preview) if result.preview is not None else None,
     }
 
 
@@ -45,6 +47,9 @@ def print_validation(console: Console, result: ValidationResult) -> None:
             table.add_row("...", f"and {len(result.changes) - 50} more")
         console.print(table)
     print_text(console, title, result.findings)
+    if result.preview is not None:
+        console.print("[bold]Merge preview[/bold]")
+        preview_report.print_preview(console, result.preview)
     verdict = "[green]PASS[/green]: may merge" if result.verdict == "pass" else "[red]FAIL[/red]: must not merge"
     console.print(f"verdict: {verdict}", soft_wrap=True)
 
@@ -96,6 +101,8 @@ def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
         out.add("")
         if fold:
             out.add("</details>", "")
+    if result.preview is not None:
+        out.add(preview_report.to_markdown(result.preview))
     text = "\n".join(out.lines)
     if out.dropped:
         text += (

@@ -19,6 +19,7 @@ from handler.findings import Finding, error, has_errors
 from handler.lint import lint, sort_findings
 from handler.loading import LoadResult, SandboxLimits, load_model
 from handler.model.ecosystem import Ecosystem
+from handler.render.preview import Preview, preview
 from handler.validation.acceptance import check_acceptance
 from handler.validation.authorization import check_authorization
 from handler.validation.compatibility import check_compatibility
@@ -38,6 +39,7 @@ class ValidationResult:
     initial_checkin: bool = False
     head: Optional[Ecosystem] = None
     base: Optional[Ecosystem] = None
+    preview: Optional[Preview] = None  # what the merge would deploy; only for a change that may merge
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -112,6 +114,8 @@ def check_change(
         findings += clock.run("compatibility", lambda: list(check_compatibility(head, result.changes)))
         findings += clock.run("acceptance", lambda: list(check_acceptance(head)))
     result.findings = sort_findings(findings)
+    if head is not None and result.verdict == "pass":
+        result.preview = clock.run("preview", lambda: preview(base, head))
     return result
 
 
