@@ -20,7 +20,7 @@ from handler.validation import ChangeSource, validate
 from generated_model import write_model
 
 ROOT = Path(__file__).resolve().parent.parent
-PHASES = ("load", "lint", "diff", "authorization", "compatibility", "acceptance")
+PHASES = ("load", "lint", "diff", "authorization", "compatibility", "acceptance", "preview")
 
 
 def run(base: Path, head: Path, source: ChangeSource, limits: SandboxLimits, repeat: int) -> tuple[dict[str, float], float, str, int]:

@@ -34,7 +34,7 @@ def spec_command(
     specs = {s.stream: s for s in platform_streams(eco, found)}
     if stream not in specs:
         raise fail(f"platform {platform!r} runs no stream {stream!r}; streams: {', '.join(sorted(specs)) or 'none'}")
-    sys.stdout.write(specs[stream].to_json())
+    sys.stdout.write(specs[stream].spec_json)
 
 
 @job_app.command("notify")

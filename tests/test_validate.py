@@ -302,3 +302,16 @@ def test_markdown_stays_under_the_comment_limit_for_huge_changes() -> None:
     text = to_markdown(result)
     assert len(text) <= MARKDOWN_LIMIT
     assert "This report was shortened" in text and "### Errors" in text
+
+
+def test_a_passing_change_carries_the_merge_preview() -> None:
+    result = check(running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("email", String()))), TEAM1)
+    assert result.verdict == "pass" and result.preview is not None
+    assert [(i.category, i.name, i.kind) for i in result.preview.of("stream")] == [("stream", "YellowLive/Store1", "changed")]
+    text = to_markdown(result)
+    assert text.index("### Model changes") < text.index("### Merge preview")
+
+
+def test_a_failing_change_has_no_preview() -> None:
+    result = check(running(), edit(running(), _remove_column), TEAM1)
+    assert result.preview is None and "Merge preview" not in to_markdown(result)

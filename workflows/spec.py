@@ -8,8 +8,9 @@ know, so a newer renderer cannot silently drive an older image.
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = 1
@@ -66,8 +67,16 @@ class JobSpec(_Spec):
     views: list[ViewSpec] = []
 
     def to_json(self) -> str:
-        """Stable JSON (keys in field order, two-space indent), so rendered files are byte-identical."""
-        return self.model_dump_json(indent=2) + "\n"
+        return spec_json(self.model_dump(mode="json"))
+
+
+def spec_json(data: Mapping[str, Any]) -> str:
+    """The file format of a job spec: keys in field order, two-space indent, newline at the end.
+
+    Producers that hold the spec as plain data (the renderer, for speed) use this too, so a spec
+    reads the same whichever way it was made.
+    """
+    return msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n"
 
 
 def credential_env(credential: str) -> tuple[str, str]:

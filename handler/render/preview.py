@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from handler.model.ecosystem import Ecosystem
-from handler.render.streams import platform_streams
-from handler.render.tree import MANIFEST_PATH, RenderOptions, render_tree
+from handler.render.streams import Stream
+from handler.render.tree import MANIFEST_PATH, RenderOptions, all_streams, render_tree
 
-DIFF_LINES = 40  # per changed file
+DIFF_LINES = 40  # shown per changed file
+DIFF_MAX_INPUT = 4000  # lines; larger files are summarized (difflib is quadratic in the worst case)
 
 
 @dataclass(frozen=True)
@@ -45,43 +46,43 @@ def _compare(category: str, before: dict[str, object], after: dict[str, object])
     return items
 
 
-def _streams(eco: Optional[Ecosystem]) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+def _streams(eco: Optional[Ecosystem], all_specs: dict[str, list[Stream]]) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
     platforms: dict[str, object] = {}
     streams: dict[str, object] = {}
     views: dict[str, object] = {}
     if eco is None:
         return platforms, streams, views
     for platform in eco.data_platforms:
-        specs = platform_streams(eco, platform)
+        specs = all_specs[platform.name]
         platforms[platform.name] = (platform.milestoneStrategy.value, platform.namespace)
         for spec in specs:
-            streams[f"{platform.name}/{spec.stream}"] = spec.to_json()
-            for view in spec.views:
-                dataset = next(d for d in spec.datasets if d.name == view.dataset)
-                columns = [c.name for c in dataset.columns]
-                views[f"{platform.name}: {view.schema_name}.{view.live_view}"] = columns
-                if view.history_view:
-                    views[f"{platform.name}: {view.schema_name}.{view.history_view}"] = columns
+            streams[f"{platform.name}/{spec.stream}"] = spec.spec_json
+            for view, columns in spec.views.items():
+                views[f"{platform.name}: {view}"] = columns
     return platforms, streams, views
 
 
 def preview(base: Optional[Ecosystem], head: Ecosystem, options: Optional[RenderOptions] = None) -> Preview:
     """Render both models and compare: platforms, streams, views, and files with short diffs."""
     options = options or RenderOptions()
-    before_tree = render_tree(base, options) if base is not None else {}
-    after_tree = render_tree(head, options)
+    base_specs = all_streams(base) if base is not None else {}
+    head_specs = all_streams(head)
+    before_tree = render_tree(base, options, streams=base_specs) if base is not None else {}
+    after_tree = render_tree(head, options, streams=head_specs)
     result = Preview()
-    for category, b, a in zip(("platform", "stream", "view"), _streams(base), _streams(head)):
+    for category, b, a in zip(("platform", "stream", "view"), _streams(base, base_specs), _streams(head, head_specs)):
         result.items += _compare(category, b, a)
     files_b = {k: v for k, v in before_tree.items() if k != MANIFEST_PATH}
     files_a = {k: v for k, v in after_tree.items() if k != MANIFEST_PATH}
     result.items += _compare("file", files_b, files_a)  # type: ignore[arg-type]
     for item in result.of("file"):
         if item.kind == "changed":
-            lines = list(difflib.unified_diff(
-                files_b[item.name].decode().splitlines(), files_a[item.name].decode().splitlines(),
-                f"a/{item.name}", f"b/{item.name}", lineterm="", n=2,
-            ))
+            before, after = files_b[item.name], files_a[item.name]
+            if before.count(b"\n") + after.count(b"\n") > DIFF_MAX_INPUT:
+                result.diffs[item.name] = f"(too large for an inline diff: {len(before):,} -> {len(after):,} bytes)"
+                continue
+            old, new = before.decode().splitlines(), after.decode().splitlines()
+            lines = list(difflib.unified_diff(old, new, f"a/{item.name}", f"b/{item.name}", lineterm="", n=2))
             if len(lines) > DIFF_LINES:
                 lines = lines[:DIFF_LINES] + [f"... {len(lines) - DIFF_LINES} more lines"]
             result.diffs[item.name] = "\n".join(lines)

@@ -1,30 +1,54 @@
-"""Which ingestion streams each platform runs, as job specs (pure).
+"""Which ingestion streams each platform runs, with their job specs (pure).
 
 A platform serves the dataset groups assigned to it (active assignments of the mapping); it
 ingests every dataset those groups sink. A datastore with multi-dataset ingestion is one
 stream (one consistent snapshot of all its tables); with single-dataset ingestion each dataset
 is its own stream.
+
+Specs are built as plain data in the shape of ``workflows.spec.JobSpec`` and serialized with
+its ``spec_json``: a 10k-dataset model has 200k columns, too many to build pydantic objects
+for on every render. Jobs validate a spec when they read it; tests check the renderer's
+output against the contract.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 from handler.lint import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.governance import Dataset, Datastore
 from handler.model.ingestion import IngestionConsistencyType, PostgresDatabase, SQLSnapshotIngestion
 from handler.model.platform import YellowDataPlatform, YellowMilestoneStrategy
-from handler.model.schema import DDLColumn
+from handler.model.schema import DDLColumn, NullableStatus, PrimaryKeyStatus
 from handler.model.types import type_name
 from handler.render.naming import sql_name, stream_key
-from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec, ViewSpec
+from workflows.spec import SPEC_VERSION, spec_json
 
 _SQL_TYPES = {
     "TinyInt": "SMALLINT", "SmallInt": "SMALLINT", "Integer": "INTEGER", "BigInt": "BIGINT",
     "Float": "REAL", "Double": "DOUBLE PRECISION", "Date": "DATE", "Timestamp": "TIMESTAMP",
     "Boolean": "BOOLEAN", "Variant": "JSONB", "Binary": "BYTEA",
 }
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One ingestion stream of a platform: what rendering needs, and the job spec itself."""
+
+    platform: str
+    stream: str
+    store: str
+    strategy: str  # live | forensic
+    schedule: str
+    datasets: tuple[str, ...]
+    credentials: tuple[str, ...]  # secret names the job reads: source, merge
+    merge_credential: str
+    views: dict[str, tuple[str, ...]]  # "schema.view" -> its columns
+    spec: dict[str, Any]  # the JobSpec data
+    spec_json: str
 
 
 def sql_type(column: DDLColumn) -> str:
@@ -42,28 +66,28 @@ def sql_type(column: DDLColumn) -> str:
     raise ValueError(f"no PostgreSQL type for {type_name(column.type)}")
 
 
-def _database(db: PostgresDatabase, credential: str) -> DatabaseSpec:
-    return DatabaseSpec(host=db.hostPort.hostName, port=db.hostPort.port, database=db.databaseName, credential=credential)
+def _database(db: PostgresDatabase, credential: str) -> dict[str, Any]:
+    return {"host": db.hostPort.hostName, "port": db.hostPort.port, "database": db.databaseName, "credential": credential}
 
 
-def _dataset_spec(dataset: Dataset) -> DatasetSpec:
-    keys = [c.name for c in dataset.schema.columns if c.is_key]
-    return DatasetSpec(
-        name=dataset.name,
-        source_table=dataset.name,
-        columns=[
-            ColumnSpec(name=c.name, sql_type=sql_type(c), nullable=c.is_nullable, key_position=keys.index(c.name) if c.is_key else None)
-            for c in dataset.schema.columns
-        ],
-    )
+def _dataset(dataset: Dataset) -> dict[str, Any]:
+    pk, nullable = PrimaryKeyStatus.PK, NullableStatus.NULLABLE
+    columns = []
+    key_position = 0
+    for c in dataset.schema.columns:
+        position = None
+        if c.primary_key == pk:
+            position, key_position = key_position, key_position + 1
+        columns.append({"name": c.name, "sql_type": sql_type(c), "nullable": c.nullable == nullable, "key_position": position})
+    return {"name": dataset.name, "source_table": dataset.name, "columns": columns}
 
 
-def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[JobSpec]:
-    """The job specs of every stream ``platform`` runs, sorted by stream key."""
+def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Stream]:
+    """Every stream ``platform`` runs, sorted by stream key."""
     groups = {(ws.name, g.name): (ws, g) for _p, ws, g in walk.dataset_groups(eco)}
     stores = {store.name: store for _p, store in walk.datastores(eco)}
     served: dict[str, set[str]] = defaultdict(set)  # store -> datasets
-    views: dict[tuple[str, str], list[ViewSpec]] = defaultdict(list)  # (store, dataset) -> views
+    views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (store, dataset) -> views
     forensic = platform.milestoneStrategy == YellowMilestoneStrategy.SCD2
     for mapping in eco.dsg_platform_mappings:
         if not any(a.dataPlatform == platform.name and a.is_active for a in mapping.assignments):
@@ -76,15 +100,13 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[JobSp
             if store is None or store.getDataset(sink.datasetName) is None:
                 continue
             served[store.name].add(sink.datasetName)
-            views[(store.name, sink.datasetName)].append(
-                ViewSpec(
-                    workspace=workspace.name, group=group.name, dataset=sink.datasetName,
-                    schema_name=sql_name(workspace.name),
-                    live_view=sql_name(group.name, sink.datasetName),
-                    history_view=sql_name(group.name, sink.datasetName, "history") if forensic else None,
-                )
-            )
-    specs: list[JobSpec] = []
+            views[(store.name, sink.datasetName)].append({
+                "workspace": workspace.name, "group": group.name, "dataset": sink.datasetName,
+                "schema_name": sql_name(workspace.name),
+                "live_view": sql_name(group.name, sink.datasetName),
+                "history_view": sql_name(group.name, sink.datasetName, "history") if forensic else None,
+            })
+    streams: list[Stream] = []
     for store_name in sorted(served):
         store = stores[store_name]
         capture = store.capture_metadata
@@ -92,30 +114,41 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[JobSp
             continue  # platform acceptance rejects such a model
         datasets = sorted(served[store_name])
         if capture.singleOrMultiDatasetIngestion == IngestionConsistencyType.MULTI_DATASET:
-            specs.append(_job_spec(platform, store, datasets, stream_key(store.name), views))
+            streams.append(_stream(platform, store, datasets, stream_key(store.name), views))
         else:
-            specs.extend(_job_spec(platform, store, [d], stream_key(store.name, d), views) for d in datasets)
-    return sorted(specs, key=lambda s: s.stream)
+            streams.extend(_stream(platform, store, [d], stream_key(store.name, d), views) for d in datasets)
+    return sorted(streams, key=lambda s: s.stream)
 
 
-def _job_spec(platform: YellowDataPlatform, store: Datastore, dataset_names: list[str], key: str, views: dict[tuple[str, str], list[ViewSpec]]) -> JobSpec:
+def _stream(platform: YellowDataPlatform, store: Datastore, dataset_names: list[str], key: str, views: dict[tuple[str, str], list[dict[str, Any]]]) -> Stream:
     capture = store.capture_metadata
     assert isinstance(capture, SQLSnapshotIngestion)
     if platform.merge_datacontainer is None or platform.postgresCredential is None or platform.schedule is None:
         raise ValueError(f"platform {platform.name} lacks a merge database, credential or schedule (lint rule platform-config)")
-    datasets = [store.getDataset(name) for name in dataset_names]
-    return JobSpec(
-        platform=platform.name,
-        strategy="forensic" if platform.milestoneStrategy == YellowMilestoneStrategy.SCD2 else "live",
-        stream=key,
-        store=store.name,
-        datasets=[_dataset_spec(d) for d in datasets if d is not None],
-        source=_database(capture.dataContainer, capture.credential.name),
-        merge=_database(platform.merge_datacontainer, platform.postgresCredential.name),
-        namespace=platform.namespace or "",
-        schedule=platform.schedule.cron,
-        views=sorted(
-            (v for name in dataset_names for v in views[(store.name, name)]),
-            key=lambda v: (v.workspace, v.group, v.dataset),
-        ),
+    datasets = {name: _dataset(d) for name in dataset_names if (d := store.getDataset(name)) is not None}
+    stream_views = sorted((v for name in dataset_names for v in views[(store.name, name)]), key=lambda v: (v["workspace"], v["group"], v["dataset"]))
+    strategy = "forensic" if platform.milestoneStrategy == YellowMilestoneStrategy.SCD2 else "live"
+    spec = {  # field order of workflows.spec.JobSpec
+        "spec_version": SPEC_VERSION,
+        "platform": platform.name,
+        "strategy": strategy,
+        "stream": key,
+        "store": store.name,
+        "datasets": list(datasets.values()),
+        "source": _database(capture.dataContainer, capture.credential.name),
+        "merge": _database(platform.merge_datacontainer, platform.postgresCredential.name),
+        "namespace": platform.namespace or "",
+        "schedule": platform.schedule.cron,
+        "views": stream_views,
+    }
+    view_columns: dict[str, tuple[str, ...]] = {}
+    for v in stream_views:
+        columns = tuple(c["name"] for c in datasets[v["dataset"]]["columns"])
+        view_columns[f"{v['schema_name']}.{v['live_view']}"] = columns
+        if v["history_view"]:
+            view_columns[f"{v['schema_name']}.{v['history_view']}"] = columns
+    return Stream(
+        platform=platform.name, stream=key, store=store.name, strategy=strategy, schedule=platform.schedule.cron,
+        datasets=tuple(datasets), credentials=(capture.credential.name, platform.postgresCredential.name),
+        merge_credential=platform.postgresCredential.name, views=view_columns, spec=spec, spec_json=spec_json(spec),
     )

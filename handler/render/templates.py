@@ -55,6 +55,18 @@ class Templates:
             raise ValueError(f"template {name} did not produce valid YAML: {exc}") from exc
 
 
+class _Dumper(_Dumper):  # type: ignore[no-redef,misc,valid-type]
+    """Multi-line strings (job spec JSON) as literal blocks: readable in the repo, diff line by line."""
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def dump_documents(documents: list[dict[str, Any]]) -> bytes:
     """Canonical YAML: sorted keys, block style, no aliases; byte-identical for equal input."""
     return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120).encode()

@@ -18,9 +18,9 @@ from handler import __version__
 from handler.model.ecosystem import Ecosystem
 from handler.model.platform import YellowDataPlatform
 from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
-from handler.render.streams import platform_streams
+from handler.render.streams import Stream, platform_streams
 from handler.render.templates import Templates, dump_documents
-from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, JobSpec, credential_env
+from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, credential_env
 
 MANIFEST_PATH = ".datasurface/manifest.json"
 #: Top-level folders the renderer owns in the deployment repo; other files are left alone.
@@ -48,12 +48,12 @@ class RenderOptions:
 CONFIGMAP_BUDGET = 900 * 1024  # Kubernetes rejects ConfigMaps over 1 MiB; keep room for metadata
 
 
-def spec_configmaps(prefix: str, specs: list[JobSpec]) -> list[dict[str, Any]]:
+def spec_configmaps(prefix: str, specs: list[Stream]) -> list[dict[str, Any]]:
     """The streams' spec files packed into as few ConfigMaps as the size limit allows."""
     chunks: list[dict[str, str]] = [{}]
     size = 0
     for spec in specs:
-        text = spec.to_json()
+        text = spec.spec_json
         if chunks[-1] and size + len(text) > CONFIGMAP_BUDGET:
             chunks.append({})
             size = 0
@@ -84,15 +84,19 @@ def _secret_env(credential: str) -> list[dict[str, Any]]:
     ]
 
 
-def _credential_env(specs: list[JobSpec], merge_only: bool) -> list[dict[str, Any]]:
-    names = {s.merge.credential for s in specs}
+def _credential_env(specs: list[Stream], merge_only: bool) -> list[dict[str, Any]]:
+    names = {s.merge_credential for s in specs}
     if not merge_only:
-        names |= {s.source.credential for s in specs}
+        names |= {name for s in specs for name in s.credentials}
     return [env for name in sorted(names) for env in _secret_env(name)]
 
 
-def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: RenderOptions, templates: Templates) -> dict[str, bytes]:
-    specs = platform_streams(eco, platform)
+def all_streams(eco: Ecosystem) -> dict[str, list[Stream]]:
+    """Job specs of every platform's streams, by platform name."""
+    return {platform.name: platform_streams(eco, platform) for platform in eco.data_platforms}
+
+
+def render_platform(platform: YellowDataPlatform, specs: list[Stream], options: RenderOptions, templates: Templates) -> dict[str, bytes]:
     pname = k8s_name(platform.name)
     namespace = platform.namespace or k8s_name("ds", platform.name)
     labels = {
@@ -141,7 +145,7 @@ def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: Rende
         cron_name = k8s_name(pname, spec.stream, limit=CRON_WORKFLOW_NAME_MAX)
         stream_labels = {**labels, "datasurface.io/stream": _label_value(spec.stream), "app.kubernetes.io/component": "ingestion"}
         title = f"{platform.name} / {spec.stream}"
-        description = f"Snapshot-merge of datastore {spec.store} ({', '.join(d.name for d in spec.datasets)}) into {spec.strategy} tables"
+        description = f"Snapshot-merge of datastore {spec.store} ({', '.join(spec.datasets)}) into {spec.strategy} tables"
         emit(f"30-cron-{k8s_name(spec.stream)}.yaml", "argo/cronworkflow-stream.yaml.j2", {
             **base,
             "cron_name": cron_name,
@@ -168,13 +172,22 @@ def render_platform(eco: Ecosystem, platform: YellowDataPlatform, options: Rende
     return files
 
 
-def render_tree(eco: Ecosystem, options: Optional[RenderOptions] = None, templates: Optional[Templates] = None) -> dict[str, bytes]:
-    """Every file of the deployment tree, deterministic for a given model and options."""
+def render_tree(
+    eco: Ecosystem,
+    options: Optional[RenderOptions] = None,
+    templates: Optional[Templates] = None,
+    streams: Optional[dict[str, list[Stream]]] = None,
+) -> dict[str, bytes]:
+    """Every file of the deployment tree, deterministic for a given model and options.
+
+    ``streams`` (from ``all_streams``) saves recomputing the job specs when the caller has them.
+    """
     options = options or RenderOptions()
     templates = templates or Templates()
+    streams = streams if streams is not None else all_streams(eco)
     files: dict[str, bytes] = {}
     for platform in sorted(eco.data_platforms, key=lambda p: p.name):
-        files.update(render_platform(eco, platform, options, templates))
+        files.update(render_platform(platform, streams[platform.name], options, templates))
     root_labels = {"app.kubernetes.io/name": "datasurface", "app.kubernetes.io/managed-by": "datasurface-gitops", "app.kubernetes.io/version": __version__}
     if options.model_commit:
         root_labels["datasurface.io/model-commit"] = options.model_commit
