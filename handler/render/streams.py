@@ -86,6 +86,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
     """Every stream ``platform`` runs, sorted by stream key."""
     groups = {(ws.name, g.name): (ws, g) for _p, ws, g in walk.dataset_groups(eco)}
     stores = {store.name: store for _p, store in walk.datastores(eco)}
+    dataset_names = {name: {d.name for d in store.datasets} for name, store in stores.items()}
     served: dict[str, set[str]] = defaultdict(set)  # store -> datasets
     views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (store, dataset) -> views
     forensic = platform.milestoneStrategy == YellowMilestoneStrategy.SCD2
@@ -97,7 +98,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
         workspace, group = groups[(mapping.workspace, mapping.dsgName)]
         for sink in group.sinks:
             store = stores.get(sink.storeName)
-            if store is None or store.getDataset(sink.datasetName) is None:
+            if store is None or sink.datasetName not in dataset_names[store.name]:
                 continue
             served[store.name].add(sink.datasetName)
             views[(store.name, sink.datasetName)].append({
@@ -107,7 +108,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
                 "history_view": sql_name(group.name, sink.datasetName, "history") if forensic else None,
             })
     streams: list[Stream] = []
-    for store_name in sorted(served):
+    for store_name in sorted(served):  # (datasets were checked to exist above)
         store = stores[store_name]
         capture = store.capture_metadata
         if not isinstance(capture, SQLSnapshotIngestion):
@@ -125,7 +126,8 @@ def _stream(platform: YellowDataPlatform, store: Datastore, dataset_names: list[
     assert isinstance(capture, SQLSnapshotIngestion)
     if platform.merge_datacontainer is None or platform.postgresCredential is None or platform.schedule is None:
         raise ValueError(f"platform {platform.name} lacks a merge database, credential or schedule (lint rule platform-config)")
-    datasets = {name: _dataset(d) for name in dataset_names if (d := store.getDataset(name)) is not None}
+    by_name = {d.name: d for d in store.datasets}
+    datasets = {name: _dataset(by_name[name]) for name in dataset_names if name in by_name}
     stream_views = sorted((v for name in dataset_names for v in views[(store.name, name)]), key=lambda v: (v["workspace"], v["group"], v["dataset"]))
     strategy = "forensic" if platform.milestoneStrategy == YellowMilestoneStrategy.SCD2 else "live"
     spec = {  # field order of workflows.spec.JobSpec

@@ -139,7 +139,10 @@ def render_platform(platform: YellowDataPlatform, specs: list[Stream], options: 
 
     emit("00-namespace.yaml", "k8s/namespace.yaml.j2", base)
     emit("01-rbac.yaml", "k8s/rbac.yaml.j2", base)
-    emit("10-job-specs.yaml", "k8s/configmap-job-specs.yaml.j2", base)
+    configmaps = templates.render_documents("k8s/configmap-job-specs.yaml.j2", base)
+    for document, chunk in zip(configmaps, base["spec_configmaps"]):
+        document["data"] = chunk["data"]
+    files[f"{folder}/10-job-specs.yaml"] = dump_documents(configmaps)
     emit("20-workflowtemplate-snapshot-merge.yaml", "argo/workflowtemplate-snapshot-merge.yaml.j2", base)
     for spec in specs:
         cron_name = k8s_name(pname, spec.stream, limit=CRON_WORKFLOW_NAME_MAX)
