@@ -27,7 +27,8 @@ class Templates:
         self.root = Path(root) if root is not None else DEFAULT_TEMPLATES
         for sub in ("argo", "k8s"):
             if not (self.root / sub).is_dir():
-                raise FileNotFoundError(f"template folder {self.root / sub} does not exist")
+                hint = "" if root is not None else " (templates ship in the source tree: install with `pip install -e .` or pass --templates)"
+                raise FileNotFoundError(f"template folder {self.root / sub} does not exist{hint}")
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(self.root)]),
             variable_start_string="[[",
