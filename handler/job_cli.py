@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from workflows import notify
+from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
+from workflows.spec import JobSpec
 
 job_app = typer.Typer(help="Data-plane steps (what Argo runs) and job specs.", no_args_is_help=True)
 
@@ -35,6 +39,60 @@ def spec_command(
     if stream not in specs:
         raise fail(f"platform {platform!r} runs no stream {stream!r}; streams: {', '.join(sorted(specs)) or 'none'}")
     sys.stdout.write(specs[stream].spec_json)
+
+
+def read_spec(path: Path) -> JobSpec:
+    """The job spec at ``path``; an unreadable or invalid spec ends the step as a permanent error."""
+    try:
+        return JobSpec.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        Console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+
+
+@job_app.command("snapshot-merge")
+def snapshot_merge_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    source_url: Optional[str] = typer.Option(None, "--source-url", help="Producer database URL (default: from the spec and credentials; env DATASURFACE_SOURCE_URL)."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec and credentials; env DATASURFACE_MERGE_URL)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop between datasets after this long and report keep_working."),
+    outcome_dir: Optional[Path] = typer.Option(None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."),
+) -> None:
+    """Ingest the stream's tables from one snapshot and merge them. Prints a final JSON outcome line.
+
+    Exit codes: 0 done, 10 keep_working (run again now), 75 transient error (retry later),
+    1 permanent error, 11 another run of the stream holds the lock.
+    """
+    from workflows.snapshot_merge import run_snapshot_merge
+
+    outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds)
+    if outcome.error:
+        Console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
+    print(outcome.line(), flush=True)
+    if outcome_dir is not None:
+        outcome.write_files(outcome_dir)
+        if outcome.outcome == "keep_working":
+            raise typer.Exit(EXIT_DONE)
+    raise typer.Exit(outcome.exit_code)
+
+
+@job_app.command("reset-batch")
+def reset_batch_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="The dataset whose staging to discard (it must belong to the stream)."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+) -> None:
+    """Reset the stream's uncommitted batch so the next run re-ingests it; refuses a committed batch."""
+    from workflows.batch import BatchStateError
+    from workflows.db import ConfigurationError
+    from workflows.snapshot_merge import reset_batch
+
+    try:
+        message = reset_batch(read_spec(spec_path), merge_url, dataset)
+    except (BatchStateError, ConfigurationError) as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+    Console().print(message, soft_wrap=True, markup=False)
 
 
 @job_app.command("notify")

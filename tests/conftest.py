@@ -45,3 +45,6 @@ def model_dir(tmp_path: Path) -> Callable[[str], Path]:
         return folder
 
     return make
+
+
+from .pg import postgres  # noqa: E402,F401  (the session's PostgreSQL fixture)

@@ -1,0 +1,68 @@
+"""A real PostgreSQL for tests: the embedded pgserver, or any server given by URL.
+
+Set DATASURFACE_TEST_PG_URL (a libpq URL of a role that may create databases) to use your own
+server; otherwise the tests start pgserver's PostgreSQL in a temporary folder, once per run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from typing import Iterator
+
+import psycopg2
+import pytest
+from sqlalchemy.engine import make_url
+
+TEST_PG_URL_ENV = "DATASURFACE_TEST_PG_URL"
+_counter = itertools.count()
+
+
+class PostgresServer:
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+
+    def url(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def connect(self, database: str):  # type: ignore[no-untyped-def]
+        url = make_url(self.url(database))
+        params = {"dbname": url.database, "user": url.username, "password": url.password or None, "host": url.host or url.query.get("host"), "port": url.port}
+        return psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
+
+    def create_database(self, prefix: str) -> str:
+        name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+        conn = self.connect(make_url(self.admin_url).database or "postgres")
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return name
+
+    def execute(self, database: str, sql: str, params: object = None) -> list[tuple]:
+        conn = self.connect(database)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    given = os.environ.get(TEST_PG_URL_ENV)
+    if given:
+        yield PostgresServer(given)
+        return
+    import pgserver
+
+    folder = tempfile.mkdtemp(prefix="datasurface-test-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    try:
+        yield PostgresServer(server.get_uri())
+    finally:
+        server.cleanup()

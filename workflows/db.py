@@ -1,0 +1,109 @@
+"""Database connections of data-plane jobs: URLs, session settings, error classes.
+
+Jobs connect with SQLAlchemy (Core) over psycopg2. A connection comes from the job spec
+(host, port, database; user and password from the environment variables named after the
+credential, as Kubernetes secrets provide them) or from an explicit libpq URL
+(``postgresql://user@/db?host=/socket/dir`` works), given on the command line or in
+``DATASURFACE_SOURCE_URL`` / ``DATASURFACE_MERGE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional
+
+import psycopg2
+import psycopg2.errors
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+
+from workflows.spec import DatabaseSpec, credential_env
+
+SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
+MERGE_URL_ENV = "DATASURFACE_MERGE_URL"
+
+#: Session settings that make text transfer (COPY) and hashing independent of server defaults.
+SESSION_SETTINGS = (
+    "SET TIME ZONE 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET extra_float_digits = 3",
+    "SET bytea_output = 'hex'",
+    "SET client_encoding = 'UTF8'",
+)
+
+
+class ConfigurationError(Exception):
+    """The job cannot connect as configured (missing credentials, bad URL): permanent."""
+
+
+def psycopg2_url(url: str) -> URL:
+    """A libpq URL as an SQLAlchemy URL for psycopg2 (SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError for any malformed URL
+        raise ConfigurationError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(f"only PostgreSQL is supported, not {parsed.get_backend_name()!r}")
+    return parsed.set(drivername="postgresql+psycopg2")
+
+
+def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
+    environ = os.environ if environ is None else environ
+    user_var, password_var = credential_env(db.credential)
+    user = environ.get(user_var)
+    if not user:
+        raise ConfigurationError(
+            f"no credentials for {db.database} on {db.host}: set {user_var} and {password_var} "
+            f"(from the Kubernetes secret {db.credential!r}) or pass a URL"
+        )
+    return URL.create("postgresql+psycopg2", username=user, password=environ.get(password_var), host=db.host, port=db.port, database=db.database)
+
+
+def make_engine(db: DatabaseSpec, override: Optional[str], env_name: str, application: str) -> Engine:
+    """An engine for the spec's database, or for the override URL (argument, then environment)."""
+    url_text = override or os.environ.get(env_name)
+    url = psycopg2_url(url_text) if url_text else spec_url(db)
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        with dbapi_connection.cursor() as cursor:
+            for statement in SESSION_SETTINGS:
+                cursor.execute(statement)
+        dbapi_connection.commit()
+
+    return engine
+
+
+_TRANSIENT_SQLSTATES = {
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "57P01", "57P02", "57P03",  # admin shutdown, crash shutdown, cannot connect now
+    "53300",  # too_many_connections
+    "08000", "08003", "08006", "08001", "08004",  # connection exceptions
+}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying later may succeed: lost connections, serialization failures, shutdowns."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException):
+            current = orig
+            continue
+        if isinstance(current, psycopg2.Error):
+            code = current.pgcode
+            if code in _TRANSIENT_SQLSTATES:
+                return True
+            if code is None and isinstance(current, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+                return True  # no SQLSTATE: the connection itself failed (refused, reset, closed)
+            return False
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,142 @@
+"""The snapshot-merge job of one stream: start or resume a batch, ingest, merge, commit.
+
+Phases and their commits (each is atomic in the merge database):
+1. tables: create or evolve the stream's merge and staging tables to the spec;
+2. start: a new batch when the last one committed (else resume it);
+3. ingest: every dataset's staging table from one source snapshot -> batch ``ingested``;
+4. merge: one transaction per dataset (merge + metrics + progress) -> ``committed`` after the last.
+A rerun after a crash anywhere resumes from the last commit and ends with the same tables and
+metrics as an uninterrupted run. ``max_seconds`` bounds a run between datasets of the merge
+phase: the outcome is then ``keep_working``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from workflows import failpoints
+from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
+from workflows.db import MERGE_URL_ENV, SOURCE_URL_ENV, ConfigurationError, is_transient, make_engine
+from workflows.ingest import SourceSchemaError, ingest_stream
+from workflows.merge import merge_dataset
+from workflows.outcome import Outcome
+from workflows.spec import JobSpec
+from workflows.sqlnames import platform_schema
+from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables, ensure_platform_schema
+
+PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError, BatchStateError)
+
+
+def run_snapshot_merge(
+    spec: JobSpec,
+    source_url: Optional[str] = None,
+    merge_url: Optional[str] = None,
+    max_seconds: Optional[float] = None,
+) -> Outcome:
+    """Run the job; every failure becomes an ``error`` outcome saying whether it is transient."""
+    try:
+        merge_engine = make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-merge:{spec.stream}")
+        source_engine = make_engine(spec.source, source_url, SOURCE_URL_ENV, f"datasurface-ingest:{spec.stream}")
+        try:
+            return _run(spec, source_engine, merge_engine, max_seconds)
+        finally:
+            merge_engine.dispose()
+            source_engine.dispose()
+    except PERMANENT_ERRORS as exc:
+        return Outcome("error", spec.stream, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - classified, reported, never a traceback for Argo to parse
+        return Outcome("error", spec.stream, error=f"{type(exc).__name__}: {exc}".strip(), transient=is_transient(exc))
+
+
+def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: Optional[float]) -> Outcome:
+    started = time.monotonic()
+    schema = platform_schema(spec.platform)
+    store = BatchStore(schema, spec.stream)
+    with merge_engine.connect() as lock_conn:
+        with lock_conn.begin():
+            ensure_platform_schema(lock_conn, schema)
+        if not store.try_lock(lock_conn):
+            lock_conn.commit()
+            return Outcome("error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True)
+        lock_conn.commit()
+        try:
+            return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds)
+        finally:
+            try:
+                store.unlock(lock_conn)
+                lock_conn.commit()
+            except Exception:  # noqa: BLE001 - a lost connection has released the lock already
+                pass
+
+
+def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, store: BatchStore, started: float, max_seconds: Optional[float]) -> Outcome:
+    with merge_engine.connect() as conn:
+        with conn.begin():
+            schema_changed = any([ensure_dataset_tables(conn, spec, d) for d in spec.datasets])
+            batch = store.last(conn)
+            if batch is not None and schema_changed and batch.status == INGESTED and not batch.merged:
+                store.set_state(conn, batch, STARTED, {})  # staging predates the new layout: re-ingest
+            if batch is None or batch.status == COMMITTED:
+                batch = store.start(conn)
+        failpoints.reached("started")
+
+        if batch.status == STARTED:
+            with conn.begin():
+                rows = ingest_stream(
+                    source_engine, conn, spec.datasets,
+                    lambda d: DatasetTables.of(spec, d).staging, spec.source.database,
+                    on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
+                )
+                store.set_state(conn, batch, INGESTED, {"merged": [], "rows": rows})
+            failpoints.reached("ingested")
+
+        merged_now = 0
+        for dataset in spec.datasets:
+            if dataset.name in batch.merged:
+                continue
+            # Every run merges at least one dataset, so a small budget still makes progress.
+            if merged_now and max_seconds is not None and time.monotonic() - started >= max_seconds:
+                return Outcome("keep_working", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+            with conn.begin():
+                metrics = merge_dataset(conn, DatasetTables.of(spec, dataset), dataset, batch.batch_id)
+                failpoints.reached(f"merge:{dataset.name}")
+                store.record_metrics(conn, batch, dataset.name, metrics)
+                merged = batch.merged + [dataset.name]
+                done = len(merged) == len(spec.datasets)
+                store.set_state(conn, batch, COMMITTED if done else INGESTED, {**batch.state, "merged": merged})
+            failpoints.reached(f"merged:{dataset.name}")
+        return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+
+
+def store_metrics(store: BatchStore, conn: Connection, batch_id: int) -> dict[str, dict[str, int]]:
+    with conn.begin():
+        return store.metrics(conn, batch_id)
+
+
+def reset_batch(spec: JobSpec, merge_url: Optional[str] = None, dataset: Optional[str] = None) -> str:
+    """Reset the stream's open batch so it is re-ingested from scratch; returns what was done."""
+    names = [d.name for d in spec.datasets]
+    if dataset is not None and dataset not in names:
+        raise BatchStateError(f"stream {spec.stream} has no dataset {dataset!r} (datasets: {', '.join(names)})")
+    engine = make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-reset:{spec.stream}")
+    try:
+        store = BatchStore(platform_schema(spec.platform), spec.stream)
+        with engine.connect() as conn:
+            with conn.begin():
+                ensure_platform_schema(conn, store.schema)
+            if not store.try_lock(conn):
+                raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
+            with conn.begin():
+                batch = store.reset(conn)
+                if dataset is not None:
+                    conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
+            store.unlock(conn)
+            conn.commit()
+        scope = f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)" if dataset else ""
+        return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"
+    finally:
+        engine.dispose()

@@ -1,0 +1,62 @@
+"""Names of the data plane's objects in the merge database.
+
+One schema per platform holds its merge, staging and bookkeeping tables, so platforms never
+collide. Merge and staging tables are named after the store and dataset, shortened to fit
+PostgreSQL's 63 bytes, and always carry a hash of the exact (store, dataset) pair, so no two
+pairs share a table whatever their names. Every identifier is quoted where it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_IDENTIFIER = 63
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "x"
+
+
+def _digest(*parts: str, length: int = 10) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
+
+
+def _named(prefix: str, readable: str, *identity: str) -> str:
+    digest = _digest(*identity)
+    room = MAX_IDENTIFIER - len(prefix) - len(digest) - 1
+    return f"{prefix}{readable[:room].rstrip('_')}_{digest}"
+
+
+def platform_schema(platform: str) -> str:
+    """``ds_yellowlive_<hash>``: the platform's own schema."""
+    return _named("ds_", _slug(platform), "platform", platform)
+
+
+def merge_table(store: str, dataset: str) -> str:
+    return _named("m_", _slug(f"{store}_{dataset}"), "merge", store, dataset)
+
+
+def staging_table(store: str, dataset: str) -> str:
+    return _named("s_", _slug(f"{store}_{dataset}"), "staging", store, dataset)
+
+
+def quote(identifier: str) -> str:
+    """Always-quoted SQL identifier (embedded quotes doubled)."""
+    if "\x00" in identifier:
+        raise ValueError("identifiers cannot contain NUL")
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}"
+
+
+def live_partition(store: str, dataset: str) -> str:
+    """Forensic tables: the partition of current versions."""
+    return _named("l_", _slug(f"{store}_{dataset}"), "live", store, dataset)
+
+
+def history_partition(store: str, dataset: str) -> str:
+    """Forensic tables: the partition of closed versions."""
+    return _named("h_", _slug(f"{store}_{dataset}"), "history", store, dataset)

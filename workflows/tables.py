@@ -1,0 +1,153 @@
+"""Tables of a platform in the merge database: bookkeeping, and per dataset merge + staging.
+
+Merge tables hold the model's columns plus DataSurface's own (prefix ``ds_surf_``, which models
+may not use): the key hash, the row hash, the batch that wrote the row, and for forensic tables
+the batch that closed the version. Forensic tables are partitioned on ``ds_surf_batch_out``:
+current versions in one partition, closed versions in another, so a merge touches only current
+versions and its cost follows the change, not the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from workflows.spec import DatasetSpec, JobSpec
+from workflows.sqlnames import history_partition, live_partition, merge_table, platform_schema, qualified, quote, staging_table
+
+LIVE = 9223372036854775807  # ds_surf_batch_out of a current version
+KEY_HASH, ROW_HASH, BATCH_IN, BATCH_OUT = "ds_surf_key_hash", "ds_surf_all_hash", "ds_surf_batch_in", "ds_surf_batch_out"
+
+
+class SchemaEvolutionError(Exception):
+    """The merge tables cannot follow the spec (a column removed or changed incompatibly): permanent."""
+
+
+@dataclass(frozen=True)
+class DatasetTables:
+    schema: str
+    merge: str  # qualified
+    staging: str  # qualified
+    forensic: bool
+
+    @classmethod
+    def of(cls, spec: JobSpec, dataset: DatasetSpec) -> "DatasetTables":
+        schema = platform_schema(spec.platform)
+        return cls(
+            schema,
+            qualified(schema, merge_table(spec.store, dataset.name)),
+            qualified(schema, staging_table(spec.store, dataset.name)),
+            spec.strategy == "forensic",
+        )
+
+
+def bookkeeping(schema: str) -> dict[str, str]:
+    return {name: qualified(schema, name) for name in ("batch_counter", "batches", "batch_metrics", "dataset_schemas")}
+
+
+def ensure_platform_schema(conn: Connection, schema: str) -> None:
+    """Create the platform's schema and bookkeeping tables (serialized by a transaction lock)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"datasurface-ddl:{schema}"})
+    t = bookkeeping(schema)
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
+    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {t['batch_counter']} (stream text PRIMARY KEY, last_batch bigint NOT NULL)"))
+    conn.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {t['batches']} (stream text NOT NULL, batch_id bigint NOT NULL, status text NOT NULL, "
+        "started_at timestamptz NOT NULL DEFAULT now(), ended_at timestamptz, state jsonb NOT NULL DEFAULT '{}', "
+        "PRIMARY KEY (stream, batch_id))"
+    ))
+    conn.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {t['batch_metrics']} (stream text NOT NULL, batch_id bigint NOT NULL, dataset text NOT NULL, "
+        "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, total bigint NOT NULL, "
+        "PRIMARY KEY (stream, batch_id, dataset))"
+    ))
+    conn.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {t['dataset_schemas']} (stream text NOT NULL, dataset text NOT NULL, "
+        "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
+    ))
+
+
+def schema_hash(dataset: DatasetSpec) -> str:
+    body = [[c.name, c.sql_type, c.nullable, c.key_position] for c in dataset.columns]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
+def _column_ddl(dataset: DatasetSpec) -> list[str]:
+    return [f"{quote(c.name)} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in dataset.columns]
+
+
+def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: DatasetTables) -> None:
+    columns = ", ".join(_column_ddl(dataset))
+    hashes = f"{quote(KEY_HASH)} uuid NOT NULL, {quote(ROW_HASH)} uuid NOT NULL"
+    conn.execute(text(f"CREATE TABLE {tables.staging} ({columns}, {hashes})"))
+    if not tables.forensic:
+        conn.execute(text(f"CREATE TABLE {tables.merge} ({columns}, {hashes}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({quote(KEY_HASH)}))"))
+        return
+    conn.execute(text(
+        f"CREATE TABLE {tables.merge} ({columns}, {hashes}, {quote(BATCH_IN)} bigint NOT NULL, "
+        f"{quote(BATCH_OUT)} bigint NOT NULL DEFAULT {LIVE}) PARTITION BY LIST ({quote(BATCH_OUT)})"
+    ))
+    live = qualified(tables.schema, live_partition(spec.store, dataset.name))
+    history = qualified(tables.schema, history_partition(spec.store, dataset.name))
+    conn.execute(text(f"CREATE TABLE {live} PARTITION OF {tables.merge} FOR VALUES IN ({LIVE})"))
+    conn.execute(text(f"CREATE TABLE {history} PARTITION OF {tables.merge} DEFAULT"))
+    conn.execute(text(f"CREATE UNIQUE INDEX ON {live} ({quote(KEY_HASH)})"))
+    conn.execute(text(f"CREATE INDEX ON {history} ({quote(KEY_HASH)}, {quote(BATCH_IN)})"))
+    conn.execute(text(f"CREATE INDEX ON {history} ({quote(BATCH_IN)}, {quote(BATCH_OUT)})"))
+
+
+def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, stored: list[dict[str, Any]]) -> None:
+    """Apply what validation allows: new nullable columns, widened types."""
+    before = {c["name"]: c for c in stored}
+    wanted = {c.name for c in dataset.columns}
+    removed = sorted(set(before) - wanted)
+    if removed:
+        raise SchemaEvolutionError(f"dataset {dataset.name}: columns {removed} are gone from the spec; columns are never removed")
+    for column in dataset.columns:
+        old = before.get(column.name)
+        for table in (tables.merge, tables.staging):
+            if old is None:
+                if not column.nullable or column.key_position is not None:
+                    raise SchemaEvolutionError(f"dataset {dataset.name}: new column {column.name} must be nullable and not a key")
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {column.sql_type}"))
+            elif old["sql_type"] != column.sql_type:
+                conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {quote(column.name)}::{column.sql_type}"))
+            elif old["nullable"] != column.nullable or old["key_position"] != column.key_position:
+                raise SchemaEvolutionError(f"dataset {dataset.name}: column {column.name} changed nullability or key; that is never allowed")
+
+
+def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec) -> bool:
+    """Create or evolve the dataset's tables to match the spec. True when anything changed."""
+    tables = DatasetTables.of(spec, dataset)
+    t = bookkeeping(tables.schema)
+    row = conn.execute(
+        text(f"SELECT schema_hash, columns FROM {t['dataset_schemas']} WHERE stream = :s AND dataset = :d"),
+        {"s": spec.stream, "d": dataset.name},
+    ).first()
+    new_hash = schema_hash(dataset)
+    if row is not None and row.schema_hash == new_hash:
+        return False
+    if row is None:
+        _create(conn, spec, dataset, tables)
+    else:
+        _evolve(conn, dataset, tables, row.columns)
+    columns = json.dumps([c.model_dump() for c in dataset.columns])
+    conn.execute(
+        text(
+            f"INSERT INTO {t['dataset_schemas']} (stream, dataset, schema_hash, columns) VALUES (:s, :d, :h, CAST(:c AS jsonb)) "
+            "ON CONFLICT (stream, dataset) DO UPDATE SET schema_hash = EXCLUDED.schema_hash, columns = EXCLUDED.columns"
+        ),
+        {"s": spec.stream, "d": dataset.name, "h": new_hash, "c": columns},
+    )
+    return True
+
+
+def stored_schema(conn: Connection, spec: JobSpec, dataset: str) -> Optional[list[dict[str, Any]]]:
+    t = bookkeeping(platform_schema(spec.platform))
+    row = conn.execute(text(f"SELECT columns FROM {t['dataset_schemas']} WHERE stream = :s AND dataset = :d"), {"s": spec.stream, "d": dataset}).first()
+    return None if row is None else list(row.columns)
