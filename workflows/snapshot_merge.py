@@ -109,6 +109,7 @@ def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, stor
                 done = len(merged) == len(spec.datasets)
                 store.set_state(conn, batch, COMMITTED if done else INGESTED, {**batch.state, "merged": merged})
             failpoints.reached(f"merged:{dataset.name}")
+            merged_now += 1
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
 
 
@@ -128,14 +129,18 @@ def reset_batch(spec: JobSpec, merge_url: Optional[str] = None, dataset: Optiona
         with engine.connect() as conn:
             with conn.begin():
                 ensure_platform_schema(conn, store.schema)
-            if not store.try_lock(conn):
-                raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
-            with conn.begin():
-                batch = store.reset(conn)
-                if dataset is not None:
-                    conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
-            store.unlock(conn)
+            locked = store.try_lock(conn)
             conn.commit()
+            if not locked:
+                raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
+            try:
+                with conn.begin():
+                    batch = store.reset(conn)
+                    if dataset is not None:
+                        conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
+            finally:
+                store.unlock(conn)
+                conn.commit()
         scope = f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)" if dataset else ""
         return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"
     finally:
