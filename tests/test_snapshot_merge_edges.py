@@ -1,4 +1,4 @@
-"""Snapshot-merge edge cases: hashing, snapshots, crashes, locks, resets, schema evolution, errors."""
+"""Snapshot-merge edge cases: change detection, snapshots, crashes, locks, resets, schema evolution, errors."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def pairs_spec(strategy: str = "live", extra: list[ColumnSpec] | None = None) ->
 PAIRS_DDL = "CREATE TABLE pairs (a varchar(10), b varchar(10), v varchar(10), ts timestamp, d date, f float8, n numeric(10,2), PRIMARY KEY (a, b))"
 
 
-def test_hashes_tell_null_from_empty_and_do_not_collide_on_concatenation(stack: Stack) -> None:
+def test_change_detection_tells_null_from_empty_and_keys_never_collide(stack: Stack) -> None:
     spec = pairs_spec()
     stack.src(PAIRS_DDL)
     stack.src("INSERT INTO pairs (a, b, v) VALUES ('1', '23', NULL), ('12', '3', '')")
@@ -56,7 +56,7 @@ def test_hashes_tell_null_from_empty_and_do_not_collide_on_concatenation(stack: 
     assert stack.live_rows(spec, "pairs", ["a", "b", "v"]) == [("1", "23", ""), ("12", "3", None)]
 
 
-def test_hashes_do_not_change_with_session_settings(stack: Stack) -> None:
+def test_change_detection_does_not_depend_on_session_settings(stack: Stack) -> None:
     spec = pairs_spec()
     stack.src(PAIRS_DDL)
     stack.src("INSERT INTO pairs VALUES ('k', 'x', 'v', '2024-03-01 12:34:56.789', '2024-02-29', 0.1, 12.50)")
@@ -183,7 +183,7 @@ def test_a_new_nullable_column_is_added_between_batches(stack: Stack) -> None:
     assert stack.live_rows(wider, "pairs", ["a", "loyalty"]) == [("1", None), ("2", "gold")]
 
 
-def test_widening_a_type_keeps_hashes(stack: Stack) -> None:
+def test_widening_a_type_changes_no_row(stack: Stack) -> None:
     spec = pairs_spec()
     stack.src(PAIRS_DDL)
     stack.src("INSERT INTO pairs VALUES ('1', '1', 'x', NULL, '2024-01-01', NULL, 3.10)")

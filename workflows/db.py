@@ -22,7 +22,7 @@ from workflows.spec import DatabaseSpec, credential_env
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
 MERGE_URL_ENV = "DATASURFACE_MERGE_URL"
 
-#: Session settings that make text transfer (COPY) and hashing independent of server defaults.
+#: Session settings that make text transfer (COPY) between the databases independent of their defaults.
 SESSION_SETTINGS = (
     "SET TIME ZONE 'UTC'",
     "SET DateStyle = 'ISO, YMD'",

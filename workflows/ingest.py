@@ -3,8 +3,7 @@
 All tables of a stream are read in one REPEATABLE READ, READ ONLY transaction of the source,
 so a multi-dataset store lands as one consistent snapshot even while the producer writes. Rows
 stream through COPY: the source's COPY TO output is piped into the merge database's COPY FROM
-input by a reader thread, so the job never holds a table in memory. Hashes are computed by the
-source as it reads (see hashing.py).
+input by a reader thread, so the job never holds a table in memory.
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ from typing import Any, Callable, Optional
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from workflows.hashing import column_ref, hash_expression
 from workflows.spec import DatasetSpec
 from workflows.sqlnames import qualified, quote
-from workflows.tables import KEY_HASH, ROW_HASH
+from workflows.tables import key_list
 
 
 class SourceSchemaError(Exception):
@@ -72,11 +70,9 @@ def resolve_source_table(conn: Connection, dataset: DatasetSpec, source_database
 
 
 def copy_select(dataset: DatasetSpec, source: SourceTable) -> str:
-    """The source query: model columns (renamed from the source's names) and the two hashes."""
-    refs = [(column_ref(source.columns[c.name]), c) for c in dataset.columns]
-    keys = [(column_ref(source.columns[c.name]), c) for c in dataset.key_columns]
-    select = ", ".join(f"{ref} AS {quote(c.name)}" for ref, c in refs)
-    return f"SELECT {select}, {hash_expression(keys)}, {hash_expression(refs)} FROM {qualified(source.schema, source.table)}"
+    """The source query: the model's columns, in model order, from the source's names."""
+    select = ", ".join(f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in dataset.columns)
+    return f"SELECT {select} FROM {qualified(source.schema, source.table)}"
 
 
 def _raw(conn: Connection) -> Any:
@@ -128,12 +124,12 @@ def ingest_stream(
             resolved = {d.name: resolve_source_table(source_conn, d, source_database) for d in datasets}
             for dataset in datasets:
                 table = staging(dataset)
-                columns = ", ".join([quote(c.name) for c in dataset.columns] + [quote(KEY_HASH), quote(ROW_HASH)])
+                columns = ", ".join(quote(c.name) for c in dataset.columns)
                 merge_conn.execute(text(f"TRUNCATE {table}"))
                 stream_copy(source_conn, copy_select(dataset, resolved[dataset.name]), merge_conn, f"COPY {table} ({columns}) FROM STDIN")
                 if not resolved[dataset.name].unique_key:
                     duplicate = merge_conn.execute(
-                        text(f"SELECT 1 FROM {table} GROUP BY {quote(KEY_HASH)} HAVING count(*) > 1 LIMIT 1")
+                        text(f"SELECT 1 FROM {table} GROUP BY {key_list(dataset)} HAVING count(*) > 1 LIMIT 1")
                     ).first()
                     if duplicate is not None:
                         raise SourceSchemaError(f"dataset {dataset.name}: the source has several rows with one primary key")

@@ -1,8 +1,9 @@
 """Tables of a platform in the merge database: bookkeeping, and per dataset merge + staging.
 
 Merge tables hold the model's columns plus DataSurface's own (prefix ``ds_surf_``, which models
-may not use): the key hash, the row hash, the batch that wrote the row, and for forensic tables
-the batch that closed the version. Forensic tables are partitioned on ``ds_surf_batch_out``:
+may not use): the batch that wrote the row, and for forensic tables the batch that closed the
+version. Rows are identified by the model's key columns themselves (NOT NULL by lint), not by a
+hash of them, so no two keys can ever be confused. Forensic tables are partitioned on ``ds_surf_batch_out``:
 current versions in one partition, closed versions in another, so a merge touches only current
 versions and its cost follows the change, not the history.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import history_partition, live_partition, merge_table, platform_schema, qualified, quote, staging_table
 
 LIVE = 9223372036854775807  # ds_surf_batch_out of a current version
-KEY_HASH, ROW_HASH, BATCH_IN, BATCH_OUT = "ds_surf_key_hash", "ds_surf_all_hash", "ds_surf_batch_in", "ds_surf_batch_out"
+BATCH_IN, BATCH_OUT = "ds_surf_batch_in", "ds_surf_batch_out"
 
 
 class SchemaEvolutionError(Exception):
@@ -81,23 +82,27 @@ def _column_ddl(dataset: DatasetSpec) -> list[str]:
     return [f"{quote(c.name)} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in dataset.columns]
 
 
+def key_list(dataset: DatasetSpec) -> str:
+    return ", ".join(quote(c.name) for c in dataset.key_columns)
+
+
 def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: DatasetTables) -> None:
     columns = ", ".join(_column_ddl(dataset))
-    hashes = f"{quote(KEY_HASH)} uuid NOT NULL, {quote(ROW_HASH)} uuid NOT NULL"
-    conn.execute(text(f"CREATE TABLE {tables.staging} ({columns}, {hashes})"))
+    keys = key_list(dataset)
+    conn.execute(text(f"CREATE TABLE {tables.staging} ({columns})"))
     if not tables.forensic:
-        conn.execute(text(f"CREATE TABLE {tables.merge} ({columns}, {hashes}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({quote(KEY_HASH)}))"))
+        conn.execute(text(f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({keys}))"))
         return
     conn.execute(text(
-        f"CREATE TABLE {tables.merge} ({columns}, {hashes}, {quote(BATCH_IN)} bigint NOT NULL, "
+        f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, "
         f"{quote(BATCH_OUT)} bigint NOT NULL DEFAULT {LIVE}) PARTITION BY LIST ({quote(BATCH_OUT)})"
     ))
     live = qualified(tables.schema, live_partition(spec.store, dataset.name))
     history = qualified(tables.schema, history_partition(spec.store, dataset.name))
     conn.execute(text(f"CREATE TABLE {live} PARTITION OF {tables.merge} FOR VALUES IN ({LIVE})"))
     conn.execute(text(f"CREATE TABLE {history} PARTITION OF {tables.merge} DEFAULT"))
-    conn.execute(text(f"CREATE UNIQUE INDEX ON {live} ({quote(KEY_HASH)})"))
-    conn.execute(text(f"CREATE INDEX ON {history} ({quote(KEY_HASH)}, {quote(BATCH_IN)})"))
+    conn.execute(text(f"CREATE UNIQUE INDEX ON {live} ({keys})"))
+    conn.execute(text(f"CREATE INDEX ON {history} ({keys}, {quote(BATCH_IN)})"))
     conn.execute(text(f"CREATE INDEX ON {history} ({quote(BATCH_IN)}, {quote(BATCH_OUT)})"))
 
 
@@ -146,8 +151,3 @@ def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec)
     )
     return True
 
-
-def stored_schema(conn: Connection, spec: JobSpec, dataset: str) -> Optional[list[dict[str, Any]]]:
-    t = bookkeeping(platform_schema(spec.platform))
-    row = conn.execute(text(f"SELECT columns FROM {t['dataset_schemas']} WHERE stream = :s AND dataset = :d"), {"s": spec.stream, "d": dataset}).first()
-    return None if row is None else list(row.columns)
