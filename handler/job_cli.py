@@ -95,6 +95,33 @@ def reset_batch_command(
     Console().print(message, soft_wrap=True, markup=False)
 
 
+@job_app.command("reconcile-views")
+def reconcile_views_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+) -> None:
+    """Create or update the consumer views of the stream's datasets; exit 1 when any failed."""
+    from workflows.db import ConfigurationError, is_transient
+    from workflows.outcome import EXIT_TRANSIENT
+    from workflows.views import reconcile_views
+
+    try:
+        results = reconcile_views(read_spec(spec_path), merge_url)
+    except ConfigurationError as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+    except Exception as exc:  # noqa: BLE001 - the database itself failed: tell Argo whether to retry
+        Console(stderr=True).print(f"error: {type(exc).__name__}: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_TRANSIENT if is_transient(exc) else EXIT_PERMANENT) from None
+    console = Console()
+    for result in results:
+        mark = "ok    " if result.ok else "FAILED"
+        console.print(f"{mark} {result.name}" + (f": {result.message}" if result.message else ""), soft_wrap=True, markup=False)
+    failed = sum(1 for r in results if not r.ok)
+    console.print(f"{len(results) - failed} reconciled, {failed} failed", soft_wrap=True)
+    raise typer.Exit(EXIT_PERMANENT if failed else EXIT_DONE)
+
+
 @job_app.command("notify")
 def notify_command(
     platform: str = typer.Option(..., "--platform"),

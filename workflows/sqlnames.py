@@ -60,3 +60,24 @@ def live_partition(store: str, dataset: str) -> str:
 def history_partition(store: str, dataset: str) -> str:
     """Forensic tables: the partition of closed versions."""
     return _named("h_", _slug(f"{store}_{dataset}"), "history", store, dataset)
+
+
+def derived(name: str, suffix: str) -> str:
+    """``name`` + ``suffix``, shortened with a hash of both when longer than 63 bytes."""
+    full = name + suffix
+    if len(full) <= MAX_IDENTIFIER:
+        return full
+    digest = _digest(name, suffix, length=8)
+    return f"{name[: MAX_IDENTIFIER - len(suffix) - len(digest) - 1]}_{digest}{suffix}"
+
+
+def reader_role(schema: str) -> str:
+    """The role that may read a workspace's views, and nothing else."""
+    return derived("ds_reader_", schema) if len("ds_reader_" + schema) <= MAX_IDENTIFIER else _named("ds_reader_", _slug(schema), "reader", schema)
+
+
+def literal(value: str) -> str:
+    """An SQL string literal (quotes doubled)."""
+    if "\x00" in value:
+        raise ValueError("SQL strings cannot contain NUL")
+    return "'" + value.replace("'", "''") + "'"

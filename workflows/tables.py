@@ -51,9 +51,14 @@ def bookkeeping(schema: str) -> dict[str, str]:
     return {name: qualified(schema, name) for name in ("batch_counter", "batches", "batch_metrics", "dataset_schemas")}
 
 
-def ensure_platform_schema(conn: Connection, schema: str) -> None:
-    """Create the platform's schema and bookkeeping tables (serialized by a transaction lock)."""
+def _ddl_lock(conn: Connection, schema: str) -> None:
+    """Serialize DDL on a platform's schema (jobs of several streams, view reconciles) until commit."""
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"datasurface-ddl:{schema}"})
+
+
+def ensure_platform_schema(conn: Connection, schema: str) -> None:
+    """Create the platform's schema and bookkeeping tables."""
+    _ddl_lock(conn, schema)
     t = bookkeeping(schema)
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
     conn.execute(text(f"CREATE TABLE IF NOT EXISTS {t['batch_counter']} (stream text PRIMARY KEY, last_batch bigint NOT NULL)"))
@@ -129,6 +134,7 @@ def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, store
 def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec) -> bool:
     """Create or evolve the dataset's tables to match the spec. True when anything changed."""
     tables = DatasetTables.of(spec, dataset)
+    _ddl_lock(conn, tables.schema)
     t = bookkeeping(tables.schema)
     row = conn.execute(
         text(f"SELECT schema_hash, columns FROM {t['dataset_schemas']} WHERE stream = :s AND dataset = :d"),
