@@ -176,6 +176,28 @@ def plan_command(
         preview_report.print_preview(Console(), result)
 
 
+@app.command("serve")
+def serve_command(
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file; DATASURFACE_* environment variables override it."),
+    host: str = typer.Option("0.0.0.0", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    log_level: str = typer.Option("INFO", "--log-level"),
+) -> None:
+    """Run the webhook service: validate pull requests, deploy merges (see docs/service.md)."""
+    import uvicorn
+
+    from handler.service import logs
+    from handler.service.app import create_app
+    from handler.service.config import ConfigError, load_config
+
+    try:
+        service_config = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    logs.configure(log_level.upper())
+    uvicorn.run(create_app(service_config), host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
 producer_app = typer.Typer(help="The MVP producer database (customers and addresses).", no_args_is_help=True)
 app.add_typer(producer_app, name="producer")
 

@@ -1,0 +1,90 @@
+"""Service configuration: environment variables and/or a TOML file (the environment wins).
+
+| setting | environment variable | default |
+|---|---|---|
+| github_api_url | DATASURFACE_GITHUB_API_URL | https://api.github.com (GitHub Enterprise: https://HOST/api/v3) |
+| github_token | DATASURFACE_GITHUB_TOKEN | - (or github_token_file) |
+| github_app_id, github_app_private_key_file | DATASURFACE_GITHUB_APP_ID, DATASURFACE_GITHUB_APP_PRIVATE_KEY_FILE | - (GitHub App instead of a token) |
+| webhook_secret | DATASURFACE_WEBHOOK_SECRET | required (or webhook_secret_file) |
+| allowed_repos | DATASURFACE_ALLOWED_REPOS (comma-separated owner/name) | required |
+| deploy_repo_url, deploy_branch | DATASURFACE_DEPLOY_REPO_URL, DATASURFACE_DEPLOY_BRANCH | required, main |
+| work_dir | DATASURFACE_WORK_DIR | ./datasurface-work |
+| state_db_url | DATASURFACE_STATE_DB_URL | sqlite:///<work_dir>/state.db (PostgreSQL by URL) |
+| workers | DATASURFACE_WORKERS | 2 |
+| public_url | DATASURFACE_PUBLIC_URL | - (links in statuses) |
+
+Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+ENV_PREFIX = "DATASURFACE_"
+
+
+class ConfigError(Exception):
+    pass
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    github_api_url: str = "https://api.github.com"
+    github_token: Optional[SecretStr] = None
+    github_token_file: Optional[Path] = None
+    github_app_id: Optional[int] = None
+    github_app_private_key_file: Optional[Path] = None
+    webhook_secret: Optional[SecretStr] = None
+    webhook_secret_file: Optional[Path] = None
+    allowed_repos: list[str] = Field(default_factory=list)
+    deploy_repo_url: str
+    deploy_branch: str = "main"
+    work_dir: Path = Path("datasurface-work")
+    state_db_url: Optional[str] = None
+    workers: int = 2
+    public_url: Optional[str] = None
+    git_author_name: str = "datasurface-bot"
+    git_author_email: str = "datasurface-bot@users.noreply.github.com"
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> "ServiceConfig":
+        if self.webhook_secret is None and self.webhook_secret_file is not None:
+            self.webhook_secret = SecretStr(self.webhook_secret_file.read_text().strip())
+        if self.github_token is None and self.github_token_file is not None:
+            self.github_token = SecretStr(self.github_token_file.read_text().strip())
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise ValueError("webhook_secret is required: unsigned webhooks are never accepted")
+        if not self.allowed_repos:
+            raise ValueError("allowed_repos is required: the model repositories this service serves")
+        return self
+
+    @property
+    def state_url(self) -> str:
+        return self.state_db_url or f"sqlite:///{(self.work_dir / 'state.db').resolve()}"
+
+
+_LIST_FIELDS = {"allowed_repos"}
+
+
+def load_config(path: Optional[Path] = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    for name in ServiceConfig.model_fields:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = [r.strip() for r in raw.split(",") if r.strip()] if name in _LIST_FIELDS else raw
+    try:
+        return ServiceConfig(**values)
+    except (ValidationError, OSError) as exc:
+        raise ConfigError(f"invalid service configuration: {exc}") from exc

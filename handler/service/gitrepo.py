@@ -1,0 +1,119 @@
+"""Git work of the service (GitPython): model checkouts from a local mirror, deployment commits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import tarfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+import git
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(str(path), threading.Lock())
+
+
+class ModelMirror:
+    """A bare mirror of a model repository, fetched before each use."""
+
+    def __init__(self, work_dir: Path, repo: str) -> None:
+        self.path = work_dir / "mirrors" / (re.sub(r"[^A-Za-z0-9._-]+", "_", repo) + "-" + hashlib.sha256(repo.encode()).hexdigest()[:8] + ".git")
+
+    def fetch(self, url: str) -> git.Repo:
+        with _lock(self.path):
+            if not self.path.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                repo = git.Repo.init(self.path, bare=True)
+                repo.create_remote("origin", url)
+            repo = git.Repo(self.path)
+            repo.remote("origin").set_url(url)
+            repo.git.fetch("origin", "--prune", "--force", "+refs/heads/*:refs/heads/*", "+refs/pull/*:refs/pull/*")
+            return repo
+
+    def export(self, repo: git.Repo, rev: str, dest: Path) -> Path:
+        """The tree of ``rev`` as plain files in ``dest`` (no .git)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        data = io.BytesIO()
+        repo.archive(data, rev, format="tar")
+        data.seek(0)
+        with tarfile.open(fileobj=data) as archive:
+            archive.extractall(dest, filter="data")
+        return dest
+
+    @staticmethod
+    def pr_content_rev(repo: git.Repo, number: int, head_sha: str) -> str:
+        """The PR merged into its base when GitHub offers that (refs/pull/N/merge of this head), else the head."""
+        try:
+            merge = repo.commit(f"refs/pull/{number}/merge")
+        except (git.BadName, ValueError):
+            return head_sha
+        return merge.hexsha if any(p.hexsha == head_sha for p in merge.parents) else head_sha
+
+    @staticmethod
+    def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+        try:
+            repo.git.merge_base("--is-ancestor", older, newer)
+            return True
+        except git.GitCommandError:
+            return False
+
+
+class DeployRepo:
+    """A working clone of the deployment repository's branch."""
+
+    def __init__(self, work_dir: Path, url: str, branch: str) -> None:
+        self.path = work_dir / "deploy"
+        self.url = url
+        self.branch = branch
+
+    def sync(self) -> git.Repo:
+        """Fetch and reset to the remote branch (or an empty branch if it does not exist yet)."""
+        if not (self.path / ".git").exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path.mkdir(parents=True)
+            repo = git.Repo.init(self.path)
+            repo.create_remote("origin", self.url)
+        repo = git.Repo(self.path)
+        repo.remote("origin").set_url(self.url)
+        repo.git.fetch("origin", "--prune")
+        remote_ref = f"refs/remotes/origin/{self.branch}"
+        if any(ref.path == remote_ref for ref in repo.refs):
+            repo.git.checkout("-B", self.branch, remote_ref)
+            repo.git.reset("--hard", remote_ref)
+        else:  # the first deployment: start the branch from nothing
+            shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+            repo = git.Repo.init(self.path)
+            repo.create_remote("origin", self.url)
+            repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
+        repo.git.clean("-fdx")
+        return repo
+
+    @staticmethod
+    def deployed_commits(repo: git.Repo) -> list[str]:
+        """Model commits named by ``Model-Commit:`` trailers, newest first."""
+        if not repo.head.is_valid():
+            return []
+        log = repo.git.log("--format=%(trailers:key=Model-Commit,valueonly)", "HEAD")
+        return [line.strip() for line in log.splitlines() if line.strip()]
+
+    def commit_and_push(self, repo: git.Repo, message: str, author: git.Actor) -> Optional[str]:
+        """Commit everything and push; None when the push was rejected (someone else pushed)."""
+        repo.git.add("-A")
+        repo.index.commit(message, author=author, committer=author)
+        try:
+            repo.git.push("origin", f"HEAD:refs/heads/{self.branch}")
+        except git.GitCommandError as exc:
+            if "rejected" in str(exc) or "non-fast-forward" in str(exc) or "fetch first" in str(exc):
+                return None
+            raise
+        return repo.head.commit.hexsha

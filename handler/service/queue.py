@@ -1,0 +1,134 @@
+"""A durable job queue in the state database (SQLite by default, PostgreSQL by URL).
+
+A delivery is recorded and its job enqueued in one transaction, keyed by the delivery id, so
+a redelivered webhook is a no-op and an acknowledged delivery is never lost. Jobs that were
+running when the service died are queued again at start. Jobs with the same key (one pull
+request, or the deployments of one model repository) never run at once; a newer pull-request
+job supersedes older queued ones.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+
+QUEUED, RUNNING, DONE, FAILED, SUPERSEDED = "queued", "running", "done", "failed", "superseded"
+
+metadata = MetaData()
+deliveries = Table(
+    "deliveries", metadata,
+    Column("delivery_id", String(100), primary_key=True),
+    Column("event", String(50), nullable=False),
+    Column("repo", String(200), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("outcome", String(200), nullable=False),
+)
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, index=True),
+    Column("kind", String(50), nullable=False),
+    Column("delivery_id", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("result", Text, nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    key: str
+    kind: str
+    delivery_id: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def state_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed.set(drivername="postgresql+psycopg2"), pool_pre_ping=True)
+    engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=FULL")  # an acknowledged delivery survives a power cut
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    return engine
+
+
+class JobQueue:
+    def __init__(self, url: str) -> None:
+        self.engine = state_engine(url)
+        metadata.create_all(self.engine)
+        self._claim_lock = threading.Lock()  # one claimer at a time in this process (SQLite has no SKIP LOCKED)
+
+    def accept(self, delivery_id: str, event: str, repo: str, outcome: str, job: Optional[tuple[str, str, dict[str, Any]]] = None) -> bool:
+        """Record a delivery (and enqueue its job) once; False when the delivery id was seen before."""
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(deliveries).values(delivery_id=delivery_id, event=event, repo=repo, received_at=now, outcome=outcome))
+                if job is not None:
+                    kind, key, payload = job
+                    if kind == "validate":
+                        conn.execute(update(jobs).where(jobs.c.key == key, jobs.c.status == QUEUED).values(status=SUPERSEDED, updated_at=now, result="superseded by a newer push"))
+                    conn.execute(insert(jobs).values(key=key, kind=kind, delivery_id=delivery_id, payload=json.dumps(payload), status=QUEUED, attempts=0, created_at=now, updated_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def claim(self) -> Optional[Job]:
+        with self._claim_lock, self.engine.begin() as conn:
+            busy = select(jobs.c.key).where(jobs.c.status == RUNNING).scalar_subquery()
+            row = conn.execute(
+                select(jobs).where(jobs.c.status == QUEUED, jobs.c.key.not_in(busy)).order_by(jobs.c.id).limit(1)
+            ).first()
+            if row is None:
+                return None
+            claimed = conn.execute(
+                update(jobs).where(jobs.c.id == row.id, jobs.c.status == QUEUED).values(status=RUNNING, attempts=row.attempts + 1, updated_at=time.time())
+            )
+            if claimed.rowcount != 1:
+                return None
+            return Job(row.id, row.key, row.kind, row.delivery_id, json.loads(row.payload), row.attempts + 1)
+
+    def finish(self, job: Job, status: str, result: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job.id).values(status=status, result=result[:2000], updated_at=time.time()))
+
+    def recover(self) -> int:
+        """Jobs left running by a dead process go back to the queue."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(jobs).where(jobs.c.status == RUNNING).values(status=QUEUED, updated_at=time.time())).rowcount
+
+    def depth(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs).where(jobs.c.status.in_([QUEUED, RUNNING]))).scalar_one())
+
+    def recent_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries).order_by(deliveries.c.received_at.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def jobs_with(self, status: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(jobs).where(jobs.c.status == status).order_by(jobs.c.id)).all()]

@@ -1,0 +1,101 @@
+"""One runner per job kind: validate a pull request; deploy a merge. Thin: the work is in
+``handler.validation`` and ``handler.render``; these fetch, call and report."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import git
+
+from handler.findings import Severity
+from handler.lint import lint
+from handler.loading import load_model
+from handler.render import RenderOptions, render_tree, write_tree
+from handler.reports.validation_report import to_markdown
+from handler.service.config import ServiceConfig
+from handler.service.events import PullRequestEvent, PushEvent
+from handler.service.gitrepo import DeployRepo, ModelMirror
+from handler.service.vcs import VcsClient
+from handler.validation import ChangeSource, validate
+
+log = logging.getLogger("datasurface.service")
+
+VALIDATE_CONTEXT = "datasurface/validate"
+DEPLOY_CONTEXT = "datasurface/deploy"
+PUSH_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str  # done | failed
+    summary: str
+
+
+def validate_pull_request(event: PullRequestEvent, config: ServiceConfig, vcs: VcsClient, observe: Callable[[str, float], None]) -> RunResult:
+    started = time.monotonic()
+    vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "pending", "DataSurface is validating this change")
+    mirror = ModelMirror(config.work_dir, event.repo)
+    repo = mirror.fetch(vcs.clone_url(event.clone_url))
+    if event.head_clone_url != event.clone_url:  # a fork: its commits come from its own repository
+        repo.git.fetch(vcs.clone_url(event.head_clone_url), event.head_sha)
+    changed = vcs.pr_files(event.repo, event.number)
+    with tempfile.TemporaryDirectory(prefix="datasurface-pr-") as tmp:
+        base = mirror.export(repo, event.base_sha, Path(tmp) / "base")
+        head = mirror.export(repo, ModelMirror.pr_content_rev(repo, event.number, event.head_sha), Path(tmp) / "head")
+        result = validate(base, head, ChangeSource(event.head_repo, event.head_branch), changed)
+    vcs.upsert_comment(event.repo, event.number, to_markdown(result))
+    errors = sum(1 for f in result.findings if f.severity == Severity.ERROR)
+    warnings = len(result.findings) - errors
+    if result.verdict == "pass":
+        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "success", f"May merge: {warnings} warnings, {len(result.changes)} model changes")
+    else:
+        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "failure", f"{errors} errors: see the DataSurface comment")
+    observe("validation", time.monotonic() - started)
+    return RunResult("done", f"{result.verdict}: {errors} errors, {warnings} warnings")
+
+
+def deploy_merge(event: PushEvent, config: ServiceConfig, vcs: VcsClient, observe: Callable[[str, float], None]) -> RunResult:
+    """Render the merged model and commit it to the deployment repository, exactly once."""
+    started = time.monotonic()
+    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit")
+    mirror = ModelMirror(config.work_dir, event.repo)
+    model_repo = mirror.fetch(vcs.clone_url(event.clone_url))
+    with tempfile.TemporaryDirectory(prefix="datasurface-deploy-") as tmp:
+        loaded = load_model(mirror.export(model_repo, event.sha, Path(tmp) / "model"))
+        findings = list(loaded.findings) + (lint(loaded.ecosystem) if loaded.ecosystem is not None else [])
+        errors = [f for f in findings if f.severity == Severity.ERROR]
+        if loaded.ecosystem is None or errors:
+            first = errors[0] if errors else None
+            detail = f"{first.rule} at {first.path}" if first else "the model does not load"
+            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", f"Not deployed: {len(errors)} errors ({detail})")
+            return RunResult("failed", f"not deployed: {len(errors)} errors")
+        tree = render_tree(loaded.ecosystem, RenderOptions(model_commit=event.sha, repo_url=config.deploy_repo_url, target_revision=config.deploy_branch))
+    deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
+    author = git.Actor(config.git_author_name, config.git_author_email)
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        repo = deploy.sync()
+        deployed = DeployRepo.deployed_commits(repo)
+        if event.sha in deployed:
+            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Already deployed ({repo.head.commit.hexsha[:12]})")
+            return RunResult("done", f"{event.sha[:12]} already deployed")
+        if deployed and ModelMirror.is_ancestor(model_repo, event.sha, deployed[0]):
+            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Superseded: newer {deployed[0][:12]} is deployed")
+            return RunResult("done", f"{event.sha[:12]} skipped: newer {deployed[0][:12]} is deployed")
+        write_tree(tree, deploy.path)
+        message = (
+            f"Deploy model {event.repo}@{event.sha[:12]}\n\n"
+            f"Rendered by DataSurface from {event.repo} commit {event.sha}.\n\n"
+            f"Model-Commit: {event.sha}\n"
+        )
+        pushed = deploy.commit_and_push(repo, message, author)
+        if pushed is not None:
+            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Deployed as {pushed[:12]}")
+            observe("deploy", time.monotonic() - started)
+            return RunResult("done", f"deployed {event.sha[:12]} as {pushed[:12]}")
+        log.info("deployment push rejected, retrying on top of the new head", extra={"attempt": attempt})
+    raise RuntimeError(f"the deployment push was rejected {PUSH_ATTEMPTS} times")

@@ -1,0 +1,79 @@
+"""The VCS client interface the runners use, and its GitHub implementation (PyGithub).
+
+The API base URL is configurable (GitHub Enterprise: ``https://HOST/api/v3``; tests: a local
+server that answers like GitHub).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol
+from urllib.parse import quote as url_quote
+from urllib.parse import urlsplit, urlunsplit
+
+from github import Auth, Github
+
+from handler.service.config import ServiceConfig
+
+COMMENT_MARKER = "<!-- datasurface:validation -->"
+
+
+class VcsClient(Protocol):
+    def set_status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: Optional[str] = None) -> None: ...
+
+    def upsert_comment(self, repo: str, number: int, body: str, marker: str = COMMENT_MARKER) -> int: ...
+
+    def pr_files(self, repo: str, number: int) -> list[str]: ...
+
+    def clone_url(self, url: str) -> str: ...
+
+
+class GitHubClient:
+    """One client per GitHub App installation (or one for a token)."""
+
+    def __init__(self, config: ServiceConfig, installation_id: Optional[int] = None) -> None:
+        self.config = config
+        self.token: Optional[str] = None
+        if config.github_app_id and config.github_app_private_key_file and installation_id:
+            app = Auth.AppAuth(config.github_app_id, config.github_app_private_key_file.read_text())
+            auth: Auth.Auth = app.get_installation_auth(installation_id)
+        elif config.github_token is not None:
+            self.token = config.github_token.get_secret_value()
+            auth = Auth.Token(self.token)
+        else:
+            raise ValueError("no GitHub credentials: set github_token or a GitHub App (app id, private key)")
+        self.github = Github(base_url=config.github_api_url.rstrip("/"), auth=auth, retry=3, timeout=30, per_page=100, lazy=True)
+        self._auth = auth
+
+    def set_status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: Optional[str] = None) -> None:
+        commit = self.github.get_repo(repo).get_commit(sha)
+        kwargs = {"target_url": target_url} if target_url else {}
+        commit.create_status(state=state, description=description[:140], context=context, **kwargs)
+
+    def upsert_comment(self, repo: str, number: int, body: str, marker: str = COMMENT_MARKER) -> int:
+        """Edit the one comment carrying ``marker``, or create it: never a second one."""
+        issue = self.github.get_repo(repo).get_issue(number)
+        text = f"{marker}\n{body}"
+        for comment in issue.get_comments():
+            if marker in (comment.body or ""):
+                if comment.body != text:
+                    comment.edit(text)
+                return int(comment.id)
+        return int(issue.create_comment(text).id)
+
+    def pr_files(self, repo: str, number: int) -> list[str]:
+        pull = self.github.get_repo(repo).get_pull(number)
+        names: list[str] = []
+        for changed in pull.get_files():
+            names.append(changed.filename)
+            if changed.previous_filename:  # a rename changes the old path too
+                names.append(changed.previous_filename)
+        return sorted(set(names))
+
+    def clone_url(self, url: str) -> str:
+        """HTTPS clone URLs carry the token (never logged); local paths and file:// are left alone."""
+        parts = urlsplit(url)
+        token = self.token or getattr(self._auth, "token", None)
+        if parts.scheme != "https" or not token:
+            return url
+        netloc = f"x-access-token:{url_quote(token, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,110 @@
+"""Real git repositories and signed GitHub webhook deliveries for service tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from handler.service.signature import sign
+
+from .conftest import TEMPLATE
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "github-webhooks"
+REPO = "acme/datasurface-model"
+SECRET = "test-webhook-secret"
+GIT_ENV = {"GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}).stdout.strip()
+
+
+class ModelRepo:
+    """A bare 'GitHub' model repository and a working clone developers push from."""
+
+    def __init__(self, root: Path) -> None:
+        self.bare = root / "model.git"
+        self.work = root / "model-work"
+        git(root, "init", "-q", "--bare", "-b", "main", str(self.bare))
+        shutil.copytree(TEMPLATE, self.work, ignore=shutil.ignore_patterns("__pycache__"))
+        git(self.work, "init", "-q", "-b", "main")
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", "initial model")
+        git(self.work, "remote", "add", "origin", str(self.bare))
+        git(self.work, "push", "-q", "origin", "main")
+
+    def sha(self, rev: str = "HEAD") -> str:
+        return git(self.work, "rev-parse", rev)
+
+    def branch(self, name: str, start: str = "main") -> None:
+        git(self.work, "checkout", "-q", "-B", name, start)
+
+    def change(self, edit: Callable[[str], str], message: str, path: str = "eco.py") -> str:
+        file = self.work / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(edit(file.read_text() if file.exists() else ""))
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", message)
+        return self.sha()
+
+    def push(self, branch: str) -> None:
+        git(self.work, "push", "-q", "-f", "origin", f"{branch}:{branch}")
+
+    def merge_to_main(self, branch: str) -> str:
+        git(self.work, "checkout", "-q", "main")
+        git(self.work, "merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch)
+        git(self.work, "push", "-q", "origin", "main")
+        return self.sha("main")
+
+
+def add_column(name: str) -> Callable[[str], str]:
+    return lambda text: text.replace('DDLColumn("phone", VarChar(100)),', f'DDLColumn("phone", VarChar(100)),\n                            DDLColumn("{name}", VarChar(40)),')
+
+
+def pr_payload(repo: ModelRepo, number: int, head_sha: str, base_sha: str, action: str = "opened", head_branch: str = "team1") -> dict[str, Any]:
+    payload = json.loads((FIXTURES / f"pull_request.{action}.json").read_text())
+    payload["number"] = number
+    payload["repository"].update(full_name=REPO, clone_url=str(repo.bare), default_branch="main")
+    pr = payload["pull_request"]
+    pr["number"] = number
+    pr["head"].update(ref=head_branch, sha=head_sha)
+    pr["head"]["repo"].update(full_name=REPO, clone_url=str(repo.bare))
+    pr["base"].update(ref="main", sha=base_sha)
+    pr["base"]["repo"].update(full_name=REPO, clone_url=str(repo.bare))
+    return payload
+
+
+def push_payload(repo: ModelRepo, sha: str, before: str) -> dict[str, Any]:
+    payload = json.loads((FIXTURES / "push.json").read_text())
+    payload.update(ref="refs/heads/main", after=sha, before=before, created=False, deleted=False, base_ref=None)
+    payload["repository"].update(full_name=REPO, clone_url=str(repo.bare), default_branch="main", master_branch="main")
+    return payload
+
+
+def deliver(base_url: str, event: str, payload: dict[str, Any], secret: str = SECRET, delivery: str | None = None, client: httpx.Client | None = None) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()), "X-Hub-Signature-256": sign(secret.encode(), body),
+               "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/test"}
+    return (client or httpx).post(f"{base_url}/webhook", content=body, headers=headers, timeout=30)  # type: ignore[union-attr]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 90, what: str = "condition") -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def copy_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(payload)

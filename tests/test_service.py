@@ -1,0 +1,203 @@
+"""The merge handler end to end: real HTTP, real git repositories, the local GitHub server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from handler.service.app import create_app
+from handler.service.config import ServiceConfig
+from handler.service.vcs import COMMENT_MARKER
+
+from .fake_github import FakeGitHub, ServerThread
+from .service_helpers import REPO, SECRET, ModelRepo, add_column, deliver, git, pr_payload, push_payload, wait_until
+
+
+class Env:
+    def __init__(self, root: Path, github: FakeGitHub, api_url: str) -> None:
+        self.root, self.github, self.api_url = root, github, api_url
+        self.model = ModelRepo(root)
+        self.deploy_bare = root / "deploy.git"
+        git(root, "init", "-q", "--bare", "-b", "main", str(self.deploy_bare))
+        self.config = ServiceConfig(
+            github_api_url=api_url, github_token="test-token", webhook_secret=SECRET, allowed_repos=[REPO],
+            deploy_repo_url=str(self.deploy_bare), work_dir=root / "work", workers=2,
+        )
+
+    def deployment_log(self) -> list[str]:
+        try:
+            return git(self.root, "--git-dir", str(self.deploy_bare), "log", "--format=%H %(trailers:key=Model-Commit,valueonly,separator=)", "main").splitlines()
+        except Exception:  # noqa: BLE001 - no branch yet
+            return []
+
+    def comments(self, number: int) -> list[dict]:
+        return self.github.comments.get((REPO, number), [])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    github = FakeGitHub()
+    with ServerThread(github.app()) as api_url:
+        github.base_url = api_url
+        yield Env(tmp_path, github, api_url)
+
+
+@pytest.fixture
+def service(env: Env) -> Iterator[str]:
+    with ServerThread(create_app(env.config)) as url:
+        yield url
+
+
+def test_bad_or_missing_signatures_get_401_and_change_nothing(env: Env, service: str) -> None:
+    payload = push_payload(env.model, env.model.sha(), "0" * 40)
+    assert deliver(service, "push", payload, secret="wrong-secret").status_code == 401
+    body = json.dumps(payload).encode()
+    assert httpx.post(f"{service}/webhook", content=body, headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}).status_code == 401
+    tampered = deliver(service, "push", payload)
+    assert tampered.status_code == 202  # the right signature is accepted ...
+    env.github.requests.clear()
+    forged = httpx.post(f"{service}/webhook", content=body + b" ", headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "y",
+                        "X-Hub-Signature-256": deliver.__globals__["sign"](SECRET.encode(), body)})
+    assert forged.status_code == 401  # ... but not over a different body
+    deliveries = httpx.get(f"{service}/").text
+    assert ">x<" not in deliveries and ">y<" not in deliveries
+
+
+def test_other_repositories_and_events_are_turned_away(env: Env, service: str) -> None:
+    payload = push_payload(env.model, env.model.sha(), "0" * 40)
+    payload["repository"]["full_name"] = "mallory/model"
+    assert deliver(service, "push", payload).status_code == 403
+    ping = json.loads((Path(__file__).resolve().parent.parent.parent / "shared/fixtures/github-webhooks/ping.json").read_text())
+    ping["repository"]["full_name"] = REPO
+    response = deliver(service, "ping", ping)
+    assert response.status_code == 202 and response.json()["status"] == "ignored"
+    issue = deliver(service, "issues", {"repository": {"full_name": REPO}})
+    assert issue.status_code == 202 and "not handled" in issue.json()["reason"]
+    closed = pr_payload(env.model, 1, env.model.sha(), env.model.sha(), action="closed")
+    assert deliver(service, "pull_request", closed).json()["status"] == "ignored"
+
+
+def test_a_pull_request_gets_one_sticky_comment_and_statuses(env: Env, service: str) -> None:
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    head = env.model.change(add_column("nickname"), "add nickname")
+    env.model.push("team1")
+    env.github.pr_files[(REPO, 7)] = ["eco.py"]
+    assert deliver(service, "pull_request", pr_payload(env.model, 7, head, base)).status_code == 202
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")), what="success status")
+    states = [s["state"] for s in env.github.statuses_for(head, "datasurface/validate")]
+    assert states == ["pending", "success"]
+    (comment,) = env.comments(7)
+    assert comment["body"].startswith(COMMENT_MARKER)
+    assert "this change may merge" in comment["body"] and "column:nickname" in comment["body"] and "Merge preview" in comment["body"]
+    assert all(r.authorization == "token test-token" for r in env.github.requests if r.path.startswith("/repos"))
+
+    second = env.model.change(add_column("loyalty"), "add loyalty")
+    env.model.push("team1")
+    assert deliver(service, "pull_request", pr_payload(env.model, 7, second, base, action="synchronize")).status_code == 202
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(second, "datasurface/validate")), what="second status")
+    (edited,) = env.comments(7)  # the same comment, edited
+    assert edited["id"] == comment["id"] and "column:loyalty" in edited["body"]
+
+
+def test_a_forbidden_change_fails_and_the_comment_names_the_rule(env: Env, service: str) -> None:
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    head = env.model.change(lambda t: t.replace('                            DDLColumn("phone", VarChar(100)),\n', ""), "drop phone")
+    env.model.push("team1")
+    env.github.pr_files[(REPO, 8)] = ["eco.py"]
+    deliver(service, "pull_request", pr_payload(env.model, 8, head, base))
+    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(head, "datasurface/validate")), what="failure status")
+    (comment,) = env.comments(8)
+    assert "must not merge" in comment["body"] and "`compat-column-removed`" in comment["body"]
+
+
+def test_a_merge_is_deployed_exactly_once(env: Env, service: str) -> None:
+    before = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(add_column("nickname"), "add nickname")
+    merged = env.model.merge_to_main("team1")
+    payload = push_payload(env.model, merged, before)
+    for _ in range(3):  # GitHub redelivers; each delivery has its own id
+        assert deliver(service, "push", payload).status_code == 202
+    wait_until(lambda: len([s for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"]) == 3, what="three deploy results")
+    log = env.deployment_log()
+    assert len(log) == 1 and log[0].split()[1] == merged
+    message = git(env.root, "--git-dir", str(env.deploy_bare), "log", "-1", "--format=%B", "main")
+    assert f"Model-Commit: {merged}" in message and merged[:12] in message.splitlines()[0]
+    manifest = json.loads(git(env.root, "--git-dir", str(env.deploy_bare), "show", "main:.datasurface/manifest.json"))
+    assert manifest["model_commit"] == merged
+    descriptions = [s["description"] for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"]
+    assert sum(d.startswith("Deployed as") for d in descriptions) == 1 and sum(d.startswith("Already deployed") for d in descriptions) == 2
+
+
+def test_two_merges_delivered_in_reverse_order_leave_the_newer_deployed(env: Env, service: str) -> None:
+    start = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(add_column("first_col"), "first")
+    older = env.model.merge_to_main("team1")
+    env.model.branch("team1", "main")
+    env.model.change(add_column("second_col"), "second")
+    newer = env.model.merge_to_main("team1")
+    deliver(service, "push", push_payload(env.model, newer, older))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(newer, "datasurface/deploy")), what="newer deployed")
+    deliver(service, "push", push_payload(env.model, older, start))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(older, "datasurface/deploy")), what="older handled")
+    assert [line.split()[1] for line in env.deployment_log()] == [newer]
+    assert "Superseded" in env.github.statuses_for(older, "datasurface/deploy")[-1]["description"]
+
+
+def test_a_model_that_does_not_lint_is_not_deployed(env: Env, service: str) -> None:
+    before = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(lambda t: t.replace('"firstName"', '"first-name"'), "bad name")
+    merged = env.model.merge_to_main("team1")
+    deliver(service, "push", push_payload(env.model, merged, before))
+    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(merged, "datasurface/deploy")), what="deploy failure")
+    assert "identifier-invalid" in env.github.statuses_for(merged, "datasurface/deploy")[-1]["description"]
+    assert env.deployment_log() == []
+
+
+def test_a_rejected_push_is_retried_on_top_of_the_new_head(env: Env, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handler.service.gitrepo import DeployRepo
+
+    other = env.root / "someone-else"
+    real_sync = DeployRepo.sync
+    calls = []
+
+    def sync_then_someone_pushes(self: DeployRepo):  # type: ignore[no-untyped-def]
+        repo = real_sync(self)
+        calls.append(1)
+        if len(calls) == 1:  # between the service's fetch and its push, another writer pushes
+            git(env.root, "clone", "-q", str(env.deploy_bare), str(other))
+            (other / "README.md").write_text("deployment repository\n")
+            git(other, "add", "-A")
+            git(other, "commit", "-q", "-m", "someone else's commit")
+            git(other, "push", "-q", "origin", "HEAD:main")
+        return repo
+
+    monkeypatch.setattr(DeployRepo, "sync", sync_then_someone_pushes)
+    before = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(add_column("nickname"), "add nickname")
+    merged = env.model.merge_to_main("team1")
+    deliver(service, "push", push_payload(env.model, merged, before))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")), what="deployed")
+    assert len(calls) == 2  # rejected once, then synced again and pushed on top
+    assert git(env.root, "--git-dir", str(env.deploy_bare), "show", "main:README.md") == "deployment repository"
+    assert git(env.root, "--git-dir", str(env.deploy_bare), "log", "-1", "--format=%s", "main~1") == "someone else's commit"
+    assert [line.split()[1] for line in env.deployment_log() if len(line.split()) > 1] == [merged]
+
+
+def test_health_metrics_and_status_page(env: Env, service: str) -> None:
+    assert httpx.get(f"{service}/healthz").json()["status"] == "ok"
+    deliver(service, "push", push_payload(env.model, env.model.sha(), "0" * 40), secret="nope")
+    metrics = httpx.get(f"{service}/metrics").text
+    assert 'datasurface_webhook_deliveries_total{event="push",result="bad-signature"} 1.0' in metrics
+    assert "datasurface_queue_depth" in metrics and "datasurface_job_seconds" in metrics
+    page = httpx.get(f"{service}/")
+    assert page.status_code == 200 and "Deployments" in page.text and "Validations" in page.text
