@@ -152,6 +152,46 @@ def render_command(
     )
 
 
+@app.command("deploy")
+def deploy_command(
+    model: Path = typer.Option(Path("."), "--model", help="Model folder (a checkout of the model repository)."),
+    deploy_repo: str = typer.Option(..., "--deploy-repo", help="Deployment repository URL (credentials in the URL or git config)."),
+    branch: str = typer.Option("main", "--branch", help="Deployment branch."),
+    model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit being deployed (default: HEAD of --model)."),
+    model_repo: Optional[str] = typer.Option(None, "--model-repo", help="owner/name of the model repository (default: $GITHUB_REPOSITORY)."),
+    work_dir: Path = typer.Option(Path(".datasurface-deploy"), "--work-dir", help="Where to keep the deployment clone."),
+    repo_url: Optional[str] = typer.Option(None, "--repo-url", help="URL Argo CD syncs from (default: --deploy-repo)."),
+) -> None:
+    """Render the model and commit it to the deployment repository, exactly once per model commit."""
+    import os
+
+    import git
+
+    from handler.deploy import DeployError, commit_deployment, local_model_git
+    from handler.gitrepo import DeployRepo
+    from handler.render import RenderOptions, render_tree
+
+    try:
+        model_git = local_model_git(model)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise fail(f"{model} is not inside a git checkout of the model repository") from None
+    sha = model_commit or model_git.head.commit.hexsha
+    name = model_repo or os.environ.get("GITHUB_REPOSITORY") or model.resolve().name
+    eco = load_or_exit(model)
+    errors = [f for f in lint(eco) if f.is_error]
+    if errors:
+        print_text(Console(stderr=True), f"lint {model}", errors)
+        raise typer.Exit(EXIT_FINDINGS)
+    tree = render_tree(eco, RenderOptions(model_commit=sha, repo_url=repo_url or deploy_repo, target_revision=branch))
+    author = git.Actor(os.environ.get("GIT_AUTHOR_NAME", "datasurface-bot"), os.environ.get("GIT_AUTHOR_EMAIL", "datasurface-bot@users.noreply.github.com"))
+    try:
+        outcome = commit_deployment(tree, name, sha, model_git, DeployRepo(work_dir, deploy_repo, branch), author)
+    except (DeployError, git.GitCommandError) as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_FINDINGS) from None
+    Console().print(f"{outcome.kind}: {outcome.detail}", soft_wrap=True, markup=False)
+
+
 @app.command("plan")
 def plan_command(
     base: Path = typer.Option(..., "--base", help="Model folder before the merge (may be empty)."),

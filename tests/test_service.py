@@ -163,7 +163,7 @@ def test_a_model_that_does_not_lint_is_not_deployed(env: Env, service: str) -> N
 
 
 def test_a_rejected_push_is_retried_on_top_of_the_new_head(env: Env, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from handler.service.gitrepo import DeployRepo
+    from handler.gitrepo import DeployRepo
 
     other = env.root / "someone-else"
     real_sync = DeployRepo.sync

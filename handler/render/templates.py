@@ -7,13 +7,14 @@ through untouched. Operators can point ``--templates DIR`` at their own copies (
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
 import jinja2
 import yaml
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent.parent
+DEFAULT_TEMPLATES = Path(os.environ.get("DATASURFACE_TEMPLATES") or Path(__file__).resolve().parent.parent.parent)
 
 try:  # libyaml when available: rendering 1,000 streams stays well under a second
     _Loader: Any = yaml.CSafeLoader

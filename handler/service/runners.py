@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,22 +11,20 @@ from typing import Callable
 
 import git
 
+from handler.deploy import commit_deployment
 from handler.findings import Severity
 from handler.lint import lint
 from handler.loading import load_model
-from handler.render import RenderOptions, render_tree, write_tree
+from handler.render import RenderOptions, render_tree
 from handler.reports.validation_report import to_markdown
 from handler.service.config import ServiceConfig
 from handler.service.events import PullRequestEvent, PushEvent
-from handler.service.gitrepo import DeployRepo, ModelMirror
+from handler.gitrepo import DeployRepo, ModelMirror
 from handler.service.vcs import VcsClient
 from handler.validation import ChangeSource, validate
 
-log = logging.getLogger("datasurface.service")
-
 VALIDATE_CONTEXT = "datasurface/validate"
 DEPLOY_CONTEXT = "datasurface/deploy"
-PUSH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -77,25 +74,10 @@ def deploy_merge(event: PushEvent, config: ServiceConfig, vcs: VcsClient, observ
         tree = render_tree(loaded.ecosystem, RenderOptions(model_commit=event.sha, repo_url=config.deploy_repo_url, target_revision=config.deploy_branch))
     deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
     author = git.Actor(config.git_author_name, config.git_author_email)
-    for attempt in range(1, PUSH_ATTEMPTS + 1):
-        repo = deploy.sync()
-        deployed = DeployRepo.deployed_commits(repo)
-        if event.sha in deployed:
-            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Already deployed ({repo.head.commit.hexsha[:12]})")
-            return RunResult("done", f"{event.sha[:12]} already deployed")
-        if deployed and ModelMirror.is_ancestor(model_repo, event.sha, deployed[0]):
-            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Superseded: newer {deployed[0][:12]} is deployed")
-            return RunResult("done", f"{event.sha[:12]} skipped: newer {deployed[0][:12]} is deployed")
-        write_tree(tree, deploy.path)
-        message = (
-            f"Deploy model {event.repo}@{event.sha[:12]}\n\n"
-            f"Rendered by DataSurface from {event.repo} commit {event.sha}.\n\n"
-            f"Model-Commit: {event.sha}\n"
-        )
-        pushed = deploy.commit_and_push(repo, message, author)
-        if pushed is not None:
-            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", f"Deployed as {pushed[:12]}")
-            observe("deploy", time.monotonic() - started)
-            return RunResult("done", f"deployed {event.sha[:12]} as {pushed[:12]}")
-        log.info("deployment push rejected, retrying on top of the new head", extra={"attempt": attempt})
-    raise RuntimeError(f"the deployment push was rejected {PUSH_ATTEMPTS} times")
+    outcome = commit_deployment(tree, event.repo, event.sha, model_repo, deploy, author)
+    descriptions = {"deployed": f"Deployed as {outcome.deploy_commit[:12]}", "already-deployed": f"Already deployed ({outcome.deploy_commit[:12]})",
+                    "superseded": f"Superseded: {outcome.detail}"}
+    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind])
+    if outcome.kind == "deployed":
+        observe("deploy", time.monotonic() - started)
+    return RunResult("done", outcome.detail)

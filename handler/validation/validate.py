@@ -104,7 +104,8 @@ def check_change(
     result.base = base_load.ecosystem if base_load else None
     result.head = head_load.ecosystem
     result.changed_files = sorted(set(changed_files))
-    findings += check_changed_files(result.changed_files)
+    if base_load is not None:  # an initial check-in sets up the whole repository, workflows included
+        findings += check_changed_files(result.changed_files)
 
     head, base = result.head, result.base
     if head is not None and (base is not None or result.initial_checkin):

@@ -1,4 +1,4 @@
-"""Git work of the service (GitPython): model checkouts from a local mirror, deployment commits."""
+"""Git work (GitPython): model checkouts from a local mirror, the deployment repository clone."""
 
 from __future__ import annotations
 
