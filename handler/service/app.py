@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -10,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -39,6 +39,7 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
             worker.start()
         yield
         worker.stop()
+        queue.close()
 
     app = FastAPI(title="DataSurface merge handler", lifespan=lifespan)
     app.state.queue, app.state.worker, app.state.metrics = queue, worker, metrics
@@ -71,11 +72,11 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
             except (KeyError, TypeError, ValueError) as exc:
                 return reply(400, event_name, "bad-request", {"error": f"malformed {event_name} payload: missing {exc}"})
             if isinstance(parsed, events.Ignored):
-                accepted = await run_in_threadpool(queue.accept, delivery, event_name, repo, f"ignored: {parsed.reason}")
+                accepted = await asyncio.wrap_future(queue.submit(delivery, event_name, repo, f"ignored: {parsed.reason}"))
                 return reply(202, event_name, "ignored", {"status": "ignored", "reason": parsed.reason, "duplicate": not accepted})
             kind = "validate" if isinstance(parsed, events.PullRequestEvent) else "deploy"
             job_payload = {**events.to_dict(parsed), "installation": (payload.get("installation") or {}).get("id")}
-            accepted = await run_in_threadpool(queue.accept, delivery, event_name, repo, f"queued {kind}", (kind, parsed.key, job_payload))
+            accepted = await asyncio.wrap_future(queue.submit(delivery, event_name, repo, f"queued {kind}", (kind, parsed.key, job_payload)))
             if not accepted:
                 return reply(202, event_name, "duplicate", {"status": "duplicate", "delivery": delivery})
             metrics.queue_depth.inc()
@@ -85,7 +86,8 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "queue_depth": queue.depth(), "workers": sum(t.is_alive() for t in worker.threads)}
+        alive = sum(t.is_alive() for t in worker.threads)
+        return {"status": "ok" if alive == len(worker.threads) else "degraded", "workers": alive, "queue_depth": queue.depth()}
 
     @app.get("/metrics")
     def prometheus() -> Response:
