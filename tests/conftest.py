@@ -4,9 +4,12 @@ import importlib.util
 import shutil
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from .service_helpers import Env
 
 from handler.loading.loader import read_mapping_file
 from handler.model import Ecosystem
@@ -48,3 +51,15 @@ def model_dir(tmp_path: Path) -> Callable[[str], Path]:
 
 
 from .pg import postgres  # noqa: E402,F401  (the session's PostgreSQL fixture)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator["Env"]:
+    """A model repository, an empty deployment repository and the local GitHub server."""
+    from .fake_github import FakeGitHub, ServerThread
+    from .service_helpers import Env
+
+    github = FakeGitHub()
+    with ServerThread(github.app()) as api_url:
+        github.base_url = api_url
+        yield Env(tmp_path, github, api_url)

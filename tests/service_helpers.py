@@ -14,9 +14,12 @@ from typing import Any, Callable
 
 import httpx
 
+from handler.service.config import ServiceConfig
+
 from handler.service.signature import sign
 
 from .conftest import TEMPLATE
+from .fake_github import FakeGitHub
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "github-webhooks"
 REPO = "acme/datasurface-model"
@@ -108,3 +111,26 @@ def wait_until(condition: Callable[[], bool], timeout: float = 90, what: str = "
 
 def copy_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(payload)
+
+
+class Env:
+    def __init__(self, root: Path, github: FakeGitHub, api_url: str) -> None:
+        self.root, self.github, self.api_url = root, github, api_url
+        self.model = ModelRepo(root)
+        self.deploy_bare = root / "deploy.git"
+        git(root, "init", "-q", "--bare", "-b", "main", str(self.deploy_bare))
+        self.config = ServiceConfig(
+            github_api_url=api_url, github_token="test-token", webhook_secret=SECRET, allowed_repos=[REPO],
+            deploy_repo_url=str(self.deploy_bare), work_dir=root / "work", workers=2,
+        )
+
+    def deployment_log(self) -> list[str]:
+        try:
+            return git(self.root, "--git-dir", str(self.deploy_bare), "log", "--format=%H %(trailers:key=Model-Commit,valueonly,separator=)", "main").splitlines()
+        except Exception:  # noqa: BLE001 - no branch yet
+            return []
+
+    def comments(self, number: int) -> list[dict]:
+        return self.github.comments.get((REPO, number), [])
+
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handler.model import Ecosystem, IngestionConsistencyType
+from handler.model import IngestionConsistencyType
 from handler.render import RenderOptions, render_tree, write_tree
 from handler.render.naming import k8s_name, sql_name
 from handler.render.streams import platform_streams

@@ -10,40 +10,10 @@ import httpx
 import pytest
 
 from handler.service.app import create_app
-from handler.service.config import ServiceConfig
 from handler.service.vcs import COMMENT_MARKER
 
-from .fake_github import FakeGitHub, ServerThread
-from .service_helpers import REPO, SECRET, ModelRepo, add_column, deliver, git, pr_payload, push_payload, wait_until
-
-
-class Env:
-    def __init__(self, root: Path, github: FakeGitHub, api_url: str) -> None:
-        self.root, self.github, self.api_url = root, github, api_url
-        self.model = ModelRepo(root)
-        self.deploy_bare = root / "deploy.git"
-        git(root, "init", "-q", "--bare", "-b", "main", str(self.deploy_bare))
-        self.config = ServiceConfig(
-            github_api_url=api_url, github_token="test-token", webhook_secret=SECRET, allowed_repos=[REPO],
-            deploy_repo_url=str(self.deploy_bare), work_dir=root / "work", workers=2,
-        )
-
-    def deployment_log(self) -> list[str]:
-        try:
-            return git(self.root, "--git-dir", str(self.deploy_bare), "log", "--format=%H %(trailers:key=Model-Commit,valueonly,separator=)", "main").splitlines()
-        except Exception:  # noqa: BLE001 - no branch yet
-            return []
-
-    def comments(self, number: int) -> list[dict]:
-        return self.github.comments.get((REPO, number), [])
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    github = FakeGitHub()
-    with ServerThread(github.app()) as api_url:
-        github.base_url = api_url
-        yield Env(tmp_path, github, api_url)
+from .fake_github import ServerThread
+from .service_helpers import REPO, SECRET, Env, add_column, deliver, git, pr_payload, push_payload, wait_until
 
 
 @pytest.fixture

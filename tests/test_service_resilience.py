@@ -11,27 +11,15 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from pathlib import Path
-from typing import Iterator
 
 import httpx
-import pytest
 
 from handler.service.app import create_app
 from handler.service.queue import DONE, SUPERSEDED
 from handler.service.signature import sign
 
-from .fake_github import FakeGitHub, ServerThread
-from .service_helpers import REPO, SECRET, add_column, deliver, pr_payload, push_payload, wait_until
-from .test_service import Env
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    github = FakeGitHub()
-    with ServerThread(github.app()) as api_url:
-        github.base_url = api_url
-        yield Env(tmp_path, github, api_url)
+from .fake_github import ServerThread
+from .service_helpers import REPO, SECRET, Env, add_column, deliver, pr_payload, push_payload, wait_until
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 from workflows.tables import DatasetTables, ensure_dataset_tables, ensure_platform_schema
 
-from .merge_helpers import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, Stack, mvp_spec, seed
+from .merge_helpers import Stack, mvp_spec, seed
 from .pg import PostgresServer
 
 

@@ -3,7 +3,6 @@ forensic tables equal to an in-memory model of the semantics."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -114,14 +114,20 @@ def diff_models(base: Optional[Ecosystem], head: Ecosystem) -> list[ModelChange]
     return d.changes
 
 
+def _definition_changed(d: _Differ, scope: str, object_type: str, before: Any, after: Any, children: tuple[str, ...]) -> bool:
+    """Emit a zone's or team's own change; False when the whole definition is unchanged."""
+    if before is not None and after is not None and _encode(before) == _encode(after):
+        return False
+    if before is None or after is None or _own(before, children) != _own(after, children):
+        kind = ChangeKind.ADDED if before is None else ChangeKind.REMOVED if after is None else ChangeKind.MODIFIED
+        d.emit(scope, kind, object_type, scope, before, after)
+    return True
+
+
 def _diff_zone(d: _Differ, name: str, before: Optional[GovernanceZone], after: Optional[GovernanceZone]) -> None:
     scope = f"zone:{name}"
-    if before is not None and after is not None and _encode(before) == _encode(after):
+    if not _definition_changed(d, scope, "zone", before, after, ("team_declarations", "teams")):
         return
-    own = ("team_declarations", "teams")
-    if before is None or after is None or _own(before, own) != _own(after, own):
-        kind = ChangeKind.ADDED if before is None else ChangeKind.REMOVED if after is None else ChangeKind.MODIFIED
-        d.emit(scope, kind, "zone", scope, before, after)
     d.collection(
         f"{scope}/", "team-declaration", scope,
         _named(before.team_declarations if before else []), _named(after.team_declarations if after else []), _encode,
@@ -132,12 +138,8 @@ def _diff_zone(d: _Differ, name: str, before: Optional[GovernanceZone], after: O
 
 
 def _diff_team(d: _Differ, scope: str, before: Optional[Team], after: Optional[Team]) -> None:
-    if before is not None and after is not None and _encode(before) == _encode(after):
+    if not _definition_changed(d, scope, "team", before, after, ("datastores", "workspaces")):
         return
-    own = ("datastores", "workspaces")
-    if before is None or after is None or _own(before, own) != _own(after, own):
-        kind = ChangeKind.ADDED if before is None else ChangeKind.REMOVED if after is None else ChangeKind.MODIFIED
-        d.emit(scope, kind, "team", scope, before, after)
 
     def datasets(path: str, b: Datastore, a: Datastore) -> None:
         d.collection(f"{path}/", "dataset", scope, _named(b.datasets), _named(a.datasets),
