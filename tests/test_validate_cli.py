@@ -57,7 +57,7 @@ def test_a_widening_pr_passes_with_changed_files_from_git(checkouts: tuple[Path,
 
 def test_a_pr_touching_workflows_fails_and_markdown_explains(checkouts: tuple[Path, Path], tmp_path: Path) -> None:
     base, head = checkouts
-    (head / ".github" / "workflows").mkdir(parents=True)
+    (head / ".github" / "workflows").mkdir(parents=True, exist_ok=True)
     (head / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
     git(head, "add", "-A")
     git(head, "commit", "-q", "-m", "sneak in a workflow")
