@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -236,6 +237,32 @@ def serve_command(
         raise fail(str(exc)) from None
     logs.configure(log_level.upper())
     uvicorn.run(create_app(service_config), host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
+@app.command("demo")
+def demo_command(
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Work folder (default: the user's cache dir)/datasurface/demo)."),
+    pg_url: Optional[str] = typer.Option(None, "--pg-url", help="Use this PostgreSQL server instead of the embedded one."),
+    clean: bool = typer.Option(False, "--clean", help="Delete the work folder first (databases included)."),
+    fast: bool = typer.Option(False, "--fast", help="Run the schedules 20x faster: live every 3 s, forensic every 30 s."),
+    duration: float = typer.Option(60.0, "--duration", help="Seconds the simulator and the local runner run."),
+) -> None:
+    """The whole loop on this machine: databases, repos, pull requests, merge, deploy, runs, views."""
+    import platformdirs
+
+    from handler.demo import Demo
+
+    folder = workdir or Path(platformdirs.user_cache_dir("datasurface")) / "demo"
+    if clean and folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    console = Console()
+    started = time.monotonic()
+    result = Demo(folder, pg_url, fast, duration, console).run()
+    failed = [r for r in result.runs if r.status != "Succeeded"]
+    console.print(f"demo finished in {time.monotonic() - started:.0f} s; work folder {folder} (run again to reuse it, --clean to start over)", soft_wrap=True)
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
 
 
 @app.command("run-local")

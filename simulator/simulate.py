@@ -13,6 +13,7 @@ import json
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ class ChangeSimulator:
 
     def run(self) -> Summary:
         summary = Summary()
-        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        in_main = threading.current_thread() is threading.main_thread()  # signals can only be caught there
+        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
         try:
             while not self.stopping and (self.config.max_changes is None or summary.changes < self.config.max_changes):
                 operation = self.rng.choices([n for n, _ in OPERATIONS], weights=[w for _, w in OPERATIONS])[0]

@@ -1,0 +1,232 @@
+"""``datasurface demo``: the whole loop on one machine, narrated.
+
+Embedded PostgreSQL (pgserver) -> producer database -> local git repos (model and deployment)
+-> a good and a bad pull request validated -> merge -> deployment commit -> the local runner
+executes the rendered workflows while the simulator changes the producer -> metrics and views.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import git
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+from handler.deploy import commit_deployment
+from handler.gitrepo import DeployRepo
+from handler.lint import lint
+from handler.loading import load_model
+from handler.render import RenderOptions, render_tree
+from handler.reports.validation_report import to_markdown
+from handler.validation import ChangeSource, validate
+from simulator.producer import ensure_database, init_producer
+from simulator.simulate import ChangeSimulator, SimulatorConfig
+from workflows.db import psycopg2_url
+from workflows.sqlnames import platform_schema
+from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "model_repo_template"
+MODEL_REPO = "acme/datasurface-model"
+FAST_SCALE = 20.0  # live every 3 s, forensic every 30 s
+NEW_COLUMN = 'DDLColumn("loyaltyTier", VarChar(20)),'
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    source_url: str
+    merge_url: str
+    deployment_commit: str
+    runs: list[WorkflowRun]
+
+
+def _url(base: str, database: str) -> str:
+    return psycopg2_url(base).set(database=database).render_as_string(hide_password=False).replace("postgresql+psycopg2://", "postgresql://")
+
+
+def _git(repo: git.Repo, *args: str) -> str:
+    return str(repo.git.execute(["git", *args]))
+
+
+class Demo:
+    def __init__(self, workdir: Path, pg_url: Optional[str], fast: bool, duration: float, console: Console) -> None:
+        self.workdir, self.pg_url, self.fast, self.duration, self.console = workdir, pg_url, fast, duration, console
+        self.server: Any = None
+        self.step = 0
+        self.platforms: dict[str, str] = {}
+
+    def say(self, title: str) -> None:
+        self.step += 1
+        self.console.rule(f"[bold]{self.step}. {title}")
+
+    def run(self) -> DemoResult:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        source_url, merge_url = self.databases()
+        model, work = self.repositories()
+        self.pull_requests(model)
+        deploy_dir, deployed = self.merge_and_deploy(model, work)
+        runs = self.operate(deploy_dir, source_url, merge_url)
+        self.show(merge_url, source_url)
+        return DemoResult(self.workdir, source_url, merge_url, deployed, runs)
+
+    def databases(self) -> tuple[str, str]:
+        self.say("Databases")
+        base = self.pg_url
+        if base is None:
+            import pgserver
+
+            # Left running after the demo so that you can query it; the next run reuses it.
+            self.server = pgserver.get_server(self.workdir / "pg", cleanup_mode=None)
+            base = self.server.get_uri()
+            self.console.print(f"embedded PostgreSQL 16 in {self.workdir / 'pg'}")
+        source_url, merge_url = _url(base, "customer_db"), _url(base, "datasurface_merge")
+        counts = init_producer(source_url)
+        ensure_database(merge_url)
+        self.console.print(f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; merge database [cyan]datasurface_merge[/]")
+        return source_url, merge_url
+
+    def repositories(self) -> tuple[git.Repo, git.Repo]:
+        self.say("Git repositories")
+        repos = self.workdir / "repos"
+        shutil.rmtree(repos, ignore_errors=True)
+        bare = git.Repo.init(repos / "model.git", bare=True, initial_branch="main")
+        shutil.copytree(TEMPLATE, repos / "model", ignore=shutil.ignore_patterns("__pycache__"))
+        work = git.Repo.init(repos / "model", initial_branch="main")
+        with work.config_writer() as config:
+            config.set_value("user", "name", "Model Owner")
+            config.set_value("user", "email", "owner@example.com")
+        work.git.add("-A")
+        work.index.commit("Initial model: the customer/address MVP")
+        work.create_remote("origin", bare.working_dir).push("main")
+        git.Repo.init(repos / "deployment.git", bare=True, initial_branch="main")
+        self.console.print(f"model repository {MODEL_REPO} (branches: main, zone-usa, team1) and an empty deployment repository in {repos}")
+        return bare, work
+
+    def _validate(self, work: git.Repo, title: str) -> tuple[str, str]:
+        base_dir = self.workdir / "checkouts" / "base"
+        shutil.rmtree(base_dir.parent, ignore_errors=True)
+        base_dir.parent.mkdir(parents=True)
+        _git(work, "worktree", "prune")
+        _git(work, "worktree", "add", "--detach", str(base_dir), "main")
+        result = validate(base_dir, Path(work.working_dir), ChangeSource(MODEL_REPO, "team1"))
+        _git(work, "worktree", "remove", "--force", str(base_dir))
+        self.console.print(Panel(Markdown(to_markdown(result)), title=f"bot comment on PR: {title}", border_style="green" if result.verdict == "pass" else "red"))
+        return result.verdict, to_markdown(result)
+
+    def pull_requests(self, model: git.Repo) -> None:
+        work = git.Repo(self.workdir / "repos" / "model")
+        self.say("A pull request that adds a nullable column")
+        self.console.print("The producer added customers.loyaltyTier; team1 publishes it in the model.")
+        work.git.checkout("-B", "team1", "main")
+        eco = Path(work.working_dir) / "eco.py"
+        eco.write_text(eco.read_text().replace('DDLColumn("phone", VarChar(100)),', 'DDLColumn("phone", VarChar(100)),\n                            ' + NEW_COLUMN))
+        work.git.commit("-am", "Publish customers.loyaltyTier")
+        good = self._validate(work, "add loyaltyTier")[0]
+        self.say("A pull request that drops a column")
+        work.git.checkout("-B", "team1-drop", "main")
+        eco.write_text(eco.read_text().replace('                            DDLColumn("phone", VarChar(100)),\n', ""))
+        work.git.commit("-am", "Drop customers.phone")
+        bad = self._validate(work, "drop phone")[0]
+        work.git.checkout("main")
+        if good != "pass" or bad != "fail":
+            raise RuntimeError(f"unexpected verdicts: add column {good}, drop column {bad}")
+
+    def merge_and_deploy(self, model: git.Repo, work: git.Repo) -> tuple[Path, str]:
+        self.say("Merge and deploy")
+        work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
+        work.remote("origin").push("main")
+        sha = work.head.commit.hexsha
+        source = create_engine(psycopg2_url(_url(self.pg_url or self.server.get_uri(), "customer_db")))
+        with source.begin() as conn:  # the producer's column that the model now publishes
+            conn.execute(text("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyaltyTier varchar(20)"))
+        source.dispose()
+        loaded = load_model(Path(work.working_dir))
+        assert loaded.ecosystem is not None and not [f for f in lint(loaded.ecosystem) if f.is_error]
+        self.platforms = {platform_schema(p.name): p.name for p in loaded.ecosystem.data_platforms}
+        deployment_url = str(self.workdir / "repos" / "deployment.git")
+        tree = render_tree(loaded.ecosystem, RenderOptions(model_commit=sha, repo_url=deployment_url))
+        deploy = DeployRepo(self.workdir / "deploy-work", deployment_url, "main")
+        outcome = commit_deployment(tree, MODEL_REPO, sha, model, deploy, git.Actor("datasurface-bot", "bot@example.com"))
+        self.console.print(f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({len(tree)} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)")
+        return deploy.path, outcome.deploy_commit
+
+    def operate(self, deploy_dir: Path, source_url: str, merge_url: str) -> list[WorkflowRun]:
+        scale = FAST_SCALE if self.fast else 1.0
+        self.say(f"Run: simulator + local runner for {self.duration:.0f} s" + (" (schedules 20x faster)" if self.fast else ""))
+        secrets = Secrets({name: {"username": "demo", "password": "demo"} for name in ("postgres-merge", "postgres-producer")})
+        runner = LocalRunner(Deployment(deploy_dir), secrets, {"DATASURFACE_SOURCE_URL": source_url, "DATASURFACE_MERGE_URL": merge_url},
+                             self.workdir, scale)
+        simulator = ChangeSimulator(SimulatorConfig(source_url, seed=7, rate=4.0), out=open(self.workdir / "simulator.log", "w"))
+        sim_thread = threading.Thread(target=simulator.run, daemon=True)
+        runner.run_hooks()
+        for cron in runner.deployment.crons:  # as after the first sync: every stream once
+            runner.run_cron(cron)
+        sim_thread.start()
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[batches]} runs"), TimeRemainingColumn(), console=self.console) as progress:
+            task = progress.add_task("ingesting", total=self.duration, batches=len(runner.history))
+            done = threading.Event()
+            scheduler = threading.Thread(target=lambda: (runner.run_schedules(self.duration, done), done.set()), daemon=True)
+            started = time.monotonic()
+            scheduler.start()
+            while not done.wait(0.5):
+                progress.update(task, completed=min(self.duration, time.monotonic() - started), batches=len(runner.history))
+            progress.update(task, completed=self.duration, batches=len(runner.history))
+        simulator.stop()
+        sim_thread.join(30)
+        for cron in runner.deployment.crons:  # a last batch after the producer went quiet
+            runner.run_cron(cron)
+        failed = [r for r in runner.history if r.status != "Succeeded"]
+        self.console.print(f"{len(runner.history)} workflow runs, {len(failed)} failed; simulator log: {self.workdir / 'simulator.log'}")
+        return runner.history
+
+    def show(self, merge_url: str, source_url: str) -> None:
+        self.say("What consumers see")
+        engine = create_engine(psycopg2_url(merge_url))
+        with engine.connect() as conn:
+            schemas = sorted(self.platforms)
+            table = Table(title="Batch metrics (last 3 batches per platform)")
+            for column in ("platform", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
+                table.add_column(column)
+            for schema in schemas:
+                rows = conn.execute(text(
+                    f'SELECT b.batch_id, b.status, m.dataset, m.inserted, m.updated, m.deleted, m.total FROM "{schema}".batches b '
+                    f'JOIN "{schema}".batch_metrics m USING (stream, batch_id) WHERE b.batch_id > (SELECT max(batch_id) - 3 FROM "{schema}".batches) ORDER BY 1, 3'))
+                for row in rows:
+                    table.add_row(self.platforms.get(schema, schema), *[str(v) for v in row])
+            self.console.print(table)
+            live = conn.execute(text('SELECT id, "firstName", "lastName", email, "loyaltyTier" FROM consumer1.livedsg_customers ORDER BY id LIMIT 5')).all()
+            sample = Table(title="consumer1.livedsg_customers (live view, first 5 rows)")
+            for column in ("id", "firstName", "lastName", "email", "loyaltyTier"):
+                sample.add_column(column)
+            for row in live:
+                sample.add_row(*[str(v) for v in row])
+            self.console.print(sample)
+            busiest = conn.execute(text("SELECT id FROM consumer1.forensicdsg_customers_history GROUP BY id ORDER BY count(*) DESC, id LIMIT 1")).scalar()
+            history = conn.execute(text(
+                "SELECT ds_surf_batch_in, ds_surf_batch_out, ds_surf_valid_from, email, phone FROM consumer1.forensicdsg_customers_history "
+                "WHERE id = :id ORDER BY ds_surf_batch_in"), {"id": busiest}).all()
+            versions = Table(title=f"consumer1.forensicdsg_customers_history: customer {busiest}")
+            for column in ("batch in", "batch out", "valid from", "email", "phone"):
+                versions.add_column(column)
+            for row in history:
+                versions.add_row(*[str(v) if v is not None else "" for v in row])
+            self.console.print(versions)
+        engine.dispose()
+        self.console.print(Panel(
+            f"psql \"{merge_url}\"\n  SELECT * FROM consumer1.livedsg_customers;\n"
+            "  SELECT * FROM consumer1.forensicdsg_customers_history WHERE id = 'C1' ORDER BY ds_surf_batch_in;\n"
+            "  SELECT * FROM consumer1.forensicdsg_customers_history_as_of(now() - interval '1 minute');\n"
+            f"psql \"{source_url}\"   (the producer)\n"
+            "The embedded PostgreSQL keeps running for you; `datasurface demo --clean` starts over.", title="Query it yourself"))
+        (self.workdir / "demo.json").write_text(json.dumps({"source_url": source_url, "merge_url": merge_url}))
