@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from handler import __version__
 from handler.findings import has_errors
@@ -263,6 +264,54 @@ def demo_command(
     failed = [r for r in result.runs if r.status != "Succeeded"]
     console.print(f"demo finished in {time.monotonic() - started:.0f} s; work folder {folder} (run again to reuse it, --clean to start over)", soft_wrap=True)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+
+
+@app.command("status")
+def status_command(
+    merge_url: str = typer.Option(..., "--merge-url", help="Merge database URL."),
+    spec_dir: Optional[Path] = typer.Option(None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and schedules)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any stream is stale or failing (for alerts)."),
+    serve: Optional[int] = typer.Option(None, "--serve", help="Serve the same figures as Prometheus metrics on this port."),
+    max_age: float = typer.Option(900.0, "--max-age", help="Freshness limit in seconds for streams without a spec."),
+) -> None:
+    """Per platform and stream: last batch, its age and counts, recent success rate, freshness."""
+    from sqlalchemy import create_engine
+
+    from workflows import status
+    from workflows.db import psycopg2_url
+
+    engine = create_engine(psycopg2_url(merge_url), pool_pre_ping=True)
+    specs = status.specs_from(spec_dir) if spec_dir else []
+    if spec_dir and not specs:
+        raise fail(f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)")
+    if serve is not None:
+        import threading
+
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(status.StatusCollector(engine, specs))
+        start_http_server(serve, registry=registry)
+        Console().print(f"serving Prometheus metrics on :{serve}/metrics (Ctrl-C to stop)")
+        threading.Event().wait()
+    streams = status.collect(engine, specs, max_age)
+    if format == OutputFormat.json:
+        sys.stdout.write(status.to_json(streams))
+    else:
+        table = Table(title="DataSurface streams")
+        for column in ("platform", "stream", "last batch", "state", "age", "ins/upd/del", "success", "fresh"):
+            table.add_column(column)
+        for s in streams:
+            age = "-" if s.age_seconds is None else f"{s.age_seconds:.0f} s"
+            rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
+            fresh = "[red]stale[/red]" if s.stale else "[green]ok[/green]"
+            if s.failing:
+                fresh += " [red]failing[/red]"
+            table.add_row(s.platform, s.stream, str(s.last_batch or "-"), s.last_status or "-", age, f"{s.inserted}/{s.updated}/{s.deleted}", rate, fresh)
+        Console().print(table)
+    if check and any(s.stale or s.failing for s in streams):
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("run-local")
