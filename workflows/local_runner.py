@@ -117,9 +117,30 @@ class Deployment:
                     self.configmaps[key] = doc.get("data", {})
 
 
+def check(deployment: Deployment) -> None:
+    """Refuse, before running anything, every manifest field the runner would not honour."""
+    specs = [(f"WorkflowTemplate {n}", t["spec"]) for (_ns, n), t in deployment.templates.items()]
+    specs += [(f"Workflow {h['metadata']['name']}", h["spec"]) for h in deployment.hooks]
+    for cron in deployment.crons:
+        _check_keys(f"CronWorkflow {cron['metadata']['name']}", cron["spec"], _CRON_SPEC)
+        specs.append((f"CronWorkflow {cron['metadata']['name']}", cron["spec"]["workflowSpec"]))
+    for where, spec in specs:
+        _check_keys(where, spec, _WF_SPEC)
+        for template in spec.get("templates", []):
+            name = f"{where} template {template.get('name')}"
+            _check_keys(name, template, _TEMPLATE)
+            for group in template.get("steps", []):
+                for step in group:
+                    _check_keys(f"{name} step {step.get('name')}", step, _STEP)
+            if "container" in template:
+                _check_keys(f"{name} container", template["container"], _CONTAINER)
+            _check_keys(f"{name} retryStrategy", template.get("retryStrategy") or {}, {"limit", "retryPolicy", "expression", "backoff"})
+
+
 class LocalRunner:
     def __init__(self, deployment: Deployment, secrets: Secrets, env: dict[str, str], work_dir: Path,
                  time_scale: float = 1.0, echo: Callable[[str], None] = lambda _m: None) -> None:
+        check(deployment)
         self.deployment = deployment
         self.secrets = secrets
         self.env = env
