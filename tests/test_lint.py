@@ -154,6 +154,9 @@ def test_rules_reference_is_up_to_date() -> None:
 
     reference = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
     assert reference == rules_markdown(), "regenerate with: datasurface rules > docs/rules.md"
+    from handler.rules import EXAMPLES
+
+    assert set(EXAMPLES) == set(RULES), "every rule has an example in docs/rules.md"
     for rule in RULES.values():
         assert f"`{rule.id}`" in reference
 
