@@ -84,6 +84,9 @@ class Demo:
         self.say("Databases")
         base = self.pg_url
         if base is None:
+            import warnings
+
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
             import pgserver
 
             # Left running after the demo so that you can query it; the next run reuses it.
