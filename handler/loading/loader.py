@@ -6,6 +6,7 @@ problem is never an exception for the caller.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -101,8 +102,6 @@ _PATH_PREFIX = {
 
 def model_path_of(model_json: bytes, json_path: str) -> str:
     """Map a JSON path like ``$.zones[0].teams[0].datastores[1]`` to ``zone:USA/team:t1/store:S2``."""
-    import re
-
     try:
         node: Any = msgspec.json.decode(model_json)
     except msgspec.DecodeError:

@@ -18,9 +18,9 @@ DEFAULT_TEMPLATES = Path(os.environ.get("DATASURFACE_TEMPLATES") or Path(__file_
 
 try:  # libyaml when available: rendering 1,000 streams stays well under a second
     _Loader: Any = yaml.CSafeLoader
-    _Dumper: Any = yaml.CSafeDumper
+    _BaseDumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - pure-Python PyYAML
-    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+    _Loader, _BaseDumper = yaml.SafeLoader, yaml.SafeDumper
 
 
 class Templates:
@@ -57,7 +57,7 @@ class Templates:
             raise ValueError(f"template {name} did not produce valid YAML: {exc}") from exc
 
 
-class _Dumper(_Dumper):  # type: ignore[no-redef,misc,valid-type]
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     """Multi-line strings (job spec JSON) as literal blocks: readable in the repo, diff line by line."""
 
 
