@@ -28,7 +28,7 @@ def spec_command(
     stream: str = typer.Option(..., "--stream", help="Stream key (the datastore, or STORE_DATASET for single-dataset ingestion)."),
 ) -> None:
     """Print the job spec of one stream as JSON."""
-    from handler.cli import fail, load_or_exit
+    from handler.cli_common import fail, load_or_exit
     from handler.render.streams import platform_streams
 
     eco = load_or_exit(model)
