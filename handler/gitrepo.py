@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import shutil
 import tarfile
@@ -22,6 +23,31 @@ def _lock(path: Path) -> threading.Lock:
         return _locks.setdefault(str(path), threading.Lock())
 
 
+def _open_or_init(path: Path, bare: bool) -> git.Repo:
+    """Open the repository at ``path``; one left half-made by a killed process is made again.
+
+    A new repository is initialized beside its place and renamed into it, so it appears whole.
+    """
+    if path.exists():
+        try:
+            return git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    git.Repo.init(staging, bare=bare)
+    os.replace(staging, path)
+    return git.Repo(path)
+
+
+def _set_origin(repo: git.Repo, url: str) -> None:
+    if any(remote.name == "origin" for remote in repo.remotes):
+        repo.remote("origin").set_url(url)
+    else:
+        repo.create_remote("origin", url)
+
+
 class ModelMirror:
     """A bare mirror of a model repository, fetched before each use."""
 
@@ -30,12 +56,8 @@ class ModelMirror:
 
     def fetch(self, url: str) -> git.Repo:
         with _lock(self.path):
-            if not self.path.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.init(self.path, bare=True)
-                repo.create_remote("origin", url)
-            repo = git.Repo(self.path)
-            repo.remote("origin").set_url(url)
+            repo = _open_or_init(self.path, bare=True)
+            _set_origin(repo, url)
             repo.git.fetch("origin", "--prune", "--force", "+refs/heads/*:refs/heads/*", "+refs/pull/*:refs/pull/*")
             return repo
 
@@ -77,13 +99,8 @@ class DeployRepo:
 
     def sync(self) -> git.Repo:
         """Fetch and reset to the remote branch (or an empty branch if it does not exist yet)."""
-        if not (self.path / ".git").exists():
-            shutil.rmtree(self.path, ignore_errors=True)
-            self.path.mkdir(parents=True)
-            repo = git.Repo.init(self.path)
-            repo.create_remote("origin", self.url)
-        repo = git.Repo(self.path)
-        repo.remote("origin").set_url(self.url)
+        repo = _open_or_init(self.path, bare=False)
+        _set_origin(repo, self.url)
         repo.git.fetch("origin", "--prune")
         remote_ref = f"refs/remotes/origin/{self.branch}"
         if any(ref.path == remote_ref for ref in repo.refs):
@@ -91,9 +108,8 @@ class DeployRepo:
             repo.git.reset("--hard", remote_ref)
         else:  # the first deployment: start the branch from nothing
             shutil.rmtree(self.path)
-            self.path.mkdir(parents=True)
-            repo = git.Repo.init(self.path)
-            repo.create_remote("origin", self.url)
+            repo = _open_or_init(self.path, bare=False)
+            _set_origin(repo, self.url)
             repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
         repo.git.clean("-fdx")
         return repo

@@ -171,3 +171,20 @@ def test_health_metrics_and_status_page(env: Env, service: str) -> None:
     assert "datasurface_queue_depth" in metrics and "datasurface_job_seconds" in metrics
     page = httpx.get(f"{service}/")
     assert page.status_code == 200 and "Deployments" in page.text and "Validations" in page.text
+
+
+def test_git_working_copies_left_half_made_by_a_kill_are_repaired(tmp_path: Path) -> None:
+    import git as gitpython
+
+    from handler.gitrepo import DeployRepo, ModelMirror
+
+    from .service_helpers import ModelRepo
+
+    model = ModelRepo(tmp_path)
+    mirror = ModelMirror(tmp_path / "work", "acme/model")
+    gitpython.Repo.init(mirror.path, bare=True)  # killed after init, before the remote was added
+    assert mirror.fetch(str(model.bare)).commit("main").hexsha == model.sha("main")
+    deploy = DeployRepo(tmp_path / "work", str(model.bare), "main")
+    deploy.path.mkdir(parents=True)
+    (deploy.path / ".git").mkdir()  # killed in the middle of git init
+    assert deploy.sync().head.commit.hexsha == model.sha("main")
