@@ -30,9 +30,15 @@ def _open_or_init(path: Path, bare: bool) -> git.Repo:
     """
     if path.exists():
         try:
-            return git.Repo(path)
+            repo = git.Repo(path)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             shutil.rmtree(path)
+        else:
+            # Lock files of a git process that died with its service; this service is the only
+            # writer (one process, and a lock per path around every use).
+            for stale in Path(repo.git_dir).rglob("*.lock"):
+                stale.unlink(missing_ok=True)
+            return repo
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.new")
     shutil.rmtree(staging, ignore_errors=True)

@@ -188,3 +188,5 @@ def test_git_working_copies_left_half_made_by_a_kill_are_repaired(tmp_path: Path
     deploy.path.mkdir(parents=True)
     (deploy.path / ".git").mkdir()  # killed in the middle of git init
     assert deploy.sync().head.commit.hexsha == model.sha("main")
+    (deploy.path / ".git" / "index.lock").write_text("")  # killed in the middle of a commit
+    assert deploy.sync().head.commit.hexsha == model.sha("main")
