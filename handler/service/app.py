@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import logging
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional
 
+import msgspec
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -61,9 +61,9 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
             if not delivery or not event_name:
                 return reply(400, event_name, "bad-request", {"error": "X-GitHub-Event and X-GitHub-Delivery are required"})
             try:
-                payload = json.loads(body)
+                payload = msgspec.json.decode(body)
                 repo = events.repository_of(payload)
-            except (ValueError, AttributeError):
+            except (msgspec.DecodeError, AttributeError):
                 return reply(400, event_name, "bad-request", {"error": "the body is not a JSON object"})
             if repo not in allowed:
                 return reply(403, event_name, "forbidden-repo", {"error": f"repository {repo!r} is not served here"})

@@ -19,7 +19,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, select, update
+import msgspec
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -37,7 +38,7 @@ deliveries = Table(
 jobs = Table(
     "jobs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", String(300), nullable=False, index=True),
+    Column("key", String(300), nullable=False),
     Column("kind", String(50), nullable=False),
     Column("delivery_id", String(100), nullable=False),
     Column("payload", Text, nullable=False),
@@ -46,6 +47,7 @@ jobs = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("result", Text, nullable=True),
+    Index("jobs_key_status", "key", "status"),  # supersede and claim look up one key's queued jobs
 )
 
 
@@ -130,7 +132,7 @@ class JobQueue:
             kind, key, payload = job
             if kind == "validate":
                 conn.execute(update(jobs).where(jobs.c.key == key, jobs.c.status == QUEUED).values(status=SUPERSEDED, updated_at=now, result="superseded by a newer push"))
-            conn.execute(insert(jobs).values(key=key, kind=kind, delivery_id=delivery_id, payload=json.dumps(payload), status=QUEUED, attempts=0, created_at=now, updated_at=now))
+            conn.execute(insert(jobs).values(key=key, kind=kind, delivery_id=delivery_id, payload=msgspec.json.encode(payload).decode(), status=QUEUED, attempts=0, created_at=now, updated_at=now))
         return True
 
     def close(self) -> None:
