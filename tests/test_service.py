@@ -190,3 +190,20 @@ def test_git_working_copies_left_half_made_by_a_kill_are_repaired(tmp_path: Path
     assert deploy.sync().head.commit.hexsha == model.sha("main")
     (deploy.path / ".git" / "index.lock").write_text("")  # killed in the middle of a commit
     assert deploy.sync().head.commit.hexsha == model.sha("main")
+
+
+def test_secrets_never_reach_logs_results_or_statuses(env: Env, service: str) -> None:
+    from handler.service.logs import JsonFormatter, scrub
+
+    assert scrub("fatal: unable to access https://x-access-token:test-token@github.com/acme/x.git") == \
+        "fatal: unable to access https://x-access-token:***@github.com/acme/x.git"
+    import logging
+
+    record = logging.makeLogRecord({"msg": "webhook secret is %s", "args": (SECRET,), "levelname": "INFO"})
+    assert SECRET not in JsonFormatter().format(record)
+
+
+def test_oversized_bodies_are_refused(env: Env, service: str) -> None:
+    response = httpx.post(f"{service}/webhook", content=b"x" * (25 * 1024 * 1024 + 1),
+                          headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": "sha256=0"})
+    assert response.status_code == 413

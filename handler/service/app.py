@@ -16,13 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from handler.service import events
 from handler.service.config import ServiceConfig
-from handler.service.logs import delivery_id
+from handler.service.logs import delivery_id, redact
 from handler.service.queue import JobQueue
 from handler.service.signature import verify
 from handler.service.vcs import VcsClient
 from handler.service.worker import Metrics, Worker
 
 log = logging.getLogger("datasurface.service")
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 
 
 def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[int]], VcsClient]] = None, start_worker: bool = True) -> FastAPI:
@@ -31,6 +32,7 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
     metrics = Metrics()
     worker = Worker(config, queue, metrics, vcs_factory)
     secret = config.webhook_secret.get_secret_value().encode() if config.webhook_secret else b""
+    redact(secret.decode(), config.github_token.get_secret_value() if config.github_token else "")
     allowed = set(config.allowed_repos)
 
     @asynccontextmanager
@@ -51,7 +53,11 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return reply(413, request.headers.get("X-GitHub-Event", ""), "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})
         body = await request.body()
+        if len(body) > MAX_BODY:
+            return reply(413, request.headers.get("X-GitHub-Event", ""), "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})
         event_name = request.headers.get("X-GitHub-Event", "")
         delivery = request.headers.get("X-GitHub-Delivery", "")
         token = delivery_id.set(delivery or "-")

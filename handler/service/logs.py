@@ -9,6 +9,19 @@ import sys
 import time
 
 delivery_id: contextvars.ContextVar[str] = contextvars.ContextVar("delivery_id", default="-")
+_secrets: set[str] = set()
+
+
+def redact(*secrets: str) -> None:
+    """Register values that must never appear in logs, job results or statuses (tokens, secrets)."""
+    _secrets.update(s for s in secrets if s and len(s) >= 4)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced (git errors quote URLs that carry tokens)."""
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
@@ -24,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         body.update({k: v for k, v in vars(record).items() if k not in _STANDARD and k not in body})
         if record.exc_info:
             body["exception"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str)
+        return scrub(json.dumps(body, default=str))
 
 
 def configure(level: str = "INFO") -> None:

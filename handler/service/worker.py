@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from handler.service import events
 from handler.service.config import ServiceConfig
-from handler.service.logs import delivery_id
+from handler.service.logs import delivery_id, scrub
 from handler.service.queue import DONE, FAILED, QUEUED, Job, JobQueue
 from handler.service.runners import DEPLOY_CONTEXT, VALIDATE_CONTEXT, RunResult, deploy_merge, validate_pull_request
 from handler.service.vcs import GitHubClient, VcsClient
@@ -79,12 +79,12 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a job must never kill its worker
                 log.exception("job failed", extra={"job": job.id})
                 if job.attempts < MAX_ATTEMPTS and not self.stop_event.is_set():
-                    self.queue.finish(job, QUEUED, f"attempt {job.attempts} failed: {exc}")
+                    self.queue.finish(job, QUEUED, scrub(f"attempt {job.attempts} failed: {exc}"))
                     self.stop_event.wait(min(30, 2 ** job.attempts))
                     return
-                self.queue.finish(job, FAILED, f"failed after {job.attempts} attempts: {exc}")
+                self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {exc}"))
                 self.metrics.jobs.labels(job.kind, FAILED).inc()
-                self._report_error(vcs, event, str(exc))
+                self._report_error(vcs, event, scrub(str(exc)))
                 return
             self.queue.finish(job, DONE if result.status == "done" else FAILED, result.summary)
             self.metrics.jobs.labels(job.kind, result.status).inc()
