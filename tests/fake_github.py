@@ -53,6 +53,12 @@ class FakeGitHub:
                 return JSONResponse({"message": "Server Error"}, status_code=502)
             return await call_next(request)
 
+        @app.post("/app/installations/{installation}/access_tokens", status_code=201)
+        def installation_token(installation: int, request: Request) -> dict[str, Any]:
+            if not (request.headers.get("authorization") or "").startswith("Bearer "):
+                raise HTTPException(401, "A JSON web token could not be decoded")
+            return {"token": f"ghs_installation_{installation}", "expires_at": "2099-01-01T00:00:00Z", "permissions": {}}
+
         def repo_url(owner: str, name: str) -> str:
             return f"{self.base_url}/repos/{owner}/{name}"
 

@@ -207,3 +207,24 @@ def test_oversized_bodies_are_refused(env: Env, service: str) -> None:
     response = httpx.post(f"{service}/webhook", content=b"x" * (25 * 1024 * 1024 + 1),
                           headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": "sha256=0"})
     assert response.status_code == 413
+
+
+def test_github_app_credentials_use_an_installation_token(env: Env, tmp_path: Path) -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from handler.service.vcs import GitHubClient
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    config = env.config.model_copy(update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem})
+    client = GitHubClient(config, installation_id=42)
+    client.set_status(REPO, "a" * 40, "datasurface/validate", "pending", "checking")
+    token_request = next(r for r in env.github.requests if r.path == "/app/installations/42/access_tokens")
+    claims = jwt.decode(token_request.authorization.split()[1], key.public_key(), algorithms=["RS256"])
+    assert claims["iss"] in (1234, "1234")  # signed by the app's private key
+    status_request = next(r for r in env.github.requests if r.path.endswith("/statuses/" + "a" * 40))
+    assert status_request.authorization == "token ghs_installation_42"
+    assert client.clone_url("https://github.com/acme/x.git") == "https://x-access-token:ghs_installation_42@github.com/acme/x.git"
