@@ -62,8 +62,8 @@ def demo_command(
         shutil.rmtree(folder)
     console = Console()
     started = time.monotonic()
-    result = Demo(folder, pg_url, fast, duration, console).run()
-    failed = [r for r in result.runs if r.status != "Succeeded"]
+    runs = Demo(folder, pg_url, fast, duration, console).run()
+    failed = [r for r in runs if r.status != "Succeeded"]
     console.print(f"demo finished in {time.monotonic() - started:.0f} s; work folder {folder} (run again to reuse it, --clean to start over)", soft_wrap=True)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
 

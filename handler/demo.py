@@ -11,7 +11,6 @@ import json
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,15 +41,6 @@ FAST_SCALE = 20.0  # live every 3 s, forensic every 30 s
 NEW_COLUMN = 'DDLColumn("loyaltyTier", VarChar(20)),'
 
 
-@dataclass
-class DemoResult:
-    workdir: Path
-    source_url: str
-    merge_url: str
-    deployment_commit: str
-    runs: list[WorkflowRun]
-
-
 def _url(base: str, database: str) -> str:
     return psycopg2_url(base).set(database=database).render_as_string(hide_password=False).replace("postgresql+psycopg2://", "postgresql://")
 
@@ -70,15 +60,15 @@ class Demo:
         self.step += 1
         self.console.rule(f"[bold]{self.step}. {title}")
 
-    def run(self) -> DemoResult:
+    def run(self) -> list[WorkflowRun]:
+        """Every step of the demo; returns the workflow runs of the local runner."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         source_url, merge_url = self.databases()
         model, work = self.repositories()
         self.pull_requests(model)
-        deploy_dir, deployed = self.merge_and_deploy(model, work)
-        runs = self.operate(deploy_dir, source_url, merge_url)
+        runs = self.operate(self.merge_and_deploy(model, work), source_url, merge_url)
         self.show(merge_url, source_url)
-        return DemoResult(self.workdir, source_url, merge_url, deployed, runs)
+        return runs
 
     def databases(self) -> tuple[str, str]:
         self.say("Databases")
@@ -116,7 +106,7 @@ class Demo:
         self.console.print(f"model repository {MODEL_REPO} (branches: main, zone-usa, team1) and an empty deployment repository in {repos}")
         return bare, work
 
-    def _validate(self, work: git.Repo, title: str) -> tuple[str, str]:
+    def _validate(self, work: git.Repo, title: str) -> str:
         base_dir = self.workdir / "checkouts" / "base"
         shutil.rmtree(base_dir.parent, ignore_errors=True)
         base_dir.parent.mkdir(parents=True)
@@ -125,7 +115,7 @@ class Demo:
         result = validate(base_dir, Path(work.working_dir), ChangeSource(MODEL_REPO, "team1"))
         _git(work, "worktree", "remove", "--force", str(base_dir))
         self.console.print(Panel(Markdown(to_markdown(result)), title=f"bot comment on PR: {title}", border_style="green" if result.verdict == "pass" else "red"))
-        return result.verdict, to_markdown(result)
+        return result.verdict
 
     def pull_requests(self, model: git.Repo) -> None:
         work = git.Repo(self.workdir / "repos" / "model")
@@ -135,17 +125,18 @@ class Demo:
         eco = Path(work.working_dir) / "eco.py"
         eco.write_text(eco.read_text().replace('DDLColumn("phone", VarChar(100)),', 'DDLColumn("phone", VarChar(100)),\n                            ' + NEW_COLUMN))
         work.git.commit("-am", "Publish customers.loyaltyTier")
-        good = self._validate(work, "add loyaltyTier")[0]
+        good = self._validate(work, "add loyaltyTier")
         self.say("A pull request that drops a column")
         work.git.checkout("-B", "team1-drop", "main")
         eco.write_text(eco.read_text().replace('                            DDLColumn("phone", VarChar(100)),\n', ""))
         work.git.commit("-am", "Drop customers.phone")
-        bad = self._validate(work, "drop phone")[0]
+        bad = self._validate(work, "drop phone")
         work.git.checkout("main")
         if good != "pass" or bad != "fail":
             raise RuntimeError(f"unexpected verdicts: add column {good}, drop column {bad}")
 
-    def merge_and_deploy(self, model: git.Repo, work: git.Repo) -> tuple[Path, str]:
+    def merge_and_deploy(self, model: git.Repo, work: git.Repo) -> Path:
+        """Merge the good pull request and commit the rendered tree; returns the deployment checkout."""
         self.say("Merge and deploy")
         work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
         work.remote("origin").push("main")
@@ -162,7 +153,7 @@ class Demo:
         deploy = DeployRepo(self.workdir / "deploy-work", deployment_url, "main")
         outcome = commit_deployment(tree, MODEL_REPO, sha, model, deploy, git.Actor("datasurface-bot", "bot@example.com"))
         self.console.print(f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({len(tree)} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)")
-        return deploy.path, outcome.deploy_commit
+        return deploy.path
 
     def operate(self, deploy_dir: Path, source_url: str, merge_url: str) -> list[WorkflowRun]:
         scale = FAST_SCALE if self.fast else 1.0

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from handler.service.app import create_app
+from handler.service.signature import sign
 from handler.service.vcs import COMMENT_MARKER
 
 from .fake_github import ServerThread
@@ -27,11 +28,10 @@ def test_bad_or_missing_signatures_get_401_and_change_nothing(env: Env, service:
     assert deliver(service, "push", payload, secret="wrong-secret").status_code == 401
     body = json.dumps(payload).encode()
     assert httpx.post(f"{service}/webhook", content=body, headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}).status_code == 401
-    tampered = deliver(service, "push", payload)
-    assert tampered.status_code == 202  # the right signature is accepted ...
+    assert deliver(service, "push", payload).status_code == 202  # the right signature is accepted ...
     env.github.requests.clear()
     forged = httpx.post(f"{service}/webhook", content=body + b" ", headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "y",
-                        "X-Hub-Signature-256": deliver.__globals__["sign"](SECRET.encode(), body)})
+                        "X-Hub-Signature-256": sign(SECRET.encode(), body)})
     assert forged.status_code == 401  # ... but not over a different body
     deliveries = httpx.get(f"{service}/").text
     assert ">x<" not in deliveries and ">y<" not in deliveries

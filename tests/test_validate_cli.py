@@ -86,6 +86,6 @@ def test_validate_cannot_run_on_bad_arguments(tmp_path: Path) -> None:
     no_head = validate("--base", str(tmp_path), "--head", str(tmp_path / "missing"), "--source", "a/b@c")
     assert no_head.returncode == 2 and "not a model folder" in no_head.stderr
     no_base = validate("--base", str(tmp_path / "missing"), "--head", str(TEMPLATE), "--source", "a/b@c")
-    assert no_base.returncode == 2
+    assert no_base.returncode == 2 and "is not a folder" in no_base.stderr
     for result in (bad_source, no_head, no_base):
         assert "Traceback" not in result.stderr

@@ -8,13 +8,14 @@ the work it records, so a run that dies anywhere leaves a state the next run res
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from workflows.tables import bookkeeping
+from workflows.tables import bookkeeping, ensure_platform_schema
 
 STARTED, INGESTED, COMMITTED = "started", "ingested", "committed"
 
@@ -50,6 +51,27 @@ class BatchStore:
 
     def unlock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": self.lock_key()})
+
+    @contextmanager
+    def locked(self, engine: Engine) -> Iterator[bool]:
+        """Hold the stream's lock (after making sure the platform's schema exists); yields False
+        at once when another run holds it."""
+        with engine.connect() as conn:
+            with conn.begin():
+                ensure_platform_schema(conn, self.schema)
+            acquired = self.try_lock(conn)
+            conn.commit()
+            if not acquired:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    self.unlock(conn)
+                    conn.commit()
+                except Exception:  # noqa: BLE001 - a lost connection has released the lock already
+                    pass
 
     def last(self, conn: Connection) -> Optional[Batch]:
         row = conn.execute(

@@ -126,6 +126,10 @@ def check(deployment: Deployment) -> None:
         specs.append((f"CronWorkflow {cron['metadata']['name']}", cron["spec"]["workflowSpec"]))
     for where, spec in specs:
         _check_keys(where, spec, _WF_SPEC)
+        for volume in spec.get("volumes", []):
+            _check_keys(f"{where} volume {volume.get('name')}", volume, {"name", "configMap", "projected"})
+            for source in (volume.get("projected") or {}).get("sources", []):
+                _check_keys(f"{where} volume {volume.get('name')} source", source, {"configMap"})
         for template in spec.get("templates", []):
             name = f"{where} template {template.get('name')}"
             _check_keys(name, template, _TEMPLATE)
@@ -134,7 +138,12 @@ def check(deployment: Deployment) -> None:
                     _check_keys(f"{name} step {step.get('name')}", step, _STEP)
             if "container" in template:
                 _check_keys(f"{name} container", template["container"], _CONTAINER)
-            _check_keys(f"{name} retryStrategy", template.get("retryStrategy") or {}, {"limit", "retryPolicy", "expression", "backoff"})
+            elif "steps" not in template:
+                raise UnsupportedManifest(f"{name}: only steps and container templates are supported")
+            retry = template.get("retryStrategy") or {}
+            _check_keys(f"{name} retryStrategy", retry, {"limit", "retryPolicy", "expression", "backoff"})
+            if retry.get("retryPolicy", "OnFailure") != "OnFailure":
+                raise UnsupportedManifest(f"{name} retryStrategy: only retryPolicy OnFailure is supported")
 
 
 class LocalRunner:
@@ -155,7 +164,7 @@ class LocalRunner:
     # --- workflows --------------------------------------------------------------------------
 
     def run_workflow(self, name: str, namespace: str, spec: dict[str, Any]) -> WorkflowRun:
-        _check_keys(f"workflow {name}", spec, _WF_SPEC)
+        """Run one workflow to its end (manifests were checked when the runner was made)."""
         merged = dict(spec)
         ref = spec.get("workflowTemplateRef")
         if ref:
@@ -164,7 +173,6 @@ class LocalRunner:
             if template is None:
                 raise UnsupportedManifest(f"workflow {name}: WorkflowTemplate {namespace}/{ref['name']} not found")
             merged = {**template["spec"], **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
-            _check_keys(f"WorkflowTemplate {ref['name']}", template["spec"], _WF_SPEC)
         run = WorkflowRun(name, "Running")
         lock = None
         for mutex in (merged.get("synchronization") or {}).get("mutexes", []):
@@ -198,20 +206,20 @@ class LocalRunner:
             run.failures.append({"displayName": run.name, "message": "activeDeadlineSeconds exceeded"})
         if spec.get("onExit"):
             values.update({"workflow.status": run.status, "workflow.failures": json.dumps(run.failures)})
-            for output in ("batch",):
-                values.setdefault(f"workflow.outputs.parameters.{output}", "")
+            for template in spec["templates"]:  # a global output no step set is empty, as in Argo
+                for param in (template.get("outputs") or {}).get("parameters", []):
+                    if param.get("globalName"):
+                        values.setdefault(f"workflow.outputs.parameters.{param['globalName']}", "")
             self._template(context, spec["onExit"], {})
         shutil.rmtree(folder, ignore_errors=True)
 
     def _volumes(self, volumes: list[dict[str, Any]], namespace: str, folder: Path) -> dict[str, Path]:
         mounts: dict[str, Path] = {}
         for volume in volumes:
-            _check_keys(f"volume {volume.get('name')}", volume, {"name", "configMap", "projected"})
             sources = [{"configMap": volume["configMap"]}] if "configMap" in volume else volume["projected"]["sources"]
             target = folder / "volumes" / volume["name"]
             target.mkdir(parents=True)
             for source in sources:
-                _check_keys("projected source", source, {"configMap"})
                 data = self.deployment.configmaps.get((namespace, source["configMap"]["name"]))
                 if data is None:
                     raise UnsupportedManifest(f"ConfigMap {namespace}/{source['configMap']['name']} not found")
@@ -224,7 +232,6 @@ class LocalRunner:
         template = ctx.templates.get(name)
         if template is None:
             raise UnsupportedManifest(f"template {name} not found")
-        _check_keys(f"template {name}", template, _TEMPLATE)
         declared = {p["name"]: p.get("value") for p in (template.get("inputs") or {}).get("parameters", [])}
         local = dict(ctx.values)
         for pname, default in declared.items():
@@ -233,14 +240,11 @@ class LocalRunner:
             local[f"inputs.parameters.{pname}"] = inputs.get(pname, default)
         if "steps" in template:
             return self._steps(ctx, template, local)
-        if "container" in template:
-            return self._container(ctx, template, local)
-        raise UnsupportedManifest(f"template {name}: only steps and container templates are supported")
+        return self._container(ctx, template, local)
 
     def _steps(self, ctx: "_Context", template: dict[str, Any], local: dict[str, str]) -> bool:
         for group in template["steps"]:
             for step in group:  # parallel groups run one after the other here; our templates need no parallelism
-                _check_keys(f"step {step.get('name')}", step, _STEP)
                 items = step.get("withItems", [None])
                 for item in items:
                     scope = dict(local)
@@ -258,7 +262,6 @@ class LocalRunner:
 
     def _container(self, ctx: "_Context", template: dict[str, Any], local: dict[str, str]) -> bool:
         container = template["container"]
-        _check_keys(f"container of {template['name']}", container, _CONTAINER)
         step_dir = Path(tempfile.mkdtemp(prefix=f"{template['name']}-", dir=ctx.folder))
         paths = {m["mountPath"]: ctx.mounts[m["name"]] for m in container.get("volumeMounts", [])}
         paths["/tmp"] = step_dir
@@ -284,9 +287,6 @@ class LocalRunner:
             if value is not None:
                 env[var["name"]] = value
         retry = template.get("retryStrategy") or {}
-        _check_keys(f"retryStrategy of {template['name']}", retry, {"limit", "retryPolicy", "expression", "backoff"})
-        if retry.get("retryPolicy", "OnFailure") != "OnFailure":
-            raise UnsupportedManifest(f"retryStrategy of {template['name']}: only retryPolicy OnFailure is supported")
         limit = int(retry.get("limit", 0))
         backoff = retry.get("backoff") or {}
         delay = _seconds(backoff.get("duration", "0s"))
@@ -322,7 +322,6 @@ class LocalRunner:
 
     def run_cron(self, cron: dict[str, Any]) -> Optional[WorkflowRun]:
         meta, spec = cron["metadata"], cron["spec"]
-        _check_keys(f"CronWorkflow {meta['name']}", spec, _CRON_SPEC)
         if spec.get("concurrencyPolicy", "Allow") == "Forbid":
             with self.mutex_guard:
                 if meta["name"] in self.running:

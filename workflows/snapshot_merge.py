@@ -26,7 +26,7 @@ from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
-from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables, ensure_platform_schema
+from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
 
 PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError, BatchStateError)
 
@@ -54,23 +54,11 @@ def run_snapshot_merge(
 
 def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: Optional[float]) -> Outcome:
     started = time.monotonic()
-    schema = platform_schema(spec.platform)
-    store = BatchStore(schema, spec.stream)
-    with merge_engine.connect() as lock_conn:
-        with lock_conn.begin():
-            ensure_platform_schema(lock_conn, schema)
-        if not store.try_lock(lock_conn):
-            lock_conn.commit()
+    store = BatchStore(platform_schema(spec.platform), spec.stream)
+    with store.locked(merge_engine) as acquired:
+        if not acquired:
             return Outcome("error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True)
-        lock_conn.commit()
-        try:
-            return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds)
-        finally:
-            try:
-                store.unlock(lock_conn)
-                lock_conn.commit()
-            except Exception:  # noqa: BLE001 - a lost connection has released the lock already
-                pass
+        return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds)
 
 
 def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, store: BatchStore, started: float, max_seconds: Optional[float]) -> Outcome:
@@ -126,21 +114,13 @@ def reset_batch(spec: JobSpec, merge_url: Optional[str] = None, dataset: Optiona
     engine = make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-reset:{spec.stream}")
     try:
         store = BatchStore(platform_schema(spec.platform), spec.stream)
-        with engine.connect() as conn:
-            with conn.begin():
-                ensure_platform_schema(conn, store.schema)
-            locked = store.try_lock(conn)
-            conn.commit()
-            if not locked:
+        with store.locked(engine) as acquired:
+            if not acquired:
                 raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
-            try:
-                with conn.begin():
-                    batch = store.reset(conn)
-                    if dataset is not None:
-                        conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
-            finally:
-                store.unlock(conn)
-                conn.commit()
+            with engine.begin() as conn:
+                batch = store.reset(conn)
+                if dataset is not None:
+                    conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
         scope = f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)" if dataset else ""
         return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"
     finally:

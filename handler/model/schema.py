@@ -41,9 +41,5 @@ class DDLTable(ModelObject):
 
     columns: list[DDLColumn]
 
-    @property
-    def primary_key_columns(self) -> list[DDLColumn]:
-        return [c for c in self.columns if c.is_key]
-
     def getColumnByName(self, name: str) -> Optional[DDLColumn]:
         return next((c for c in self.columns if c.name == name), None)

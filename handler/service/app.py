@@ -53,12 +53,10 @@ def create_app(config: ServiceConfig, vcs_factory: Optional[Callable[[Optional[i
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return reply(413, request.headers.get("X-GitHub-Event", ""), "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return reply(413, request.headers.get("X-GitHub-Event", ""), "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})
         event_name = request.headers.get("X-GitHub-Event", "")
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:  # refused before it is read
+            return reply(413, event_name, "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})
+        body = await request.body()
         delivery = request.headers.get("X-GitHub-Delivery", "")
         token = delivery_id.set(delivery or "-")
         try:

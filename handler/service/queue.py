@@ -85,12 +85,9 @@ class JobQueue:
         self._writer = threading.Thread(target=self._write_loop, name="datasurface-queue-writer", daemon=True)
         self._writer.start()
 
-    def accept(self, delivery_id: str, event: str, repo: str, outcome: str, job: Optional[tuple[str, str, dict[str, Any]]] = None) -> bool:
-        """Record a delivery (and enqueue its job) once; False when the delivery id was seen before."""
-        return self.submit(delivery_id, event, repo, outcome, job).result()
-
     def submit(self, delivery_id: str, event: str, repo: str, outcome: str, job: Optional[tuple[str, str, dict[str, Any]]] = None) -> "Future[bool]":
-        """Like ``accept``, resolved once the delivery is durably recorded (by the writer thread)."""
+        """Record a delivery (and enqueue its job) once. Resolves, when durably written by the
+        writer thread, to False if the delivery id was seen before."""
         future: Future[bool] = Future()
         self._pending.put((future, (delivery_id, event, repo, outcome, job)))
         return future
