@@ -1,4 +1,4 @@
-"""Validation of rendered manifests against the official schemas (../shared/schemas) and
+"""Validation of rendered manifests against the official schemas (tests/data/schemas) and
 kubernetes-validate, in strict mode: an unknown field anywhere is an error, as
 ``kubectl apply --validate=strict`` would report it."""
 
@@ -14,7 +14,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"
 ARGO_KINDS = {"Workflow", "WorkflowTemplate", "CronWorkflow"}
 ARGOCD_KINDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
 

@@ -21,7 +21,7 @@ from handler.service.signature import sign
 from .conftest import TEMPLATE
 from .fake_github import FakeGitHub
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "github-webhooks"
+FIXTURES = Path(__file__).resolve().parent / "data" / "github-webhooks"
 REPO = "acme/datasurface-model"
 SECRET = "test-webhook-secret"
 GIT_ENV = {"GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}

@@ -1,4 +1,4 @@
-"""Loading untrusted eco.py in the sandbox (SPEC.md section 4): each hostile case on its own."""
+"""Loading untrusted eco.py in the sandbox (docs/sandbox.md): each hostile case on its own."""
 
 from __future__ import annotations
 

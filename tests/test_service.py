@@ -14,7 +14,7 @@ from handler.service.signature import sign
 from handler.service.vcs import COMMENT_MARKER
 
 from .fake_github import ServerThread
-from .service_helpers import REPO, SECRET, Env, add_column, deliver, git, pr_payload, push_payload, wait_until
+from .service_helpers import FIXTURES, REPO, SECRET, Env, add_column, deliver, git, pr_payload, push_payload, wait_until
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_other_repositories_and_events_are_turned_away(env: Env, service: str) -
     payload = push_payload(env.model, env.model.sha(), "0" * 40)
     payload["repository"]["full_name"] = "mallory/model"
     assert deliver(service, "push", payload).status_code == 403
-    ping = json.loads((Path(__file__).resolve().parent.parent.parent / "shared/fixtures/github-webhooks/ping.json").read_text())
+    ping = json.loads((FIXTURES / "ping.json").read_text())
     ping["repository"]["full_name"] = REPO
     response = deliver(service, "ping", ping)
     assert response.status_code == 202 and response.json()["status"] == "ignored"

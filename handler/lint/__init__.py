@@ -1,4 +1,4 @@
-"""Lint: the rules a model must satisfy on its own (SPEC.md section 5 item 2).
+"""Lint: the rules a model must satisfy on its own (reference: docs/rules.md).
 
 Pure functions over an ``Ecosystem``; each finding has a stable rule id (see ``rules.py``).
 """

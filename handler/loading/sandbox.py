@@ -1,4 +1,4 @@
-"""Run a model's ``createEcosystem()`` in a sandboxed child process (SPEC.md section 4).
+"""Run a model's ``createEcosystem()`` in a sandboxed child process (see docs/sandbox.md).
 
 The parent never imports model code. It copies the model folder to a fresh temporary folder,
 starts ``python -I -m handler.loading.child`` there with an empty environment in a new

@@ -1,4 +1,4 @@
-"""Rendering a model into the deployment repository (SPEC.md section 6)."""
+"""Rendering a model into the deployment repository (see docs/rendering.md)."""
 
 from handler.render.tree import RenderOptions, render_tree
 from handler.render.writer import write_tree

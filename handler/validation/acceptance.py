@@ -1,4 +1,4 @@
-"""Platform acceptance: every assigned platform can serve what it is given (SPEC.md section 5.5)."""
+"""Platform acceptance: every assigned platform can serve what it is given (see docs/validation.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authorization: every changed object must be owned by the change source (SPEC.md section 5.3).
+"""Authorization: every changed object must be owned by the change source (see docs/validation.md).
 
 Owners come from the *base* model where the object's declaration already exists (a pull
 request cannot grant itself ownership by editing a declaration), from the head model for

@@ -1,4 +1,4 @@
-"""Backwards compatibility of dataset schemas (SPEC.md section 5.4).
+"""Backwards compatibility of dataset schemas (see docs/validation.md).
 
 Consumers and merge tables depend on what exists: columns may be added only as nullable
 non-key columns, never removed; types may only widen; nullability and keys never change; a

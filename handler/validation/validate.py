@@ -1,4 +1,4 @@
-"""Validate a pull request: may the head model replace the base model? (SPEC.md section 5)
+"""Validate a pull request: may the head model replace the base model? (see docs/validation.md)
 
 Orchestrates the pure checks over the two loaded models; loading (sandbox) and reading the
 changed files (git or folder comparison) are the only side effects.
