@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from workflows.db import psycopg2_url  # noqa: E402
+from pgtools.urls import psycopg2_url  # noqa: E402
 from workflows.ingest import stream_copy  # noqa: E402
 from workflows.snapshot_merge import run_snapshot_merge  # noqa: E402
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec  # noqa: E402
@@ -120,14 +120,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--churn", type=float, default=1.0, help="percent of rows changed per batch")
     parser.add_argument("--batches", type=int, default=50, help="forensic batches for the history check")
-    parser.add_argument("--pg-url", default=os.environ.get("DATASURFACE_BENCH_PG_URL"), help="server to use (default: embedded pgserver)")
+    parser.add_argument("--pg-url", default=os.environ.get("DATASURFACE_BENCH_PG_URL"), help="server to use (default: the embedded PostgreSQL)")
     args = parser.parse_args()
     server = None
     url = args.pg_url
     if not url:
-        import pgserver
+        from pgtools.embedded import start_embedded
 
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="datasurface-bench-pg-"), cleanup_mode="delete")
+        server = start_embedded(Path(tempfile.mkdtemp(prefix="datasurface-bench-pg-")), cleanup_mode="delete")
         url = server.get_uri()
     try:
         for db in ("bench_source", "bench_merge"):

@@ -80,7 +80,7 @@ def status_command(
     from sqlalchemy import create_engine
 
     from workflows import status
-    from workflows.db import psycopg2_url
+    from pgtools.urls import psycopg2_url
 
     engine = create_engine(psycopg2_url(merge_url), pool_pre_ping=True)
     specs = status.specs_from(spec_dir) if spec_dir else []

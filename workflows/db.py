@@ -15,7 +15,9 @@ from typing import Mapping, Optional
 import psycopg2
 import psycopg2.errors
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Engine
+
+from pgtools.urls import DatabaseURLError, psycopg2_url
 
 from workflows.spec import DatabaseSpec, credential_env
 
@@ -37,15 +39,12 @@ class ConfigurationError(Exception):
     """The job cannot connect as configured (missing credentials, bad URL): permanent."""
 
 
-def psycopg2_url(url: str) -> URL:
-    """A libpq URL as an SQLAlchemy URL for psycopg2 (SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3)."""
+def job_url(url: str) -> URL:
+    """A libpq URL given to a job, for psycopg2; a bad URL is a permanent configuration error."""
     try:
-        parsed = make_url(url)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError for any malformed URL
-        raise ConfigurationError(f"not a database URL: {url!r}") from exc
-    if parsed.get_backend_name() != "postgresql":
-        raise ConfigurationError(f"only PostgreSQL is supported, not {parsed.get_backend_name()!r}")
-    return parsed.set(drivername="postgresql+psycopg2")
+        return psycopg2_url(url)
+    except DatabaseURLError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
@@ -63,7 +62,7 @@ def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
 def make_engine(db: DatabaseSpec, override: Optional[str], env_name: str, application: str) -> Engine:
     """An engine for the spec's database, or for the override URL (argument, then environment)."""
     url_text = override or os.environ.get(env_name)
-    url = psycopg2_url(url_text) if url_text else spec_url(db)
+    url = job_url(url_text) if url_text else spec_url(db)
     engine = create_engine(url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10})
 
     @event.listens_for(engine, "connect")
