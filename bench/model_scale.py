@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     limits = SandboxLimits(wall_seconds=300, cpu_seconds=300, memory_mb=8192)
-    base_load, base_lint, _ = measure(ROOT / "model_repo_template", limits, args.repeat)
+    base_load, base_lint, _ = measure(ROOT / "handler" / "model_repo_template", limits, args.repeat)
     print(f"baseline: MVP template (2 datasets) load {base_load:.3f} s, lint {base_lint * 1000:.1f} ms")
     print(f"{'datasets':>9} {'columns':>9} {'load s':>8} {'lint s':>8} {'total s':>8} {'x baseline':>10} {'findings':>8}")
     with tempfile.TemporaryDirectory(prefix="datasurface-bench-") as tmp:

@@ -59,12 +59,12 @@ def big_model(streams: int) -> Ecosystem:
 def template_model() -> Ecosystem:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("eco", ROOT / "model_repo_template" / "eco.py")
+    spec = importlib.util.spec_from_file_location("eco", ROOT / "handler" / "model_repo_template" / "eco.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     eco: Ecosystem = module.createEcosystem()
-    eco.dsg_platform_mappings = read_mapping_file(ROOT / "model_repo_template")[0]
+    eco.dsg_platform_mappings = read_mapping_file(ROOT / "handler" / "model_repo_template")[0]
     return eco
 
 

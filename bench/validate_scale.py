@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     limits = SandboxLimits(wall_seconds=300, cpu_seconds=300, memory_mb=8192)
-    template = ROOT / "model_repo_template"
+    template = ROOT / "handler" / "model_repo_template"
     _, baseline, _, _ = run(template, template, ChangeSource("acme/datasurface-model", "team1"), limits, args.repeat)
     print(f"baseline: MVP template against itself {baseline:.3f} s")
     with tempfile.TemporaryDirectory(prefix="datasurface-bench-") as tmp:

@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
 import re
 import shutil
 import tarfile
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import git
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+
+@contextmanager
+def path_lock(path: Path) -> Iterator[None]:
+    """Exclusive use of the repository at ``path`` by one thread of one process at a time.
+
+    An ``flock`` on a lock file beside it: separate opens conflict even within one process, and
+    the kernel releases it when a killed process's descriptors close.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a+b") as handle:  # noqa: PTH123 - flock needs a descriptor
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _lock(path: Path) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(str(path), threading.Lock())
+def _slug(name: str) -> str:
+    """A folder name for a repository name or URL: readable, and unique by a hash of the whole."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-60:] + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
 
 
 def _open_or_init(path: Path, bare: bool) -> git.Repo:
     """Open the repository at ``path``; one left half-made by a killed process is made again.
 
     A new repository is initialized beside its place and renamed into it, so it appears whole.
+    Callers hold ``path_lock(path)``.
     """
     if path.exists():
         try:
@@ -34,8 +50,8 @@ def _open_or_init(path: Path, bare: bool) -> git.Repo:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             shutil.rmtree(path)
         else:
-            # Lock files of a git process that died with its service; this service is the only
-            # writer (one process, and a lock per path around every use).
+            # Lock files of a git process that died with its caller: whoever holds path_lock is
+            # the only writer, so a git lock file seen now is stale.
             for stale in Path(repo.git_dir).rglob("*.lock"):
                 stale.unlink(missing_ok=True)
             return repo
@@ -58,10 +74,10 @@ class ModelMirror:
     """A bare mirror of a model repository, fetched before each use."""
 
     def __init__(self, work_dir: Path, repo: str) -> None:
-        self.path = work_dir / "mirrors" / (re.sub(r"[^A-Za-z0-9._-]+", "_", repo) + "-" + hashlib.sha256(repo.encode()).hexdigest()[:8] + ".git")
+        self.path = work_dir / "mirrors" / (_slug(repo) + ".git")
 
     def fetch(self, url: str) -> git.Repo:
-        with _lock(self.path):
+        with path_lock(self.path):
             repo = _open_or_init(self.path, bare=True)
             _set_origin(repo, url)
             repo.git.fetch("origin", "--prune", "--force", "+refs/heads/*:refs/heads/*", "+refs/pull/*:refs/pull/*")
@@ -96,12 +112,20 @@ class ModelMirror:
 
 
 class DeployRepo:
-    """A working clone of the deployment repository's branch."""
+    """A working clone of one branch of a deployment repository, one folder per (URL, branch).
+
+    Use it inside ``with deploy.locked():`` so that two deployments never share the clone.
+    """
 
     def __init__(self, work_dir: Path, url: str, branch: str) -> None:
-        self.path = work_dir / "deploy"
+        self.path = work_dir / "deploy" / _slug(f"{without_credentials(url)}#{branch}")
         self.url = url
         self.branch = branch
+
+    @contextmanager
+    def locked(self) -> Iterator["DeployRepo"]:
+        with path_lock(self.path):
+            yield self
 
     def sync(self) -> git.Repo:
         """Fetch and reset to the remote branch (or an empty branch if it does not exist yet)."""
@@ -139,3 +163,8 @@ class DeployRepo:
                 return None
             raise
         return repo.head.commit.hexsha
+
+
+def without_credentials(url: str) -> str:
+    """The URL without a ``user:token@`` part, so a rotated token keeps the same clone folder."""
+    return re.sub(r"^([a-z+]+://)[^/@]*@", r"\1", url)

@@ -16,7 +16,7 @@ from handler.model import Ecosystem
 from handler.model.canonical import canonicalize
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "model_repo_template"
+TEMPLATE = ROOT / "handler" / "model_repo_template"
 
 
 def build_template_ecosystem() -> Ecosystem:

@@ -71,7 +71,7 @@ def test_both_platforms_committed_and_views_match_the_producer(demo) -> None:  #
 def test_status_reports_fresh_streams_and_alerts_on_stale_ones(demo) -> None:  # type: ignore[no-untyped-def]
     workdir, _ = demo
     merge_url = json.loads((workdir / "demo.json").read_text())["merge_url"]
-    fresh = cli("status", "--merge-url", merge_url, "--spec-dir", str(workdir / "deploy-work" / "deploy"), "--format", "json", "--check")
+    fresh = cli("status", "--merge-url", merge_url, "--spec-dir", json.loads((workdir / "demo.json").read_text())["deployment"], "--format", "json", "--check")
     assert fresh.returncode == 0, fresh.stderr
     streams = {(s["platform"], s["stream"]): s for s in json.loads(fresh.stdout)["streams"]}
     assert set(streams) == {("YellowLive", "Store1"), ("YellowForensic", "Store1")}

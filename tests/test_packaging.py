@@ -37,7 +37,7 @@ def test_composite_actions_match_the_action_schema(path: Path) -> None:
         assert "github.event" not in step.get("run", ""), step.get("name")
 
 
-WORKFLOWS = sorted((ROOT / "model_repo_template" / ".github" / "workflows").glob("*.yml")) + sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((ROOT / "handler" / "model_repo_template" / ".github" / "workflows").glob("*.yml")) + sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.parent.name}/{p.name}")
@@ -49,7 +49,7 @@ def test_workflows_match_the_workflow_schema_with_least_privilege(path: Path) ->
 
 
 def test_pull_request_validation_runs_once_per_pull_request() -> None:
-    workflow = load_workflow(ROOT / "model_repo_template/.github/workflows/validate.yml")
+    workflow = load_workflow(ROOT / "handler/model_repo_template/.github/workflows/validate.yml")
     assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
     assert workflow["jobs"]["validate"]["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
 

@@ -10,7 +10,8 @@ import yaml
 
 from handler.model import IngestionConsistencyType
 from handler.render import RenderOptions, render_tree, write_tree
-from handler.render.naming import k8s_name, sql_name
+from handler.render.naming import k8s_name
+from workflows.spec import sql_name
 from handler.render.streams import platform_streams
 from handler.render.templates import Templates
 from workflows.spec import JobSpec, credential_env
@@ -183,18 +184,15 @@ def test_names_are_dns_and_sql_safe() -> None:
     assert len(sql_name("g" * 40, "d" * 40, "history")) == 63
 
 
-def test_operators_can_use_their_own_templates(tmp_path: Path) -> None:
-    import shutil
-
-    from handler.render.templates import DEFAULT_TEMPLATES
-
-    for sub in ("argo", "k8s"):
-        shutil.copytree(DEFAULT_TEMPLATES / sub, tmp_path / sub)
-    ns = tmp_path / "k8s" / "namespace.yaml.j2"
-    ns.write_text(ns.read_text().replace("labels: [[ labels | tojson ]]", 'labels: [[ dict(labels, team="data") | tojson ]]'))
+def test_operators_can_override_some_templates_and_keep_the_rest(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parent.parent / "handler" / "render" / "templates"
+    (tmp_path / "k8s").mkdir()
+    ns = (shipped / "k8s" / "namespace.yaml.j2").read_text()
+    (tmp_path / "k8s" / "namespace.yaml.j2").write_text(ns.replace("labels: [[ labels | tojson ]]", 'labels: [[ dict(labels, team="data") | tojson ]]'))
     tree = render_tree(build_template_ecosystem(), templates=Templates(tmp_path))
     assert yaml.safe_load(tree["platforms/yellowlive/00-namespace.yaml"])["metadata"]["labels"]["team"] == "data"
-    with pytest.raises(FileNotFoundError):
+    assert tree["platforms/yellowlive/01-rbac.yaml"] == render_tree(build_template_ecosystem())["platforms/yellowlive/01-rbac.yaml"]
+    with pytest.raises(FileNotFoundError, match="neither an argo/ nor a k8s/"):
         Templates(tmp_path / "missing")
 
 

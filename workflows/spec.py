@@ -7,6 +7,7 @@ know, so a newer renderer cannot silently drive an older image.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Literal, Mapping, Optional
 
@@ -90,3 +91,30 @@ def credential_env(credential: str) -> tuple[str, str]:
 
 #: Keys of a credential's Kubernetes secret (the kubernetes.io/basic-auth convention).
 SECRET_USER_KEY, SECRET_PASSWORD_KEY = "username", "password"
+
+
+# --- names: one shortening scheme for every generated name --------------------------------
+
+#: PostgreSQL's identifier limit (bytes; generated names are ASCII).
+SQL_NAME_MAX = 63
+
+
+def name_digest(*parts: str, length: int = 10) -> str:
+    """A short, stable digest of ``parts`` that keeps shortened names unique."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
+
+
+def shorten(name: str, limit: int = SQL_NAME_MAX, sep: str = "_") -> str:
+    """``name`` if it fits in ``limit``; else a readable prefix, ``sep`` and a digest of the whole name."""
+    if len(name) <= limit:
+        return name
+    digest = name_digest(name)
+    return name[: limit - len(digest) - len(sep)].rstrip(sep) + sep + digest
+
+
+def sql_name(*parts: str) -> str:
+    """A lower-case SQL identifier: ``sql_name("LiveDSG", "customers")`` -> ``livedsg_customers``.
+
+    The renderer names the consumer schemas and views of a spec with it.
+    """
+    return shorten(re.sub(r"[^a-z0-9_]+", "_", "_".join(parts).lower()).strip("_"))

@@ -8,22 +8,18 @@ pairs share a table whatever their names. Every identifier is quoted where it is
 
 from __future__ import annotations
 
-import hashlib
 import re
 
-MAX_IDENTIFIER = 63
+from workflows.spec import SQL_NAME_MAX as MAX_IDENTIFIER
+from workflows.spec import name_digest
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "x"
 
 
-def _digest(*parts: str, length: int = 10) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
-
-
 def _named(prefix: str, readable: str, *identity: str) -> str:
-    digest = _digest(*identity)
+    digest = name_digest(*identity)
     room = MAX_IDENTIFIER - len(prefix) - len(digest) - 1
     return f"{prefix}{readable[:room].rstrip('_')}_{digest}"
 
@@ -67,7 +63,7 @@ def derived(name: str, suffix: str) -> str:
     full = name + suffix
     if len(full) <= MAX_IDENTIFIER:
         return full
-    digest = _digest(name, suffix, length=8)
+    digest = name_digest(name, suffix)
     return f"{name[: MAX_IDENTIFIER - len(suffix) - len(digest) - 1]}_{digest}{suffix}"
 
 

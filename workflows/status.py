@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema, quote
+from workflows.tables import bookkeeping
 
 RECENT = 20
 
@@ -104,6 +105,32 @@ def collect(engine: Engine, specs: list[JobSpec], default_max_age: float = 900.0
                 max_age_seconds=max_age, stale=stale, failing=failing,
             ))
     return result
+
+
+@dataclass(frozen=True)
+class DatasetBatch:
+    """One dataset's figures in one batch of a platform."""
+
+    stream: str
+    batch_id: int
+    status: str
+    dataset: str
+    inserted: int
+    updated: int
+    deleted: int
+    total: int
+
+
+def recent_batches(engine: Engine, platform: str, batches: int = 3) -> list[DatasetBatch]:
+    """The datasets of the platform's last ``batches`` batches (across its streams), oldest first."""
+    t = bookkeeping(platform_schema(platform))
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            f"SELECT b.stream, b.batch_id, b.status, m.dataset, m.inserted, m.updated, m.deleted, m.total "
+            f"FROM {t['batches']} b JOIN {t['batch_metrics']} m USING (stream, batch_id) "
+            f"WHERE b.batch_id > (SELECT max(batch_id) - :n FROM {t['batches']}) ORDER BY b.batch_id, b.stream, m.dataset"
+        ), {"n": batches}).all()
+    return [DatasetBatch(*row) for row in rows]
 
 
 def to_json(statuses: list[StreamStatus]) -> str:

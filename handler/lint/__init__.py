@@ -55,4 +55,7 @@ def lint_ecosystem(eco: Ecosystem) -> LintReport:
     return LintReport(lint(eco))
 
 
+Ecosystem.linter = lint_ecosystem
+
+
 __all__ = ["LintReport", "RULES", "Rule", "lint", "lint_ecosystem", "sort_findings"]

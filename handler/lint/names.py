@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from handler.findings import Finding, error
-from handler.lint import walk
+from handler.model import walk
 from handler.lint.sql_reserved import RESERVED_COLUMN_PREFIX, RESERVED_WORDS
 from handler.model.ecosystem import Ecosystem
 

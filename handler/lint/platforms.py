@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 from croniter import croniter
 
 from handler.findings import Finding, error, warning
-from handler.lint import walk
+from handler.model import walk
 from handler.model.credential import Credential
 from handler.model.ecosystem import Ecosystem
 from handler.model.ingestion import CronTrigger, PostgresDatabase

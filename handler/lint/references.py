@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Iterator
 
 from handler.findings import Finding, error, warning
-from handler.lint import walk
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from handler.findings import Finding, error, warning
-from handler.lint import walk
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.schema import NullableStatus, PrimaryKeyStatus
 from handler.model.types import Decimal, type_name

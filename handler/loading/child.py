@@ -21,7 +21,8 @@ from typing import Any, Optional
 
 import msgspec
 
-import handler.model  # noqa: F401  (imported before the model runs: the DSL it uses)
+import handler.lint  # noqa: F401  (before the model runs: the DSL it uses, and lintAndHydrateCaches)
+import handler.model  # noqa: F401
 from handler.loading import landlock
 from handler.model.ecosystem import Ecosystem
 

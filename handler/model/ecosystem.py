@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from handler.model.base import FlexibleConstructor, ModelObject, definition_of
 from handler.model.documentation import Documentation
@@ -11,9 +11,6 @@ from handler.model.infrastructure import InfrastructureVendor
 from handler.model.mapping import DSGPlatformMapping
 from handler.model.platform import YellowDataPlatform, YellowPlatformServiceProvider
 from handler.model.repo import GitHubRepository
-
-if TYPE_CHECKING:
-    from handler.lint import LintReport
 
 
 class Ecosystem(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
@@ -70,11 +67,18 @@ class Ecosystem(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
             raise LookupError(f"ecosystem {self.name!r} has no data platform {name!r}")
         return platform
 
-    def lintAndHydrateCaches(self) -> "LintReport":
-        """Lint the model, as DataSurface models do at the end of ``createEcosystem``."""
-        from handler.lint import lint_ecosystem
+    #: The checks ``lintAndHydrateCaches`` runs, registered by ``handler.lint`` when it is
+    #: imported: the model itself knows no checks (lint depends on the model, not back).
+    linter: ClassVar[Optional[Callable[["Ecosystem"], Any]]] = None
 
-        return lint_ecosystem(self)
+    def lintAndHydrateCaches(self) -> Any:
+        """Lint the model, as DataSurface models do at the end of ``createEcosystem``.
+
+        Returns the lint report (``hasErrors()``, ``hasWarnings()``, ``printTree()``).
+        """
+        if Ecosystem.linter is None:
+            raise RuntimeError("lint is not loaded: import handler.lint first (datasurface lint and the sandbox do)")
+        return Ecosystem.linter(self)
 
     # --- canonical form -----------------------------------------------------------------------
 

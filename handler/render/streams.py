@@ -17,15 +17,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from handler.lint import walk
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.governance import Dataset, Datastore
 from handler.model.ingestion import IngestionConsistencyType, PostgresDatabase, SQLSnapshotIngestion
 from handler.model.platform import YellowDataPlatform, YellowMilestoneStrategy
 from handler.model.schema import DDLColumn, NullableStatus, PrimaryKeyStatus
 from handler.model.types import type_name
-from handler.render.naming import sql_name, stream_key
-from workflows.spec import SPEC_VERSION, spec_json
+from handler.render.naming import stream_key
+from workflows.spec import SPEC_VERSION, spec_json, sql_name
 
 _SQL_TYPES = {
     "TinyInt": "SMALLINT", "SmallInt": "SMALLINT", "Integer": "INTEGER", "BigInt": "BIGINT",

@@ -1,20 +1,21 @@
-"""The Jinja2 templates of rendered artifacts (``argo/`` and ``k8s/`` beside the ``handler`` package).
+"""The Jinja2 templates of rendered artifacts: package data in ``handler/render/templates/``.
 
 Templates use ``[[ ]]`` and ``[% %]`` as delimiters so Argo's own ``{{...}}`` expressions pass
-through untouched. Operators can point ``--templates DIR`` at their own copies (a folder with
-``argo/`` and ``k8s/`` subfolders).
+through untouched. Operators can override any of them with ``--templates DIR``: a folder with
+``argo/`` and/or ``k8s/`` subfolders; a template found there wins, the others come from the
+package.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import jinja2
 import yaml
 
-DEFAULT_TEMPLATES = Path(os.environ.get("DATASURFACE_TEMPLATES") or Path(__file__).resolve().parent.parent.parent)
+#: The package holding the shipped templates (under its ``templates/`` folder).
+TEMPLATE_PACKAGE = "handler.render"
 
 try:  # libyaml when available: rendering 1,000 streams stays well under a second
     _Loader: Any = yaml.CSafeLoader
@@ -24,14 +25,14 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
 
 
 class Templates:
-    def __init__(self, root: Optional[Path] = None) -> None:
-        self.root = Path(root) if root is not None else DEFAULT_TEMPLATES
-        for sub in ("argo", "k8s"):
-            if not (self.root / sub).is_dir():
-                hint = "" if root is not None else " (templates ship in the source tree: install with `pip install -e .` or pass --templates)"
-                raise FileNotFoundError(f"template folder {self.root / sub} does not exist{hint}")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(self.root)]),
+    def __init__(self, overrides: Optional[Path] = None) -> None:
+        loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader(TEMPLATE_PACKAGE, "templates")]
+        if overrides is not None:
+            if not any((Path(overrides) / sub).is_dir() for sub in ("argo", "k8s")):
+                raise FileNotFoundError(f"template folder {overrides} has neither an argo/ nor a k8s/ subfolder")
+            loaders.insert(0, jinja2.FileSystemLoader(str(overrides)))
+        self.env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
+            loader=jinja2.ChoiceLoader(loaders),
             variable_start_string="[[",
             variable_end_string="]]",
             block_start_string="[%",

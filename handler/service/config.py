@@ -23,6 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from handler.deploy import BOT_EMAIL, BOT_NAME
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 ENV_PREFIX = "DATASURFACE_"
@@ -49,8 +50,8 @@ class ServiceConfig(BaseModel):
     state_db_url: Optional[str] = None
     workers: int = 2
     public_url: Optional[str] = None
-    git_author_name: str = "datasurface-bot"
-    git_author_email: str = "datasurface-bot@users.noreply.github.com"
+    git_author_name: str = BOT_NAME
+    git_author_email: str = BOT_EMAIL
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> "ServiceConfig":

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import git
-
-from handler.deploy import commit_deployment
+from handler.deploy import bot_author, deploy_model_commit
 from handler.findings import Severity
-from handler.lint import lint
-from handler.loading import load_model
-from handler.render import RenderOptions, render_tree
+from handler.render import RenderOptions
 from handler.reports.validation_report import to_markdown
 from handler.service.config import ServiceConfig
 from handler.service.events import PullRequestEvent, PushEvent
@@ -62,19 +58,15 @@ def deploy_merge(event: PushEvent, config: ServiceConfig, vcs: VcsClient, observ
     vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit")
     mirror = ModelMirror(config.work_dir, event.repo)
     model_repo = mirror.fetch(vcs.clone_url(event.clone_url))
-    with tempfile.TemporaryDirectory(prefix="datasurface-deploy-") as tmp:
-        loaded = load_model(mirror.export(model_repo, event.sha, Path(tmp) / "model"))
-        findings = list(loaded.findings) + (lint(loaded.ecosystem) if loaded.ecosystem is not None else [])
-        errors = [f for f in findings if f.severity == Severity.ERROR]
-        if loaded.ecosystem is None or errors:
-            first = errors[0] if errors else None
-            detail = f"{first.rule} at {first.path}" if first else "the model does not load"
-            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", f"Not deployed: {len(errors)} errors ({detail})")
-            return RunResult("failed", f"not deployed: {len(errors)} errors")
-        tree = render_tree(loaded.ecosystem, RenderOptions(model_commit=event.sha, repo_url=config.deploy_repo_url, target_revision=config.deploy_branch))
     deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
-    author = git.Actor(config.git_author_name, config.git_author_email)
-    outcome = commit_deployment(tree, event.repo, event.sha, model_repo, deploy, author)
+    options = RenderOptions(repo_url=config.deploy_repo_url, target_revision=config.deploy_branch)
+    with tempfile.TemporaryDirectory(prefix="datasurface-deploy-") as tmp:
+        model_dir = mirror.export(model_repo, event.sha, Path(tmp) / "model")
+        outcome = deploy_model_commit(model_dir, model_repo, event.repo, event.sha, deploy, options,
+                                      author=bot_author(config.git_author_name, config.git_author_email))
+    if outcome.kind == "rejected":
+        vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", outcome.detail[:1].upper() + outcome.detail[1:])
+        return RunResult("failed", outcome.detail)
     descriptions = {"deployed": f"Deployed as {outcome.deploy_commit[:12]}", "already-deployed": f"Already deployed ({outcome.deploy_commit[:12]})",
                     "superseded": f"Superseded: {outcome.detail}"}
     vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from handler.findings import Finding, error
-from handler.lint import walk
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.ingestion import PostgresDatabase, SQLSnapshotIngestion
 from handler.model.workspace import DataLatency

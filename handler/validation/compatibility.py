@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional
 
 from handler.diff import ChangeKind, ModelChange
 from handler.findings import Finding, error
-from handler.lint import walk
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.schema import DDLColumn
 from handler.model.types import INTEGER_KINDS, Decimal, type_name

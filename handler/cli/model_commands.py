@@ -1,37 +1,39 @@
-"""The ``datasurface`` command line. Thin commands over the functional core.
-
-Model and validation commands live here; see cli_deploy.py, cli_ops.py and job_cli.py for the rest.
-"""
+"""Commands about the model itself: start one, lint it, validate a change, print it."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from importlib.resources import files
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
-from handler import __version__, cli_deploy, cli_ops
-from handler.cli_common import EXIT_CANNOT_RUN, EXIT_CLEAN, EXIT_FINDINGS, fail, limits, load_or_exit
-from handler.findings import has_errors
-from handler.job_cli import job_app
-from handler.lint import lint, sort_findings
-from handler.loading import load_model
-from handler.reports.findings_report import OutputFormat, print_text, to_json, to_markdown
+from handler import __version__
+from handler.cli.common import EXIT_CLEAN, EXIT_FINDINGS, fail, limits, load_or_exit
+from handler.reports.findings_report import OutputFormat
 
-app = typer.Typer(
-    name="datasurface",
-    help="GitOps control plane for data ecosystems: lint, validate and render the ecosystem model.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = typer.Typer()
 
-app.add_typer(job_app, name="job")
+#: The model repository users start from (``datasurface init``), shipped inside the package.
+MODEL_REPO_TEMPLATE = Path(str(files("handler") / "model_repo_template"))
 
 
-__all__ = ["EXIT_CANNOT_RUN", "app", "fail", "load_or_exit"]
+@app.command("init")
+def init_command(
+    folder: Path = typer.Argument(..., help="New folder for the model repository (must not exist or be empty)."),
+) -> None:
+    """Start a model repository: the customer/address MVP model, its mapping file and its GitHub workflows."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise fail(f"{folder} exists and is not an empty folder; choose a new one")
+    shutil.copytree(MODEL_REPO_TEMPLATE, folder, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    Console().print(
+        f"model repository started in {folder}: edit eco.py, then `datasurface lint {folder}`; "
+        "push it to GitHub and set up the workflows as .github/workflows/ describes",
+        soft_wrap=True,
+    )
 
 
 @app.command("lint")
@@ -41,6 +43,11 @@ def lint_command(
     timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running the model, seconds."),
 ) -> None:
     """Load the model in the sandbox and lint it. Exit 0 clean, 1 errors found, 2 could not run."""
+    from handler.findings import has_errors
+    from handler.lint import lint, sort_findings
+    from handler.loading import load_model
+    from handler.reports.findings_report import print_text, to_json, to_markdown
+
     if not model_dir.is_dir():
         raise fail(f"{model_dir} is not a folder")
     if not (model_dir / "eco.py").is_file():
@@ -66,7 +73,9 @@ def validate_command(
     base: Path = typer.Option(..., "--base", help="Checkout of the target branch (may be empty: initial check-in)."),
     head: Path = typer.Option(..., "--head", help="Checkout of the pull request's head."),
     source: str = typer.Option(..., "--source", help="The change source: OWNER/REPO@BRANCH of the pull request's head."),
-    changed_files: Optional[list[str]] = typer.Option(None, "--changed-files", help="Changed paths (repeat); default: from git, or by comparing the folders."),
+    changed_files: Optional[list[str]] = typer.Option(
+        None, "--changed-files", help="Changed paths (repeat); default: from git, or by comparing the folders."
+    ),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
     timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
@@ -84,19 +93,17 @@ def validate_command(
     if not head.is_dir() or not (head / "eco.py").is_file():
         raise fail(f"--head {head} is not a model folder (no eco.py)")
     result = validate(base, head, change_source, changed_files, limits(timeout))
-    if format == OutputFormat.json:
-        report = validation_report.to_json(result)
-    elif format == OutputFormat.markdown:
-        report = validation_report.to_markdown(result)
+    if format == OutputFormat.text and out is None:
+        validation_report.print_validation(Console(), result)
+    elif format == OutputFormat.text:
+        with out.open("w") as stream:
+            validation_report.print_validation(Console(file=stream, width=200), result)
     else:
-        report = ""
-    if format == OutputFormat.text:
-        console = Console(file=out.open("w") if out else None, width=200 if out else None)
-        validation_report.print_validation(console, result)
-    elif out is not None:
-        out.write_text(report)
-    else:
-        sys.stdout.write(report)
+        report = validation_report.to_json(result) if format == OutputFormat.json else validation_report.to_markdown(result)
+        if out is not None:
+            out.write_text(report)
+        else:
+            sys.stdout.write(report)
     raise typer.Exit(EXIT_FINDINGS if result.verdict == "fail" else EXIT_CLEAN)
 
 
@@ -125,10 +132,3 @@ def rules_command() -> None:
 def version_command() -> None:
     """Print the version."""
     typer.echo(f"datasurface {__version__}")
-
-
-cli_deploy.register(app)
-cli_ops.register(app)
-
-if __name__ == "__main__":
-    app()

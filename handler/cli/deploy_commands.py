@@ -1,4 +1,4 @@
-"""Commands that turn a model into a deployment: render, plan, deploy."""
+"""Commands that turn a model into a deployment: render, plan, deploy, and the job spec of a stream."""
 
 from __future__ import annotations
 
@@ -9,84 +9,95 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from handler.cli_common import EXIT_FINDINGS, fail, load_or_exit
-from handler.lint import lint
-from handler.reports.findings_report import OutputFormat, print_text
+from handler.cli.common import EXIT_FINDINGS, fail, load_or_exit
+from handler.reports.findings_report import OutputFormat
+
+app = typer.Typer()
+job_app = typer.Typer()
 
 
-def register(app: typer.Typer) -> None:
-    for name, command in (("render", render_command), ("plan", plan_command), ("deploy", deploy_command)):
-        app.command(name)(command)
-
-
+@app.command("render")
 def render_command(
     model: Path = typer.Option(..., "--model", help="Model folder (eco.py)."),
     out: Path = typer.Option(..., "--out", help="Deployment repository folder to write."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and k8s/ templates."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."),
     model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit to record in labels and the manifest."),
     image: Optional[str] = typer.Option(None, "--image", help="Container image of the workflow steps."),
     repo_url: Optional[str] = typer.Option(None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."),
 ) -> None:
     """Render platform artifacts into the deployment tree (files of removed platforms and streams are deleted)."""
+    import dataclasses
+
+    from handler.lint import lint
     from handler.render import RenderOptions, render_tree, write_tree
     from handler.render.templates import Templates
+    from handler.reports.findings_report import print_text
 
     eco = load_or_exit(model)
     lint_errors = [f for f in lint(eco) if f.is_error]
     if lint_errors:
         print_text(Console(stderr=True), f"lint {model}", lint_errors)
         raise typer.Exit(EXIT_FINDINGS)
-    overrides = {k: v for k, v in {"model_commit": model_commit, "image": image, "repo_url": repo_url}.items() if v}
+    options = RenderOptions()
+    overrides = {"model_commit": model_commit, "image": image, "repo_url": repo_url}
+    options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v})
     try:
-        tree = render_tree(eco, RenderOptions(**overrides), Templates(templates))  # type: ignore[arg-type]
+        tree = render_tree(eco, options, Templates(templates))
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     written = write_tree(tree, out)
     Console().print(
         f"rendered {len(tree)} files into {out}: {len(written.written)} written, "
-        f"{len(written.unchanged)} unchanged, {len(written.deleted)} deleted", soft_wrap=True,
+        f"{len(written.unchanged)} unchanged, {len(written.deleted)} deleted",
+        soft_wrap=True,
     )
 
 
+@app.command("deploy")
 def deploy_command(
-    model: Path = typer.Option(Path("."), "--model", help="Model folder (a checkout of the model repository)."),
+    model: Path = typer.Option(Path(), "--model", help="Model folder (a checkout of the model repository)."),
     deploy_repo: str = typer.Option(..., "--deploy-repo", help="Deployment repository URL (credentials in the URL or git config)."),
     branch: str = typer.Option("main", "--branch", help="Deployment branch."),
     model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit being deployed (default: HEAD of --model)."),
     model_repo: Optional[str] = typer.Option(None, "--model-repo", help="owner/name of the model repository (default: $GITHUB_REPOSITORY)."),
     work_dir: Path = typer.Option(Path(".datasurface-deploy"), "--work-dir", help="Where to keep the deployment clone."),
     repo_url: Optional[str] = typer.Option(None, "--repo-url", help="URL Argo CD syncs from (default: --deploy-repo)."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."),
 ) -> None:
     """Render the model and commit it to the deployment repository, exactly once per model commit."""
     import os
 
     import git
 
-    from handler.deploy import DeployError, commit_deployment, local_model_git
-    from handler.gitrepo import DeployRepo
-    from handler.render import RenderOptions, render_tree
+    from handler.deploy import DeployError, deploy_model_commit, local_model_git
+    from handler.gitrepo import DeployRepo, without_credentials
+    from handler.render import RenderOptions
+    from handler.render.templates import Templates
+    from handler.reports.findings_report import print_text
 
+    if not (model / "eco.py").is_file():
+        raise fail(f"{model} has no eco.py")
     try:
         model_git = local_model_git(model)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise fail(f"{model} is not inside a git checkout of the model repository") from None
     sha = model_commit or model_git.head.commit.hexsha
     name = model_repo or os.environ.get("GITHUB_REPOSITORY") or model.resolve().name
-    eco = load_or_exit(model)
-    errors = [f for f in lint(eco) if f.is_error]
-    if errors:
-        print_text(Console(stderr=True), f"lint {model}", errors)
-        raise typer.Exit(EXIT_FINDINGS)
-    tree = render_tree(eco, RenderOptions(model_commit=sha, repo_url=repo_url or deploy_repo, target_revision=branch))
-    author = git.Actor(os.environ.get("GIT_AUTHOR_NAME", "datasurface-bot"), os.environ.get("GIT_AUTHOR_EMAIL", "datasurface-bot@users.noreply.github.com"))
+    # The URL Argo CD syncs from goes into the manifests: never with the push credentials.
+    options = RenderOptions(repo_url=repo_url or without_credentials(deploy_repo), target_revision=branch)
     try:
-        outcome = commit_deployment(tree, name, sha, model_git, DeployRepo(work_dir, deploy_repo, branch), author)
-    except (DeployError, git.GitCommandError) as exc:
+        outcome = deploy_model_commit(model, model_git, name, sha, DeployRepo(work_dir, deploy_repo, branch), options,
+                                      templates=Templates(templates) if templates else None)
+    except (DeployError, git.GitCommandError, FileNotFoundError) as exc:
         Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
+    if outcome.kind == "rejected":
+        print_text(Console(stderr=True), f"{outcome.detail}: {model}", list(outcome.findings))
+        raise typer.Exit(EXIT_FINDINGS)
     Console().print(f"{outcome.kind}: {outcome.detail}", soft_wrap=True, markup=False)
 
 
+@app.command("plan")
 def plan_command(
     base: Path = typer.Option(..., "--base", help="Model folder before the merge (may be empty)."),
     head: Path = typer.Option(..., "--head", help="Model folder after the merge."),
@@ -108,3 +119,22 @@ def plan_command(
         sys.stdout.write(preview_report.to_markdown(result))
     else:
         preview_report.print_preview(Console(), result)
+
+
+@job_app.command("spec")
+def spec_command(
+    model: Path = typer.Option(..., "--model", help="Model folder (eco.py)."),
+    platform: str = typer.Option(..., "--platform", help="Data platform name."),
+    stream: str = typer.Option(..., "--stream", help="Stream key (the datastore, or STORE_DATASET for single-dataset ingestion)."),
+) -> None:
+    """Print the job spec of one stream as JSON."""
+    from handler.render.streams import platform_streams
+
+    eco = load_or_exit(model)
+    found = eco.getDataPlatform(platform)
+    if found is None:
+        raise fail(f"no data platform {platform!r}; platforms: {', '.join(sorted(p.name for p in eco.data_platforms))}")
+    specs = {s.stream: s for s in platform_streams(eco, found)}
+    if stream not in specs:
+        raise fail(f"platform {platform!r} runs no stream {stream!r}; streams: {', '.join(sorted(specs)) or 'none'}")
+    sys.stdout.write(specs[stream].spec_json)

@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import git
 from rich.console import Console
@@ -22,21 +22,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from handler.deploy import commit_deployment
+from handler.cli.model_commands import MODEL_REPO_TEMPLATE
+from handler.deploy import deploy_model_commit
 from handler.gitrepo import DeployRepo
-from handler.lint import lint
-from handler.loading import load_model
-from handler.render import RenderOptions, render_tree
+from handler.reports.findings_report import print_text
+from handler.render import RenderOptions
 from handler.reports.validation_report import to_markdown
 from handler.validation import ChangeSource, validate
-from pgtools.embedded import start_embedded
+from pgtools.embedded import EmbeddedServer, start_embedded
 from pgtools.urls import ensure_database, psycopg2_url, with_database
 from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
-from workflows.sqlnames import platform_schema
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
+from workflows.status import recent_batches, specs_from
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "model_repo_template"
 MODEL_REPO = "acme/datasurface-model"
 FAST_SCALE = 20.0  # live every 3 s, forensic every 30 s
 NEW_COLUMN = 'DDLColumn("loyaltyTier", VarChar(20)),'
@@ -49,9 +48,11 @@ def _git(repo: git.Repo, *args: str) -> str:
 class Demo:
     def __init__(self, workdir: Path, pg_url: Optional[str], fast: bool, duration: float, console: Console) -> None:
         self.workdir, self.pg_url, self.fast, self.duration, self.console = workdir, pg_url, fast, duration, console
-        self.server: Any = None
+        self.server: Optional[EmbeddedServer] = None
         self.step = 0
-        self.platforms: dict[str, str] = {}
+        self.platforms: list[str] = []
+        self.base_url = pg_url or ""
+        self.deployment_dir: Optional[Path] = None
 
     def say(self, title: str) -> None:
         self.step += 1
@@ -73,7 +74,7 @@ class Demo:
         if base is None:
             # Left running after the demo so that you can query it; the next run reuses it.
             self.server = start_embedded(self.workdir / "pg", cleanup_mode=None)
-            base = self.server.get_uri()
+            base = self.base_url = self.server.get_uri()
             self.console.print(f"embedded PostgreSQL in {self.workdir / 'pg'}")
         source_url, merge_url = with_database(base, "customer_db"), with_database(base, "datasurface_merge")
         counts = init_producer(source_url)
@@ -86,7 +87,7 @@ class Demo:
         repos = self.workdir / "repos"
         shutil.rmtree(repos, ignore_errors=True)
         bare = git.Repo.init(repos / "model.git", bare=True, initial_branch="main")
-        shutil.copytree(TEMPLATE, repos / "model", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(MODEL_REPO_TEMPLATE, repos / "model", ignore=shutil.ignore_patterns("__pycache__"))
         work = git.Repo.init(repos / "model", initial_branch="main")
         with work.config_writer() as config:
             config.set_value("user", "name", "Model Owner")
@@ -133,18 +134,20 @@ class Demo:
         work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
         work.remote("origin").push("main")
         sha = work.head.commit.hexsha
-        source = create_engine(psycopg2_url(with_database(self.pg_url or self.server.get_uri(), "customer_db")))
+        source = create_engine(psycopg2_url(with_database(self.base_url, "customer_db")))
         with source.begin() as conn:  # the producer's column that the model now publishes
             conn.execute(text("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyaltyTier varchar(20)"))
         source.dispose()
-        loaded = load_model(Path(work.working_dir))
-        assert loaded.ecosystem is not None and not [f for f in lint(loaded.ecosystem) if f.is_error]
-        self.platforms = {platform_schema(p.name): p.name for p in loaded.ecosystem.data_platforms}
         deployment_url = str(self.workdir / "repos" / "deployment.git")
-        tree = render_tree(loaded.ecosystem, RenderOptions(model_commit=sha, repo_url=deployment_url))
         deploy = DeployRepo(self.workdir / "deploy-work", deployment_url, "main")
-        outcome = commit_deployment(tree, MODEL_REPO, sha, model, deploy, git.Actor("datasurface-bot", "bot@example.com"))
-        self.console.print(f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({len(tree)} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)")
+        outcome = deploy_model_commit(Path(work.working_dir), model, MODEL_REPO, sha, deploy, RenderOptions(repo_url=deployment_url))
+        if outcome.kind == "rejected":  # the model passed validation, so this is a bug of the demo itself
+            print_text(self.console, outcome.detail, list(outcome.findings))
+            raise RuntimeError(f"the merged model was not deployed: {outcome.detail}")
+        self.platforms = sorted({spec.platform for spec in specs_from(deploy.path)})
+        files = sum(1 for p in deploy.path.rglob("*") if p.is_file() and ".git" not in p.parts)
+        self.console.print(f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({files} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)")
+        self.deployment_dir = deploy.path
         return deploy.path
 
     def operate(self, deploy_dir: Path, source_url: str, merge_url: str) -> list[WorkflowRun]:
@@ -179,18 +182,14 @@ class Demo:
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")
         engine = create_engine(psycopg2_url(merge_url))
-        with engine.connect() as conn:
-            schemas = sorted(self.platforms)
-            table = Table(title="Batch metrics (last 3 batches per platform)")
-            for column in ("platform", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
-                table.add_column(column)
-            for schema in schemas:
-                rows = conn.execute(text(
-                    f'SELECT b.batch_id, b.status, m.dataset, m.inserted, m.updated, m.deleted, m.total FROM "{schema}".batches b '
-                    f'JOIN "{schema}".batch_metrics m USING (stream, batch_id) WHERE b.batch_id > (SELECT max(batch_id) - 3 FROM "{schema}".batches) ORDER BY 1, 3'))
-                for row in rows:
-                    table.add_row(self.platforms.get(schema, schema), *[str(v) for v in row])
-            self.console.print(table)
+        table = Table(title="Batch metrics (last 3 batches per platform)")
+        for column in ("platform", "stream", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
+            table.add_column(column)
+        for platform in self.platforms:
+            for b in recent_batches(engine, platform, 3):
+                table.add_row(platform, b.stream, str(b.batch_id), b.status, b.dataset, *(str(n) for n in (b.inserted, b.updated, b.deleted, b.total)))
+        self.console.print(table)
+        with engine.connect() as conn:  # as a consumer: the workspace's views
             live = conn.execute(text('SELECT id, "firstName", "lastName", email, "loyaltyTier" FROM consumer1.livedsg_customers ORDER BY id LIMIT 5')).all()
             sample = Table(title="consumer1.livedsg_customers (live view, first 5 rows)")
             for column in ("id", "firstName", "lastName", "email", "loyaltyTier"):
@@ -215,4 +214,4 @@ class Demo:
             "  SELECT * FROM consumer1.forensicdsg_customers_history_as_of(now() - interval '1 minute');\n"
             f"psql \"{source_url}\"   (the producer)\n"
             "The embedded PostgreSQL keeps running for you; `datasurface demo --clean` starts over.", title="Query it yourself"))
-        (self.workdir / "demo.json").write_text(json.dumps({"source_url": source_url, "merge_url": merge_url}))
+        (self.workdir / "demo.json").write_text(json.dumps({"source_url": source_url, "merge_url": merge_url, "deployment": str(self.deployment_dir)}))

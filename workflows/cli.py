@@ -1,0 +1,233 @@
+"""The data plane's commands: the steps rendered workflows run (``datasurface job ...``), the
+local runner and the operating status. Mounted into ``datasurface`` by ``handler.cli``.
+
+Thin wrappers over ``workflows``; each imports what it runs when it runs, so a step in a
+workflow pod starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
+from workflows.spec import JobSpec
+
+app = typer.Typer()
+job_app = typer.Typer()
+
+
+class StatusFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def read_spec(path: Path) -> JobSpec:
+    """The job spec at ``path``; an unreadable or invalid spec ends the step as a permanent error."""
+    try:
+        return JobSpec.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        Console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+
+
+@job_app.command("snapshot-merge")
+def snapshot_merge_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    source_url: Optional[str] = typer.Option(None, "--source-url", help="Producer database URL (default: from the spec and credentials; env DATASURFACE_SOURCE_URL)."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec and credentials; env DATASURFACE_MERGE_URL)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop between datasets after this long and report keep_working."),
+    outcome_dir: Optional[Path] = typer.Option(None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."),
+) -> None:
+    """Ingest the stream's tables from one snapshot and merge them. Prints a final JSON outcome line.
+
+    Exit codes: 0 done, 10 keep_working (run again now), 75 transient error (retry later),
+    1 permanent error, 11 another run of the stream holds the lock.
+    """
+    from workflows.snapshot_merge import run_snapshot_merge
+
+    outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds)
+    if outcome.error:
+        Console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
+    print(outcome.line(), flush=True)
+    if outcome_dir is not None:
+        outcome.write_files(outcome_dir)
+        if outcome.outcome == "keep_working":
+            raise typer.Exit(EXIT_DONE)
+    raise typer.Exit(outcome.exit_code)
+
+
+@job_app.command("reset-batch")
+def reset_batch_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="The dataset whose staging to discard (it must belong to the stream)."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+) -> None:
+    """Reset the stream's uncommitted batch so the next run re-ingests it; refuses a committed batch."""
+    from workflows.batch import BatchStateError
+    from workflows.db import ConfigurationError
+    from workflows.snapshot_merge import reset_batch
+
+    try:
+        message = reset_batch(read_spec(spec_path), merge_url, dataset)
+    except (BatchStateError, ConfigurationError) as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+    Console().print(message, soft_wrap=True, markup=False)
+
+
+@job_app.command("reconcile-views")
+def reconcile_views_command(
+    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
+    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+) -> None:
+    """Create or update the consumer views of the stream's datasets; exit 1 when any failed."""
+    from workflows.db import ConfigurationError, is_transient
+    from workflows.outcome import EXIT_TRANSIENT
+    from workflows.views import reconcile_views
+
+    try:
+        results = reconcile_views(read_spec(spec_path), merge_url)
+    except ConfigurationError as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_PERMANENT) from None
+    except Exception as exc:  # noqa: BLE001 - the database itself failed: tell Argo whether to retry
+        Console(stderr=True).print(f"error: {type(exc).__name__}: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_TRANSIENT if is_transient(exc) else EXIT_PERMANENT) from None
+    console = Console()
+    for result in results:
+        mark = "ok    " if result.ok else "FAILED"
+        console.print(f"{mark} {result.name}" + (f": {result.message}" if result.message else ""), soft_wrap=True, markup=False)
+    failed = sum(1 for r in results if not r.ok)
+    console.print(f"{len(results) - failed} reconciled, {failed} failed", soft_wrap=True)
+    raise typer.Exit(EXIT_PERMANENT if failed else EXIT_DONE)
+
+
+@job_app.command("notify")
+def notify_command(
+    platform: str = typer.Option(..., "--platform"),
+    stream: str = typer.Option(..., "--stream"),
+    batch: str = typer.Option("", "--batch"),
+    status: str = typer.Option("Failed", "--status"),
+    failures: str = typer.Option("", "--failures", help="Argo's {{workflow.failures}} JSON."),
+    link: str = typer.Option("", "--link", help="Link to the run in the Argo UI."),
+) -> None:
+    """Post a failure message to $DATASURFACE_NOTIFY_URL (Slack-compatible); never fails."""
+    from workflows import notify
+
+    outcome = notify.send(notify.failure_message(platform, stream, batch, status, failures, link))
+    Console(stderr=True).print(outcome, soft_wrap=True)
+
+
+@app.command("status")
+def status_command(
+    merge_url: str = typer.Option(..., "--merge-url", help="Merge database URL."),
+    spec_dir: Optional[Path] = typer.Option(None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and schedules)."),
+    format: StatusFormat = typer.Option(StatusFormat.text, "--format", "-f", help="text or json."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any stream is stale or failing (for alerts)."),
+    serve: Optional[int] = typer.Option(None, "--serve", help="Serve the same figures as Prometheus metrics on this port."),
+    max_age: float = typer.Option(900.0, "--max-age", help="Freshness limit in seconds for streams without a spec."),
+) -> None:
+    """Per platform and stream: last batch, its age and counts, recent success rate, freshness."""
+    from sqlalchemy import create_engine
+
+    from workflows import status
+    from pgtools.urls import DatabaseURLError, psycopg2_url
+
+    try:
+        engine = create_engine(psycopg2_url(merge_url), pool_pre_ping=True)
+    except DatabaseURLError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--merge-url") from None
+    specs = status.specs_from(spec_dir) if spec_dir else []
+    if spec_dir and not specs:
+        raise typer.BadParameter(f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)", param_hint="--spec-dir")
+    if serve is not None:
+        import threading
+
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(status.StatusCollector(engine, specs))
+        start_http_server(serve, registry=registry)
+        Console().print(f"serving Prometheus metrics on :{serve}/metrics (Ctrl-C to stop)")
+        threading.Event().wait()
+    streams = status.collect(engine, specs, max_age)
+    if format == StatusFormat.json:
+        sys.stdout.write(status.to_json(streams))
+    else:
+        from rich.table import Table
+
+        table = Table(title="DataSurface streams")
+        for column in ("platform", "stream", "last batch", "state", "age", "ins/upd/del", "success", "fresh"):
+            table.add_column(column)
+        for s in streams:
+            age = "-" if s.age_seconds is None else f"{s.age_seconds:.0f} s"
+            rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
+            fresh = "[red]stale[/red]" if s.stale else "[green]ok[/green]"
+            if s.failing:
+                fresh += " [red]failing[/red]"
+            table.add_row(s.platform, s.stream, str(s.last_batch or "-"), s.last_status or "-", age, f"{s.inserted}/{s.updated}/{s.deleted}", rate, fresh)
+        Console().print(table)
+    if check and any(s.stale or s.failing for s in streams):
+        raise typer.Exit(EXIT_PERMANENT)
+
+
+@app.command("run-local")
+def run_local_command(
+    deployment: Path = typer.Option(..., "--deployment", help="A rendered deployment tree (datasurface render --out)."),
+    once: bool = typer.Option(False, "--once", help="Run the view-reconcile hooks and every stream once, then stop."),
+    duration: Optional[str] = typer.Option(None, "--for", help="Run the schedules for this long, e.g. 90s, 10m, 2h."),
+    secrets: Optional[Path] = typer.Option(None, "--secrets", help='JSON {"secret": {"key": "value"}}; else <SECRET>_<KEY> environment variables.'),
+    env: Optional[list[str]] = typer.Option(None, "--env", help="KEY=VALUE for the steps, e.g. DATASURFACE_MERGE_URL=... (repeat)."),
+    time_scale: float = typer.Option(1.0, "--time-scale", help="Run the schedules this many times faster (the demo's --fast)."),
+) -> None:
+    """Execute the rendered Argo workflows locally: each stream on its cron schedule."""
+    import tempfile
+
+    from workflows.local_runner import Deployment, LocalRunner, Secrets, UnsupportedManifest
+
+    if once == (duration is not None):
+        raise typer.BadParameter("give exactly one of --once and --for DURATION", param_hint="--once / --for")
+    try:
+        extra = dict(item.split("=", 1) for item in env or [])
+    except ValueError:
+        raise typer.BadParameter("takes KEY=VALUE", param_hint="--env") from None
+    console = Console()
+    try:
+        runner = LocalRunner(Deployment(deployment), Secrets.load(secrets), extra, Path(tempfile.mkdtemp(prefix="datasurface-run-")),
+                             time_scale, echo=lambda m: console.print(m, markup=False))
+
+        def show(run) -> None:  # type: ignore[no-untyped-def]
+            merged = next((s.outputs.get("outcome", "") for s in run.steps if s.template == "snapshot-merge"), "")
+            console.print(f"{run.status:<9} {run.name} {merged}", markup=False, soft_wrap=True)
+            for failure in run.failures:
+                console.print(f"          {failure['displayName']}: {failure['message']}", markup=False, soft_wrap=True)
+
+        for run in runner.run_hooks():
+            show(run)
+        if once:
+            for cron in runner.deployment.crons:
+                run = runner.run_cron(cron)
+                if run is not None:
+                    show(run)
+        else:
+            runner.run_schedules(_parse_duration(duration or "0s"), on_run=show)
+    except UnsupportedManifest as exc:
+        raise typer.BadParameter(str(exc), param_hint="--deployment") from None
+    failed = [r for r in runner.history if r.status != "Succeeded"]
+    console.print(f"{len(runner.history)} workflow runs, {len(failed)} failed", soft_wrap=True)
+    raise typer.Exit(EXIT_PERMANENT if failed else EXIT_DONE)
+
+
+def _parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError, KeyError):
+        raise typer.BadParameter(f"not a duration: {text!r} (use 90s, 10m or 2h)", param_hint="--for") from None
