@@ -228,3 +228,21 @@ def test_github_app_credentials_use_an_installation_token(env: Env, tmp_path: Pa
     status_request = next(r for r in env.github.requests if r.path.endswith("/statuses/" + "a" * 40))
     assert status_request.authorization == "token ghs_installation_42"
     assert client.clone_url("https://github.com/acme/x.git") == "https://x-access-token:ghs_installation_42@github.com/acme/x.git"
+
+
+def test_each_status_links_to_the_page_of_its_job(env: Env) -> None:
+    with ServerThread(create_app(env.config.model_copy(update={"public_url": "https://datasurface.example.com/"}))) as service:
+        base = env.model.sha("main")
+        env.model.branch("team1")
+        head = env.model.change(add_column("nickname"), "add nickname")
+        env.model.push("team1")
+        env.github.pr_files[(REPO, 9)] = ["eco.py"]
+        deliver(service, "pull_request", pr_payload(env.model, 9, head, base))
+        wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")), what="success status")
+        links = {s["target_url"] for s in env.github.statuses_for(head, "datasurface/validate")}
+        (link,) = links  # pending and success point at the same job
+        assert link.startswith("https://datasurface.example.com/jobs/")
+        page = httpx.get(service + link.removeprefix("https://datasurface.example.com"))
+        assert page.status_code == 200
+        assert "done" in page.text and "this change may merge" in page.text and "column:nickname" in page.text
+        assert httpx.get(f"{service}/jobs/999999").status_code == 404

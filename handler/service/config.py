@@ -11,7 +11,7 @@
 | work_dir | DATASURFACE_WORK_DIR | ./datasurface-work |
 | state_db_url | DATASURFACE_STATE_DB_URL | sqlite:///<work_dir>/state.db (PostgreSQL by URL) |
 | workers | DATASURFACE_WORKERS | 2 |
-| public_url | DATASURFACE_PUBLIC_URL | - (links in statuses) |
+| public_url | DATASURFACE_PUBLIC_URL | - (this service's address as GitHub users reach it: each commit status links to its job's page, PUBLIC_URL/jobs/ID) |
 
 Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
 """
@@ -64,6 +64,10 @@ class ServiceConfig(BaseModel):
         if not self.allowed_repos:
             raise ValueError("allowed_repos is required: the model repositories this service serves")
         return self
+
+    def job_url(self, job_id: int) -> Optional[str]:
+        """The page of a job on this service (a status's ``target_url``); None without ``public_url``."""
+        return f"{self.public_url.rstrip('/')}/jobs/{job_id}" if self.public_url else None
 
     @property
     def state_url(self) -> str:

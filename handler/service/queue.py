@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import msgspec
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, select, update
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -49,6 +49,7 @@ jobs = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("result", Text, nullable=True),
+    Column("report", Text, nullable=True),  # Markdown shown on the job's page
     Index("jobs_key_status", "key", "status"),  # supersede and claim look up one key's queued jobs
 )
 
@@ -78,10 +79,20 @@ def state_engine(url: str) -> Engine:
     return engine
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """State databases made by an older version gain the columns added since (all nullable)."""
+    present = {c["name"] for c in inspect(engine).get_columns("jobs")}
+    with engine.begin() as conn:
+        for column in jobs.columns:
+            if column.name not in present:
+                conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"))
+
+
 class JobQueue:
     def __init__(self, url: str) -> None:
         self.engine = state_engine(url)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._claim_lock = threading.Lock()  # one claimer at a time in this process (SQLite has no SKIP LOCKED)
         self._pending: stdqueue.Queue[Any] = stdqueue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="datasurface-queue-writer", daemon=True)
@@ -154,9 +165,14 @@ class JobQueue:
                 return None
             return Job(row.id, row.key, row.kind, row.delivery_id, json.loads(row.payload), row.attempts + 1)
 
-    def finish(self, job: Job, status: str, result: str) -> None:
+    def finish(self, job: Job, status: str, result: str, report: Optional[str] = None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(jobs).where(jobs.c.id == job.id).values(status=status, result=result[:2000], updated_at=time.time()))
+            conn.execute(update(jobs).where(jobs.c.id == job.id).values(status=status, result=result[:2000], report=report, updated_at=time.time()))
+
+    def job(self, job_id: int) -> Optional[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else dict(row._mapping)
 
     def recover(self) -> int:
         """Jobs left running by a dead process go back to the queue."""

@@ -7,11 +7,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from handler.deploy import bot_author, deploy_model_commit
 from handler.findings import Severity
 from handler.render import RenderOptions
+from handler.reports.findings_report import to_markdown as findings_markdown
 from handler.reports.validation_report import to_markdown
 from handler.service.config import ServiceConfig
 from handler.service.events import PullRequestEvent, PushEvent
@@ -27,11 +28,24 @@ DEPLOY_CONTEXT = "datasurface/deploy"
 class RunResult:
     status: str  # done | failed
     summary: str
+    report: Optional[str] = None  # Markdown shown on the job's page
 
 
-def validate_pull_request(event: PullRequestEvent, config: ServiceConfig, vcs: VcsClient, observe: Callable[[str, float], None]) -> RunResult:
+@dataclass(frozen=True)
+class JobContext:
+    """What a runner works with: the configuration, the VCS client, a metrics hook, and the
+    address of the job's page on this service (each status links to it)."""
+
+    config: ServiceConfig
+    vcs: VcsClient
+    observe: Callable[[str, float], None]
+    target_url: Optional[str] = None
+
+
+def validate_pull_request(event: PullRequestEvent, ctx: JobContext) -> RunResult:
+    config, vcs = ctx.config, ctx.vcs
     started = time.monotonic()
-    vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "pending", "DataSurface is validating this change")
+    vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "pending", "DataSurface is validating this change", ctx.target_url)
     mirror = ModelMirror(config.work_dir, event.repo)
     repo = mirror.fetch(vcs.clone_url(event.clone_url))
     if event.head_clone_url != event.clone_url:  # a fork: its commits come from its own repository
@@ -41,21 +55,24 @@ def validate_pull_request(event: PullRequestEvent, config: ServiceConfig, vcs: V
         base = mirror.export(repo, event.base_sha, Path(tmp) / "base")
         head = mirror.export(repo, ModelMirror.pr_content_rev(repo, event.number, event.head_sha), Path(tmp) / "head")
         result = validate(base, head, ChangeSource(event.head_repo, event.head_branch), changed)
-    vcs.upsert_comment(event.repo, event.number, to_markdown(result))
+    report = to_markdown(result)
+    vcs.upsert_comment(event.repo, event.number, report)
     errors = sum(1 for f in result.findings if f.severity == Severity.ERROR)
     warnings = len(result.findings) - errors
     if result.verdict == "pass":
-        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "success", f"May merge: {warnings} warnings, {len(result.changes)} model changes")
+        description = f"May merge: {warnings} warnings, {len(result.changes)} model changes"
+        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "success", description, ctx.target_url)
     else:
-        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "failure", f"{errors} errors: see the DataSurface comment")
-    observe("validation", time.monotonic() - started)
-    return RunResult("done", f"{result.verdict}: {errors} errors, {warnings} warnings")
+        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "failure", f"{errors} errors: see the DataSurface comment", ctx.target_url)
+    ctx.observe("validation", time.monotonic() - started)
+    return RunResult("done", f"{result.verdict}: {errors} errors, {warnings} warnings", report)
 
 
-def deploy_merge(event: PushEvent, config: ServiceConfig, vcs: VcsClient, observe: Callable[[str, float], None]) -> RunResult:
+def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
     """Render the merged model and commit it to the deployment repository, exactly once."""
+    config, vcs = ctx.config, ctx.vcs
     started = time.monotonic()
-    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit")
+    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit", ctx.target_url)
     mirror = ModelMirror(config.work_dir, event.repo)
     model_repo = mirror.fetch(vcs.clone_url(event.clone_url))
     deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
@@ -65,11 +82,11 @@ def deploy_merge(event: PushEvent, config: ServiceConfig, vcs: VcsClient, observ
         outcome = deploy_model_commit(model_dir, model_repo, event.repo, event.sha, deploy, options,
                                       author=bot_author(config.git_author_name, config.git_author_email))
     if outcome.kind == "rejected":
-        vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", outcome.detail[:1].upper() + outcome.detail[1:])
-        return RunResult("failed", outcome.detail)
+        vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", outcome.detail[:1].upper() + outcome.detail[1:], ctx.target_url)
+        return RunResult("failed", outcome.detail, findings_markdown(f"Not deployed: {event.repo}@{event.sha[:12]}", list(outcome.findings)))
     descriptions = {"deployed": f"Deployed as {outcome.deploy_commit[:12]}", "already-deployed": f"Already deployed ({outcome.deploy_commit[:12]})",
                     "superseded": f"Superseded: {outcome.detail}"}
-    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind])
+    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind], ctx.target_url)
     if outcome.kind == "deployed":
-        observe("deploy", time.monotonic() - started)
+        ctx.observe("deploy", time.monotonic() - started)
     return RunResult("done", outcome.detail)

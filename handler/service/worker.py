@@ -12,7 +12,7 @@ from handler.service import events
 from handler.service.config import ServiceConfig
 from handler.service.logs import delivery_id, scrub
 from handler.service.queue import DONE, FAILED, QUEUED, Job, JobQueue
-from handler.service.runners import DEPLOY_CONTEXT, VALIDATE_CONTEXT, RunResult, deploy_merge, validate_pull_request
+from handler.service.runners import DEPLOY_CONTEXT, VALIDATE_CONTEXT, JobContext, RunResult, deploy_merge, validate_pull_request
 from handler.service.vcs import GitHubClient, VcsClient
 
 log = logging.getLogger("datasurface.service")
@@ -71,11 +71,12 @@ class Worker:
             event = events.from_dict(payload)
             log.info("job started", extra={"job": job.id, "kind": job.kind, "key": job.key, "attempt": job.attempts})
             vcs = self.vcs_factory(installation)
+            ctx = JobContext(self.config, vcs, self.metrics.observe, self.config.job_url(job.id))
             try:
                 if isinstance(event, events.PullRequestEvent):
-                    result: RunResult = validate_pull_request(event, self.config, vcs, self.metrics.observe)
+                    result: RunResult = validate_pull_request(event, ctx)
                 else:
-                    result = deploy_merge(event, self.config, vcs, self.metrics.observe)
+                    result = deploy_merge(event, ctx)
             except Exception as exc:  # noqa: BLE001 - a job must never kill its worker
                 log.exception("job failed", extra={"job": job.id})
                 if job.attempts < MAX_ATTEMPTS and not self.stop_event.is_set():
@@ -84,20 +85,20 @@ class Worker:
                     return
                 self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {exc}"))
                 self.metrics.jobs.labels(job.kind, FAILED).inc()
-                self._report_error(vcs, event, scrub(str(exc)))
+                self._report_error(vcs, event, scrub(str(exc)), ctx.target_url)
                 return
-            self.queue.finish(job, DONE if result.status == "done" else FAILED, result.summary)
+            self.queue.finish(job, DONE if result.status == "done" else FAILED, result.summary, result.report)
             self.metrics.jobs.labels(job.kind, result.status).inc()
             log.info("job finished", extra={"job": job.id, "result": result.summary})
         finally:
             delivery_id.reset(token)
 
     @staticmethod
-    def _report_error(vcs: VcsClient, event: object, message: str) -> None:
+    def _report_error(vcs: VcsClient, event: object, message: str, target_url: Optional[str]) -> None:
         try:
             if isinstance(event, events.PullRequestEvent):
-                vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "error", f"DataSurface could not validate: {message}")
+                vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "error", f"DataSurface could not validate: {message}", target_url)
             elif isinstance(event, events.PushEvent):
-                vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "error", f"DataSurface could not deploy: {message}")
+                vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "error", f"DataSurface could not deploy: {message}", target_url)
         except Exception:  # noqa: BLE001 - the VCS itself may be what failed
             log.exception("could not report the failure")
