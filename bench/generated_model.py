@@ -14,7 +14,7 @@ from pathlib import Path
 DATASETS_PER_STORE = 100
 STORES_PER_TEAM = 10
 
-ECO_TEMPLATE = '''
+ECO_TEMPLATE = """
 from handler.model import *
 
 N_DATASETS = {n}
@@ -72,15 +72,29 @@ def createEcosystem():
             DatasetGroup("hist", sinks, WorkspacePlatformConfig(ConsumerRetentionRequirements(DataMilestoningStrategy.FORENSIC))),
         ))
     return eco
-'''
+"""
 
 
 def write_model(folder: Path, n: int, changed: int = 0) -> None:
     folder.mkdir(parents=True)
-    (folder / "eco.py").write_text(ECO_TEMPLATE.format(n=n, changed=changed, per_store=DATASETS_PER_STORE, per_team=STORES_PER_TEAM))
+    (folder / "eco.py").write_text(
+        ECO_TEMPLATE.format(n=n, changed=changed, per_store=DATASETS_PER_STORE, per_team=STORES_PER_TEAM)
+    )
     teams = (((n + DATASETS_PER_STORE - 1) // DATASETS_PER_STORE) + STORES_PER_TEAM - 1) // STORES_PER_TEAM
     mapping = []
     for t in range(teams):
-        mapping.append({"dsgName": "live", "workspace": f"ws{t}", "assignments": [{"dataPlatform": "Live", "status": "PROVISIONED"}]})
-        mapping.append({"dsgName": "hist", "workspace": f"ws{t}", "assignments": [{"dataPlatform": "Forensic", "status": "PROVISIONED"}]})
+        mapping.append(
+            {
+                "dsgName": "live",
+                "workspace": f"ws{t}",
+                "assignments": [{"dataPlatform": "Live", "status": "PROVISIONED"}],
+            }
+        )
+        mapping.append(
+            {
+                "dsgName": "hist",
+                "workspace": f"ws{t}",
+                "assignments": [{"dataPlatform": "Forensic", "status": "PROVISIONED"}],
+            }
+        )
     (folder / "dsg_platform_mapping.json").write_text(json.dumps(mapping))

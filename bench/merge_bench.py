@@ -33,23 +33,40 @@ from workflows.snapshot_merge import run_snapshot_merge  # noqa: E402
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec  # noqa: E402
 
 COLUMNS = [
-    ("id", "BIGINT", False, 0), ("first_name", "VARCHAR(100)", False, None), ("last_name", "VARCHAR(100)", False, None),
-    ("dob", "DATE", False, None), ("email", "VARCHAR(100)", True, None), ("phone", "VARCHAR(40)", True, None),
-    ("balance", "NUMERIC(12,2)", True, None), ("updated_at", "TIMESTAMP", True, None),
+    ("id", "BIGINT", False, 0),
+    ("first_name", "VARCHAR(100)", False, None),
+    ("last_name", "VARCHAR(100)", False, None),
+    ("dob", "DATE", False, None),
+    ("email", "VARCHAR(100)", True, None),
+    ("phone", "VARCHAR(40)", True, None),
+    ("balance", "NUMERIC(12,2)", True, None),
+    ("updated_at", "TIMESTAMP", True, None),
 ]
-DDL = ("CREATE TABLE customers (id bigint PRIMARY KEY, first_name varchar(100) NOT NULL, last_name varchar(100) NOT NULL, "
-       "dob date NOT NULL, email varchar(100), phone varchar(40), balance numeric(12,2), updated_at timestamp)")
-FILL = ("INSERT INTO customers SELECT g, 'First' || g, 'Last' || (g % 9973), DATE '1950-01-01' + (g % 20000), "
-        "'user' || g || '@example.com', '+1-555-' || lpad((g % 10000000)::text, 7, '0'), (g % 100000) / 100.0, "
-        "TIMESTAMP '2020-01-01' + g * INTERVAL '1 second' FROM generate_series(1, {rows}) g")
+DDL = (
+    "CREATE TABLE customers (id bigint PRIMARY KEY, first_name varchar(100) NOT NULL, last_name varchar(100) NOT NULL, "
+    "dob date NOT NULL, email varchar(100), phone varchar(40), balance numeric(12,2), updated_at timestamp)"
+)
+FILL = (
+    "INSERT INTO customers SELECT g, 'First' || g, 'Last' || (g % 9973), DATE '1950-01-01' + (g % 20000), "
+    "'user' || g || '@example.com', '+1-555-' || lpad((g % 10000000)::text, 7, '0'), (g % 100000) / 100.0, "
+    "TIMESTAMP '2020-01-01' + g * INTERVAL '1 second' FROM generate_series(1, {rows}) g"
+)
 
 
 def spec(strategy: str) -> JobSpec:
     db = DatabaseSpec(host="unused", port=5432, database="unused", credential="unused")
     columns = [ColumnSpec(name=n, sql_type=t, nullable=nl, key_position=k) for n, t, nl, k in COLUMNS]
-    return JobSpec(platform=f"Bench{strategy.title()}", strategy=strategy, stream="Customers", store="Customers",
-                   datasets=[DatasetSpec(name="customers", source_table="customers", columns=columns)],
-                   source=db, merge=db, namespace="bench", schedule="* * * * *")
+    return JobSpec(
+        platform=f"Bench{strategy.title()}",
+        strategy=strategy,
+        stream="Customers",
+        store="Customers",
+        datasets=[DatasetSpec(name="customers", source_table="customers", columns=columns)],
+        source=db,
+        merge=db,
+        namespace="bench",
+        schedule="* * * * *",
+    )
 
 
 def admin(url: str, database: str, sql: str) -> None:
@@ -66,10 +83,18 @@ def admin(url: str, database: str, sql: str) -> None:
 def churn(url: str, pct: float, round_: int, rows: int) -> None:
     """Update pct% of rows; delete and insert a few (a tenth of the changes each)."""
     step = max(1, int(100 / pct))
-    admin(url, "bench_source", f"UPDATE customers SET email = 'r{round_}-' || id || '@example.com', updated_at = now() WHERE (id + {round_}) % {step} = 0")
+    admin(
+        url,
+        "bench_source",
+        f"UPDATE customers SET email = 'r{round_}-' || id || '@example.com', updated_at = now() WHERE (id + {round_}) % {step} = 0",
+    )
     admin(url, "bench_source", f"DELETE FROM customers WHERE (id + {round_} * 7) % {step * 10} = 1")
-    admin(url, "bench_source", f"INSERT INTO customers SELECT g, 'New' || g, 'Row', DATE '2000-01-01', NULL, NULL, NULL, NULL "
-                               f"FROM generate_series({rows + round_ * 100000 + 1}, {rows + round_ * 100000 + rows // (step * 10)}) g")
+    admin(
+        url,
+        "bench_source",
+        f"INSERT INTO customers SELECT g, 'New' || g, 'Row', DATE '2000-01-01', NULL, NULL, NULL, NULL "
+        f"FROM generate_series({rows + round_ * 100000 + 1}, {rows + round_ * 100000 + rows // (step * 10)}) g",
+    )
 
 
 def floor_seconds(url: str) -> float:
@@ -93,8 +118,11 @@ def floor_seconds(url: str) -> float:
 
 def batch_seconds(job: JobSpec, url: str) -> float:
     started = time.perf_counter()
-    outcome = run_snapshot_merge(job, str(psycopg2_url(url).set(database="bench_source").render_as_string(False)),
-                                 str(psycopg2_url(url).set(database="bench_merge").render_as_string(False)))
+    outcome = run_snapshot_merge(
+        job,
+        str(psycopg2_url(url).set(database="bench_source").render_as_string(False)),
+        str(psycopg2_url(url).set(database="bench_merge").render_as_string(False)),
+    )
     if outcome.outcome != "done":
         raise SystemExit(f"batch failed: {outcome.error}")
     return time.perf_counter() - started
@@ -104,10 +132,21 @@ def peak_memory_mb(job: JobSpec, url: str, folder: Path) -> float:
     path = folder / "spec.json"
     path.write_text(job.to_json())
     process = subprocess.Popen(
-        [sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(path),
-         "--source-url", psycopg2_url(url).set(database="bench_source").render_as_string(False).replace("+psycopg2", ""),
-         "--merge-url", psycopg2_url(url).set(database="bench_merge").render_as_string(False).replace("+psycopg2", "")],
-        stdout=subprocess.DEVNULL, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "handler.cli",
+            "job",
+            "snapshot-merge",
+            "--spec",
+            str(path),
+            "--source-url",
+            psycopg2_url(url).set(database="bench_source").render_as_string(False).replace("+psycopg2", ""),
+            "--merge-url",
+            psycopg2_url(url).set(database="bench_merge").render_as_string(False).replace("+psycopg2", ""),
+        ],
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     _pid, status, usage = os.wait4(process.pid, 0)
     if status != 0:
@@ -120,7 +159,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--churn", type=float, default=1.0, help="percent of rows changed per batch")
     parser.add_argument("--batches", type=int, default=50, help="forensic batches for the history check")
-    parser.add_argument("--pg-url", default=os.environ.get("DATASURFACE_BENCH_PG_URL"), help="server to use (default: the embedded PostgreSQL)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("DATASURFACE_BENCH_PG_URL"),
+        help="server to use (default: the embedded PostgreSQL)",
+    )
     args = parser.parse_args()
     server = None
     url = args.pg_url
@@ -146,8 +189,12 @@ def main() -> None:
         churn(url, args.churn, 1, args.rows)
         live_2 = batch_seconds(live, url)
         forensic_2 = batch_seconds(forensic, url)
-        print(f"{'live':>9} batch 2 ({args.churn}% changed)  {live_2:7.2f} s  {live_2 / floor:5.2f}x floor (target <= 2x)")
-        print(f"{'forensic':>9} batch 2 ({args.churn}% changed)  {forensic_2:7.2f} s  {forensic_2 / floor:5.2f}x floor (target <= 3x)")
+        print(
+            f"{'live':>9} batch 2 ({args.churn}% changed)  {live_2:7.2f} s  {live_2 / floor:5.2f}x floor (target <= 2x)"
+        )
+        print(
+            f"{'forensic':>9} batch 2 ({args.churn}% changed)  {forensic_2:7.2f} s  {forensic_2 / floor:5.2f}x floor (target <= 3x)"
+        )
         last = forensic_2
         for round_ in range(2, args.batches):
             churn(url, args.churn, round_, args.rows)

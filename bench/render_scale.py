@@ -20,10 +20,33 @@ sys.path.insert(0, str(ROOT))
 
 from handler.loading.loader import read_mapping_file  # noqa: E402
 from handler.model import (  # noqa: E402
-    ConsumerRetentionRequirements, Credential, CredentialType, CronTrigger, DataMilestoningStrategy, Dataset, DatasetGroup,
-    DatasetSink, Datastore, DDLColumn, DDLTable, Ecosystem, GitHubRepository, GovernanceZoneDeclaration, HostPortPair,
-    IngestionConsistencyType, NullableStatus, PostgresDatabase, PrimaryKeyStatus, SimpleDC, SimpleDCTypes,
-    SQLSnapshotIngestion, TeamDeclaration, VarChar, Workspace, WorkspacePlatformConfig, YellowDataPlatform,
+    ConsumerRetentionRequirements,
+    Credential,
+    CredentialType,
+    CronTrigger,
+    DataMilestoningStrategy,
+    Dataset,
+    DatasetGroup,
+    DatasetSink,
+    Datastore,
+    DDLColumn,
+    DDLTable,
+    Ecosystem,
+    GitHubRepository,
+    GovernanceZoneDeclaration,
+    HostPortPair,
+    IngestionConsistencyType,
+    NullableStatus,
+    PostgresDatabase,
+    PrimaryKeyStatus,
+    SimpleDC,
+    SimpleDCTypes,
+    SQLSnapshotIngestion,
+    TeamDeclaration,
+    VarChar,
+    Workspace,
+    WorkspacePlatformConfig,
+    YellowDataPlatform,
     YellowMilestoneStrategy,
 )
 from handler.model.mapping import DSGPlatformAssignment, DSGPlatformMapping  # noqa: E402
@@ -33,17 +56,25 @@ from handler.render import render_tree  # noqa: E402
 def big_model(streams: int) -> Ecosystem:
     merge = PostgresDatabase("Merge", hostPort=HostPortPair("merge", 5432), databaseName="merge")
     cred = Credential("postgres-merge", CredentialType.USER_PASSWORD)
-    eco = Ecosystem("Big", GitHubRepository("acme/big", "main"),
-                    governance_zone_declarations=[GovernanceZoneDeclaration("Z", GitHubRepository("acme/big", "z"))],
-                    data_platforms=[YellowDataPlatform("Live", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred)])
+    eco = Ecosystem(
+        "Big",
+        GitHubRepository("acme/big", "main"),
+        governance_zone_declarations=[GovernanceZoneDeclaration("Z", GitHubRepository("acme/big", "z"))],
+        data_platforms=[
+            YellowDataPlatform("Live", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred)
+        ],
+    )
     zone = eco.getZoneOrThrow("Z")
     zone.add(TeamDeclaration("t", GitHubRepository("acme/big", "t")))
     team = zone.getTeamOrThrow("t")
     sinks = []
     for s in range(streams):
-        capture = SQLSnapshotIngestion(PostgresDatabase("Src", hostPort=HostPortPair("src", 5432), databaseName="src"),
-                                       CronTrigger("m", "*/1 * * * *"), IngestionConsistencyType.MULTI_DATASET,
-                                       Credential("postgres-src", CredentialType.USER_PASSWORD))
+        capture = SQLSnapshotIngestion(
+            PostgresDatabase("Src", hostPort=HostPortPair("src", 5432), databaseName="src"),
+            CronTrigger("m", "*/1 * * * *"),
+            IngestionConsistencyType.MULTI_DATASET,
+            Credential("postgres-src", CredentialType.USER_PASSWORD),
+        )
         store = Datastore(f"store{s}", capture)
         for d in range(2):
             cols = [DDLColumn("id", VarChar(20), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)]
@@ -51,8 +82,17 @@ def big_model(streams: int) -> Ecosystem:
             store.add(Dataset(f"d{d}", DDLTable(cols), [SimpleDC(SimpleDCTypes.PUB)]))
             sinks.append(DatasetSink(f"store{s}", f"d{d}"))
         team.add(store)
-    team.add(Workspace("W", DatasetGroup("G", sinks, WorkspacePlatformConfig(ConsumerRetentionRequirements(DataMilestoningStrategy.LIVE_ONLY)))))
-    eco.dsg_platform_mappings = [DSGPlatformMapping(dsgName="G", workspace="W", assignments=[DSGPlatformAssignment(dataPlatform="Live")])]
+    team.add(
+        Workspace(
+            "W",
+            DatasetGroup(
+                "G", sinks, WorkspacePlatformConfig(ConsumerRetentionRequirements(DataMilestoningStrategy.LIVE_ONLY))
+            ),
+        )
+    )
+    eco.dsg_platform_mappings = [
+        DSGPlatformMapping(dsgName="G", workspace="W", assignments=[DSGPlatformAssignment(dataPlatform="Live")])
+    ]
     return eco
 
 
@@ -86,8 +126,10 @@ def main() -> None:
     base_s, base_files, _ = timed(template_model(), args.repeat)
     print(f"baseline: MVP template render {base_s:.3f} s, {base_files} files")
     seconds, count, size = timed(big_model(args.streams), args.repeat)
-    print(f"{args.streams} streams: render {seconds:.3f} s, {count} files, {size / 2**20:.1f} MiB "
-          f"({seconds / base_s:.0f}x baseline, {seconds / args.streams * 1000:.2f} ms per stream; target < 2 s)")
+    print(
+        f"{args.streams} streams: render {seconds:.3f} s, {count} files, {size / 2**20:.1f} MiB "
+        f"({seconds / base_s:.0f}x baseline, {seconds / args.streams * 1000:.2f} ms per stream; target < 2 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,16 +15,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from generated_model import write_model
+
 from handler.loading import SandboxLimits
 from handler.validation import ChangeSource, validate
-
-from generated_model import write_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASES = ("load", "lint", "diff", "authorization", "compatibility", "acceptance", "preview")
 
 
-def run(base: Path, head: Path, source: ChangeSource, limits: SandboxLimits, repeat: int) -> tuple[dict[str, float], float, str, int]:
+def run(
+    base: Path, head: Path, source: ChangeSource, limits: SandboxLimits, repeat: int
+) -> tuple[dict[str, float], float, str, int]:
     totals: list[float] = []
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     verdict, changes = "", 0
@@ -58,7 +60,9 @@ def main() -> None:
         print(f"  {phase:<14} {seconds:8.3f} s")
     checks = sum(seconds for phase, seconds in phases.items() if phase != "preview")
     print(f"  {'checks':<14} {checks:8.3f} s   (load to acceptance; target < 3 s)")
-    print(f"  {'total':<14} {total:8.3f} s   ({total / baseline:.1f}x baseline; includes rendering both models for the merge preview)")
+    print(
+        f"  {'total':<14} {total:8.3f} s   ({total / baseline:.1f}x baseline; includes rendering both models for the merge preview)"
+    )
 
 
 if __name__ == "__main__":

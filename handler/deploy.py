@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import git
 
@@ -60,9 +60,9 @@ def deploy_model_commit(
     deploy: DeployRepo,
     options: RenderOptions,
     *,
-    author: Optional[git.Actor] = None,
-    templates: Optional[Templates] = None,
-    limits: Optional[SandboxLimits] = None,
+    author: git.Actor | None = None,
+    templates: Templates | None = None,
+    limits: SandboxLimits | None = None,
 ) -> DeployOutcome:
     """Deploy the model in ``model_dir`` (the tree of ``model_commit``) unless it has lint errors.
 

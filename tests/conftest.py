@@ -3,8 +3,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 from handler.loading.loader import read_mapping_file
 from handler.model import Ecosystem
-from handler.model.canonical import canonicalize
+from handler.model.ecosystem import canonicalize
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "handler" / "model_repo_template"
@@ -54,7 +55,7 @@ from .pg import postgres  # noqa: E402,F401  (the session's PostgreSQL fixture)
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator["Env"]:
+def env(tmp_path: Path) -> Iterator[Env]:
     """A model repository, an empty deployment repository and the local GitHub server."""
     from .fake_github import FakeGitHub, ServerThread
     from .service_helpers import Env

@@ -60,11 +60,16 @@ def initial() -> Ecosystem:
     merge = PostgresDatabase("Merge", hostPort=HostPortPair("merge", 5432), databaseName="merge")
     cred = Credential("postgres-merge", CredentialType.USER_PASSWORD)
     return Ecosystem(
-        "Acme", ECO,
+        "Acme",
+        ECO,
         governance_zone_declarations=[GovernanceZoneDeclaration("USA", ZONE)],
         data_platforms=[
-            YellowDataPlatform("YellowLive", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred),
-            YellowDataPlatform("YellowForensic", YellowMilestoneStrategy.SCD2, merge_datacontainer=merge, postgresCredential=cred),
+            YellowDataPlatform(
+                "YellowLive", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred
+            ),
+            YellowDataPlatform(
+                "YellowForensic", YellowMilestoneStrategy.SCD2, merge_datacontainer=merge, postgresCredential=cred
+            ),
         ],
     )
 
@@ -78,12 +83,14 @@ def zone_defined(eco: Ecosystem) -> Ecosystem:
 def customers() -> Dataset:
     return Dataset(
         "customers",
-        DDLTable([
-            DDLColumn("id", VarChar(20), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK),
-            DDLColumn("name", VarChar(100), NullableStatus.NOT_NULLABLE),
-            DDLColumn("age", Integer()),
-            DDLColumn("dob", Date()),
-        ]),
+        DDLTable(
+            [
+                DDLColumn("id", VarChar(20), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK),
+                DDLColumn("name", VarChar(100), NullableStatus.NOT_NULLABLE),
+                DDLColumn("age", Integer()),
+                DDLColumn("dob", Date()),
+            ]
+        ),
         [SimpleDC(SimpleDCTypes.PC3, "Customer")],
     )
 
@@ -92,7 +99,8 @@ def store_defined(eco: Ecosystem) -> Ecosystem:
     eco = copy(eco)
     capture = SQLSnapshotIngestion(
         PostgresDatabase("Customers", hostPort=HostPortPair("producer", 5432), databaseName="customer_db"),
-        CronTrigger("every minute", "*/1 * * * *"), IngestionConsistencyType.MULTI_DATASET,
+        CronTrigger("every minute", "*/1 * * * *"),
+        IngestionConsistencyType.MULTI_DATASET,
         Credential("postgres-producer", CredentialType.USER_PASSWORD),
     )
     eco.getZoneOrThrow("USA").getTeamOrThrow("team1").add(Datastore("Store1", capture, [customers()]))
@@ -111,7 +119,9 @@ def workspace_added(eco: Ecosystem) -> Ecosystem:
 def mapped(eco: Ecosystem) -> Ecosystem:
     eco = copy(eco)
     eco.dsg_platform_mappings.append(
-        DSGPlatformMapping(dsgName="LiveDSG", workspace="Consumer1", assignments=[DSGPlatformAssignment(dataPlatform="YellowLive")])
+        DSGPlatformMapping(
+            dsgName="LiveDSG", workspace="Consumer1", assignments=[DSGPlatformAssignment(dataPlatform="YellowLive")]
+        )
     )
     return eco
 
@@ -121,7 +131,9 @@ def running() -> Ecosystem:
     return mapped(workspace_added(store_defined(zone_defined(initial()))))
 
 
-def check(base: Ecosystem | None, head: Ecosystem, by: GitHubRepository | ChangeSource, files: tuple[str, ...] = ("eco.py",)) -> ValidationResult:
+def check(
+    base: Ecosystem | None, head: Ecosystem, by: GitHubRepository | ChangeSource, files: tuple[str, ...] = ("eco.py",)
+) -> ValidationResult:
     src = by if isinstance(by, ChangeSource) else source(by)
     return check_change(None if base is None else LoadResult(copy(base)), LoadResult(copy(head)), src, files)
 

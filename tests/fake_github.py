@@ -6,8 +6,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
@@ -19,7 +20,7 @@ class Recorded:
     method: str
     path: str
     body: Any
-    authorization: Optional[str]
+    authorization: str | None
 
 
 @dataclass
@@ -45,7 +46,14 @@ class FakeGitHub:
             import json
 
             with self.lock:
-                self.requests.append(Recorded(request.method, request.url.path, json.loads(body) if body else None, request.headers.get("authorization")))
+                self.requests.append(
+                    Recorded(
+                        request.method,
+                        request.url.path,
+                        json.loads(body) if body else None,
+                        request.headers.get("authorization"),
+                    )
+                )
                 failing = self.fail_next > 0
                 if failing:
                     self.fail_next -= 1
@@ -57,7 +65,11 @@ class FakeGitHub:
         def installation_token(installation: int, request: Request) -> dict[str, Any]:
             if not (request.headers.get("authorization") or "").startswith("Bearer "):
                 raise HTTPException(401, "A JSON web token could not be decoded")
-            return {"token": f"ghs_installation_{installation}", "expires_at": "2099-01-01T00:00:00Z", "permissions": {}}
+            return {
+                "token": f"ghs_installation_{installation}",
+                "expires_at": "2099-01-01T00:00:00Z",
+                "permissions": {},
+            }
 
         def repo_url(owner: str, name: str) -> str:
             return f"{self.base_url}/repos/{owner}/{name}"
@@ -71,15 +83,26 @@ class FakeGitHub:
             body = await request.json()
             if body.get("state") not in ("pending", "success", "failure", "error"):
                 raise HTTPException(422, "Validation Failed")
-            entry = {"id": next(self.ids), "repo": f"{owner}/{name}", "sha": sha, **body, "created_at": time.time(),
-                     "url": f"{repo_url(owner, name)}/statuses/{sha}"}
+            entry = {
+                "id": next(self.ids),
+                "repo": f"{owner}/{name}",
+                "sha": sha,
+                **body,
+                "created_at": time.time(),
+                "url": f"{repo_url(owner, name)}/statuses/{sha}",
+            }
             with self.lock:
                 self.statuses.append(entry)
             return entry
 
         def issue_json(owner: str, name: str, number: int) -> dict[str, Any]:
-            return {"number": number, "url": f"{repo_url(owner, name)}/issues/{number}",
-                    "comments_url": f"{repo_url(owner, name)}/issues/{number}/comments", "state": "open", "title": "PR"}
+            return {
+                "number": number,
+                "url": f"{repo_url(owner, name)}/issues/{number}",
+                "comments_url": f"{repo_url(owner, name)}/issues/{number}/comments",
+                "state": "open",
+                "title": "PR",
+            }
 
         @app.get("/repos/{owner}/{name}/issues/{number}")
         def issue(owner: str, name: str, number: int) -> dict[str, Any]:
@@ -94,8 +117,13 @@ class FakeGitHub:
         async def create_comment(owner: str, name: str, number: int, request: Request) -> dict[str, Any]:
             body = await request.json()
             comment_id = next(self.ids)
-            entry = {"id": comment_id, "body": body["body"], "user": {"login": "datasurface-bot", "id": 1},
-                     "url": f"{repo_url(owner, name)}/issues/comments/{comment_id}", "created_at": "2026-11-25T00:00:00Z"}
+            entry = {
+                "id": comment_id,
+                "body": body["body"],
+                "user": {"login": "datasurface-bot", "id": 1},
+                "url": f"{repo_url(owner, name)}/issues/comments/{comment_id}",
+                "created_at": "2026-11-25T00:00:00Z",
+            }
             with self.lock:
                 self.comments.setdefault((f"{owner}/{name}", number), []).append(entry)
             return entry

@@ -23,7 +23,11 @@ def _strict(schema: Any) -> Any:
     """Forbid properties a schema does not declare (unless it explicitly allows any)."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
-        if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
@@ -31,18 +35,18 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _argo_definitions() -> dict[str, Any]:
     return _strict(json.loads((SCHEMAS / "argo-workflows" / "schema.json").read_text())["definitions"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _argo_validator(kind: str) -> jsonschema.protocols.Validator:
     schema = {"$ref": f"#/definitions/io.argoproj.workflow.v1alpha1.{kind}", "definitions": _argo_definitions()}
     return jsonschema.Draft7Validator(schema)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_validator(filename: str) -> jsonschema.protocols.Validator:
     crd = yaml.safe_load((SCHEMAS / "argo-cd" / filename).read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
@@ -54,10 +58,15 @@ def _crd_validator(filename: str) -> jsonschema.protocols.Validator:
 def validation_errors(doc: dict[str, Any]) -> list[str]:
     kind = doc.get("kind", "")
     if kind in ARGO_KINDS:
-        errors = [f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _argo_validator(kind).iter_errors(doc)]
+        errors = [
+            f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _argo_validator(kind).iter_errors(doc)
+        ]
         return errors + _object_meta_errors(doc)
     if kind in ARGOCD_KINDS:
-        errors = [f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _crd_validator(ARGOCD_KINDS[kind]).iter_errors(doc)]
+        errors = [
+            f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in _crd_validator(ARGOCD_KINDS[kind]).iter_errors(doc)
+        ]
         return errors + _object_meta_errors(doc)
     try:
         kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)

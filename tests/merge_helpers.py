@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from handler.render.streams import platform_streams
 from workflows.spec import JobSpec
@@ -58,12 +58,27 @@ class Stack:
         path.write_text(spec.to_json())
         return path
 
-    def run(self, spec: JobSpec, *extra: str, env: Optional[dict[str, str]] = None) -> tuple[int, dict[str, Any], str]:
+    def run(self, spec: JobSpec, *extra: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
         """Run ``datasurface job snapshot-merge`` as Argo would: a separate process."""
         result = subprocess.run(
-            [sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(self.spec_file(spec)),
-             "--source-url", self.source_url, "--merge-url", self.merge_url, *extra],
-            capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+            [
+                sys.executable,
+                "-m",
+                "handler.cli",
+                "job",
+                "snapshot-merge",
+                "--spec",
+                str(self.spec_file(spec)),
+                "--source-url",
+                self.source_url,
+                "--merge-url",
+                self.merge_url,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **(env or {})},
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
         return result.returncode, json.loads(lines[-1]) if lines else {}, result.stderr
@@ -85,7 +100,8 @@ class Stack:
 
     def versions(self, spec: JobSpec, dataset: str, key: str) -> list[tuple]:
         return self.merged(
-            f"SELECT {quote(BATCH_IN)}, {quote(BATCH_OUT)} FROM {self.table(spec, dataset)} WHERE id = %s ORDER BY 1", (key,)
+            f"SELECT {quote(BATCH_IN)}, {quote(BATCH_OUT)} FROM {self.table(spec, dataset)} WHERE id = %s ORDER BY 1",
+            (key,),
         )
 
     def source_rows(self, table: str, columns: list[str]) -> list[tuple]:
@@ -95,8 +111,12 @@ class Stack:
 def seed(stack: Stack) -> None:
     """The seed's MVP data: 5 customers, 8 addresses."""
     for i in range(1, 6):
-        stack.src("INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL)",
-                  (f"C{i}", f"First{i}", f"Last{i}", f"1980-01-0{i}", f"c{i}@example.com", f"555-000{i}"))
+        stack.src(
+            "INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL)",
+            (f"C{i}", f"First{i}", f"Last{i}", f"1980-01-0{i}", f"c{i}@example.com", f"555-000{i}"),
+        )
     for i in range(1, 9):
-        stack.src("INSERT INTO addresses VALUES (%s, %s, %s, %s, %s, %s)",
-                  (f"A{i}", f"C{(i - 1) % 5 + 1}", f"{i} Main St", "Springfield", "IL", f"6270{i}"))
+        stack.src(
+            "INSERT INTO addresses VALUES (%s, %s, %s, %s, %s, %s)",
+            (f"A{i}", f"C{(i - 1) % 5 + 1}", f"{i} Main St", "Springfield", "IL", f"6270{i}"),
+        )

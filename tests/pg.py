@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 import pytest
@@ -30,7 +30,13 @@ class PostgresServer:
 
     def connect(self, database: str):  # type: ignore[no-untyped-def]
         url = make_url(self.url(database))
-        params = {"dbname": url.database, "user": url.username, "password": url.password or None, "host": url.host or url.query.get("host"), "port": url.port}
+        params = {
+            "dbname": url.database,
+            "user": url.username,
+            "password": url.password or None,
+            "host": url.host or url.query.get("host"),
+            "port": url.port,
+        }
         return psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
 
     def create_database(self, prefix: str) -> str:

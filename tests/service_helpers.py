@@ -9,13 +9,13 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
 from handler.service.config import ServiceConfig
-
 from handler.service.signature import sign
 
 from .conftest import TEMPLATE
@@ -24,11 +24,18 @@ from .fake_github import FakeGitHub
 FIXTURES = Path(__file__).resolve().parent / "data" / "github-webhooks"
 REPO = "acme/datasurface-model"
 SECRET = "test-webhook-secret"
-GIT_ENV = {"GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout.strip()
 
 
 class ModelRepo:
@@ -70,10 +77,15 @@ class ModelRepo:
 
 
 def add_column(name: str) -> Callable[[str], str]:
-    return lambda text: text.replace('DDLColumn("phone", VarChar(100)),', f'DDLColumn("phone", VarChar(100)),\n                            DDLColumn("{name}", VarChar(40)),')
+    return lambda text: text.replace(
+        'DDLColumn("phone", VarChar(100)),',
+        f'DDLColumn("phone", VarChar(100)),\n                            DDLColumn("{name}", VarChar(40)),',
+    )
 
 
-def pr_payload(repo: ModelRepo, number: int, head_sha: str, base_sha: str, action: str = "opened", head_branch: str = "team1") -> dict[str, Any]:
+def pr_payload(
+    repo: ModelRepo, number: int, head_sha: str, base_sha: str, action: str = "opened", head_branch: str = "team1"
+) -> dict[str, Any]:
     payload = json.loads((FIXTURES / f"pull_request.{action}.json").read_text())
     payload["number"] = number
     payload["repository"].update(full_name=REPO, clone_url=str(repo.bare), default_branch="main")
@@ -93,10 +105,22 @@ def push_payload(repo: ModelRepo, sha: str, before: str) -> dict[str, Any]:
     return payload
 
 
-def deliver(base_url: str, event: str, payload: dict[str, Any], secret: str = SECRET, delivery: str | None = None, client: httpx.Client | None = None) -> httpx.Response:
+def deliver(
+    base_url: str,
+    event: str,
+    payload: dict[str, Any],
+    secret: str = SECRET,
+    delivery: str | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
     body = json.dumps(payload).encode()
-    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()), "X-Hub-Signature-256": sign(secret.encode(), body),
-               "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/test"}
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(secret.encode(), body),
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/test",
+    }
     return (client or httpx).post(f"{base_url}/webhook", content=body, headers=headers, timeout=30)  # type: ignore[union-attr]
 
 
@@ -120,17 +144,27 @@ class Env:
         self.deploy_bare = root / "deploy.git"
         git(root, "init", "-q", "--bare", "-b", "main", str(self.deploy_bare))
         self.config = ServiceConfig(
-            github_api_url=api_url, github_token="test-token", webhook_secret=SECRET, allowed_repos=[REPO],
-            deploy_repo_url=str(self.deploy_bare), work_dir=root / "work", workers=2,
+            github_api_url=api_url,
+            github_token="test-token",
+            webhook_secret=SECRET,
+            allowed_repos=[REPO],
+            deploy_repo_url=str(self.deploy_bare),
+            work_dir=root / "work",
+            workers=2,
         )
 
     def deployment_log(self) -> list[str]:
         try:
-            return git(self.root, "--git-dir", str(self.deploy_bare), "log", "--format=%H %(trailers:key=Model-Commit,valueonly,separator=)", "main").splitlines()
+            return git(
+                self.root,
+                "--git-dir",
+                str(self.deploy_bare),
+                "log",
+                "--format=%H %(trailers:key=Model-Commit,valueonly,separator=)",
+                "main",
+            ).splitlines()
         except Exception:  # noqa: BLE001 - no branch yet
             return []
 
     def comments(self, number: int) -> list[dict]:
         return self.github.comments.get((REPO, number), [])
-
-

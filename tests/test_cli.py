@@ -6,15 +6,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .conftest import TEMPLATE
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}  # a wide terminal, so table cells are not folded
-    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_help_lists_the_commands() -> None:
@@ -31,17 +33,23 @@ def test_lint_template_is_clean_with_a_readable_report() -> None:
 
 
 def test_lint_json_report_of_a_broken_model(model_dir: Callable[[str], Path]) -> None:
-    source = (TEMPLATE / "eco.py").read_text().replace('DDLColumn("email", VarChar(100))', 'DDLColumn("select", VarChar(100))')
+    source = (
+        (TEMPLATE / "eco.py")
+        .read_text()
+        .replace('DDLColumn("email", VarChar(100))', 'DDLColumn("select", VarChar(100))')
+    )
     folder = model_dir(source)
     result = run("lint", str(folder), "--format", "json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["findings"] == [{
-        "rule": "identifier-reserved",
-        "severity": "error",
-        "path": "zone:USA/team:team1/store:Store1/dataset:customers/column:select",
-        "message": "column name 'select' is an SQL reserved word",
-    }]
+    assert report["findings"] == [
+        {
+            "rule": "identifier-reserved",
+            "severity": "error",
+            "path": "zone:USA/team:team1/store:Store1/dataset:customers/column:select",
+            "message": "column name 'select' is an SQL reserved word",
+        }
+    ]
 
 
 def test_lint_text_and_markdown_name_rule_path_and_fix(model_dir: Callable[[str], Path]) -> None:

@@ -14,7 +14,13 @@ from .service_helpers import git
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=timeout, env={"COLUMNS": "160", "PATH": os.environ["PATH"]})
+    return subprocess.run(
+        [sys.executable, "-m", "handler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"COLUMNS": "160", "PATH": os.environ["PATH"]},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,14 @@ def test_the_demo_runs_the_whole_loop(demo) -> None:  # type: ignore[no-untyped-
     out = result.stdout
     assert "this change may merge" in out and "must not merge yet" in out and "compat-column-removed" in out
     assert "0 failed" in out
-    trailers = git(workdir, "--git-dir", str(workdir / "repos" / "deployment.git"), "log", "--format=%(trailers:key=Model-Commit,valueonly,separator=)", "main").split()
+    trailers = git(
+        workdir,
+        "--git-dir",
+        str(workdir / "repos" / "deployment.git"),
+        "log",
+        "--format=%(trailers:key=Model-Commit,valueonly,separator=)",
+        "main",
+    ).split()
     model_head = git(workdir / "repos" / "model", "rev-parse", "main")
     assert trailers == [model_head]
 
@@ -56,22 +69,39 @@ def test_both_platforms_committed_and_views_match_the_producer(demo) -> None:  #
     from workflows.sqlnames import platform_schema
 
     for platform in ("YellowLive", "YellowForensic"):
-        committed = query(workdir, "merge", f"SELECT count(*) FROM \"{platform_schema(platform)}\".batches WHERE status = 'committed'")[0][0]
+        committed = query(
+            workdir, "merge", f"SELECT count(*) FROM \"{platform_schema(platform)}\".batches WHERE status = 'committed'"
+        )[0][0]
         assert committed >= 2, platform
-    columns = '"id", "firstName", "lastName", "dob", "email", "phone", "primaryAddressId", "billingAddressId", "loyaltyTier"'
+    columns = (
+        '"id", "firstName", "lastName", "dob", "email", "phone", "primaryAddressId", "billingAddressId", "loyaltyTier"'
+    )
     live = query(workdir, "merge", f"SELECT {columns} FROM consumer1.livedsg_customers ORDER BY id")
     producer = query(workdir, "source", f"SELECT {columns.lower()} FROM customers ORDER BY id")
     assert live == producer and len(live) > 5
-    addresses = query(workdir, "merge", "SELECT id, \"city\" FROM consumer1.livedsg_addresses ORDER BY id")
+    addresses = query(workdir, "merge", 'SELECT id, "city" FROM consumer1.livedsg_addresses ORDER BY id')
     assert addresses == query(workdir, "source", "SELECT id, city FROM addresses ORDER BY id")
-    versions = query(workdir, "merge", "SELECT id, count(*) FROM consumer1.forensicdsg_customers_history GROUP BY id HAVING count(*) > 1")
+    versions = query(
+        workdir,
+        "merge",
+        "SELECT id, count(*) FROM consumer1.forensicdsg_customers_history GROUP BY id HAVING count(*) > 1",
+    )
     assert versions, "a changed customer has more than one version in the forensic history"
 
 
 def test_status_reports_fresh_streams_and_alerts_on_stale_ones(demo) -> None:  # type: ignore[no-untyped-def]
     workdir, _ = demo
     merge_url = json.loads((workdir / "demo.json").read_text())["merge_url"]
-    fresh = cli("status", "--merge-url", merge_url, "--spec-dir", json.loads((workdir / "demo.json").read_text())["deployment"], "--format", "json", "--check")
+    fresh = cli(
+        "status",
+        "--merge-url",
+        merge_url,
+        "--spec-dir",
+        json.loads((workdir / "demo.json").read_text())["deployment"],
+        "--format",
+        "json",
+        "--check",
+    )
     assert fresh.returncode == 0, fresh.stderr
     streams = {(s["platform"], s["stream"]): s for s in json.loads(fresh.stdout)["streams"]}
     assert set(streams) == {("YellowLive", "Store1"), ("YellowForensic", "Store1")}

@@ -11,9 +11,24 @@ from .service_helpers import ModelRepo, add_column, git
 
 def deploy(model: ModelRepo, bare: Path, work: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "handler.cli", "deploy", "--model", str(model.work), "--deploy-repo", str(bare),
-         "--model-repo", "acme/datasurface-model", "--work-dir", str(work), *extra],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "handler.cli",
+            "deploy",
+            "--model",
+            str(model.work),
+            "--deploy-repo",
+            str(bare),
+            "--model-repo",
+            "acme/datasurface-model",
+            "--work-dir",
+            str(work),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -30,7 +45,9 @@ def test_deploy_commits_once_and_never_rolls_back(tmp_path: Path) -> None:
     assert deploy(model, bare, tmp_path / "w1").stdout.startswith("deployed:")
     late = deploy(model, bare, tmp_path / "w2", "--model-commit", middle)
     assert late.returncode == 0 and late.stdout.startswith("superseded:") and "not rolling back" in late.stdout
-    trailers = git(tmp_path, "--git-dir", str(bare), "log", "--format=%(trailers:key=Model-Commit,valueonly,separator=)", "main").split()
+    trailers = git(
+        tmp_path, "--git-dir", str(bare), "log", "--format=%(trailers:key=Model-Commit,valueonly,separator=)", "main"
+    ).split()
     assert trailers == [newer, first]
 
 
@@ -47,9 +64,14 @@ def test_deploy_refuses_a_model_with_lint_errors(tmp_path: Path) -> None:
 def test_two_deployment_repositories_get_their_own_clones(tmp_path: Path) -> None:
     from handler.gitrepo import DeployRepo
 
-    first, second = DeployRepo(tmp_path, "https://github.com/acme/a.git", "main"), DeployRepo(tmp_path, "https://github.com/acme/b.git", "main")
+    first, second = (
+        DeployRepo(tmp_path, "https://github.com/acme/a.git", "main"),
+        DeployRepo(tmp_path, "https://github.com/acme/b.git", "main"),
+    )
     assert first.path != second.path
-    assert DeployRepo(tmp_path, "https://x-access-token:secret@github.com/acme/a.git", "main").path == first.path  # a new token, the same clone
+    assert (
+        DeployRepo(tmp_path, "https://x-access-token:secret@github.com/acme/a.git", "main").path == first.path
+    )  # a new token, the same clone
     assert DeployRepo(tmp_path, "https://github.com/acme/a.git", "staging").path != first.path
     assert "secret" not in str(DeployRepo(tmp_path, "https://x-access-token:secret@github.com/acme/a.git", "main").path)
 
@@ -85,9 +107,23 @@ def test_deploy_never_writes_push_credentials_into_the_manifests(tmp_path: Path)
     bare = tmp_path / "deploy.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     result = subprocess.run(
-        [sys.executable, "-m", "handler.cli", "deploy", "--model", str(model.work), "--deploy-repo", f"file://bot:s3cret-token@localhost{bare}",
-         "--model-repo", "acme/datasurface-model", "--work-dir", str(tmp_path / "w")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "handler.cli",
+            "deploy",
+            "--model",
+            str(model.work),
+            "--deploy-repo",
+            f"file://bot:s3cret-token@localhost{bare}",
+            "--model-repo",
+            "acme/datasurface-model",
+            "--work-dir",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0 and result.stdout.startswith("deployed:"), result.stderr
     root = git(tmp_path, "--git-dir", str(bare), "show", "main:apps/root.yaml")

@@ -63,9 +63,12 @@ def test_column_order_is_part_of_the_value(mvp: Ecosystem) -> None:
 
 
 def test_zone_and_team_definitions_need_declarations() -> None:
-    eco = Ecosystem("Eco", GitHubRepository("acme/model", "main"),
-                    governance_zone_declarations=[GovernanceZoneDeclaration("USA", GitHubRepository("acme/model", "usa"))])
-    with pytest.raises(LookupError, match="declares no governance zone 'EU'.*declared: USA"):
+    eco = Ecosystem(
+        "Eco",
+        GitHubRepository("acme/model", "main"),
+        governance_zone_declarations=[GovernanceZoneDeclaration("USA", GitHubRepository("acme/model", "usa"))],
+    )
+    with pytest.raises(LookupError, match=r"declares no governance zone 'EU'.*declared: USA"):
         eco.getZoneOrThrow("EU")
     zone = eco.getZoneOrThrow("USA")
     assert eco.getZoneOrThrow("USA") is zone
@@ -76,7 +79,9 @@ def test_zone_and_team_definitions_need_declarations() -> None:
 
 
 def test_workspace_takes_groups_positionally_as_in_datasurface() -> None:
-    ws = Workspace("W", DataPlatformManagedDataContainer("c"), DatasetGroup("A", [DatasetSink("S", "d")]), DatasetGroup("B"))
+    ws = Workspace(
+        "W", DataPlatformManagedDataContainer("c"), DatasetGroup("A", [DatasetSink("S", "d")]), DatasetGroup("B")
+    )
     assert [g.name for g in ws.dsgs] == ["A", "B"]
     assert ws.container is not None and ws.container.name == "c"
     with pytest.raises(TypeError, match="Workspace\\(\\) takes a name"):
@@ -84,16 +89,26 @@ def test_workspace_takes_groups_positionally_as_in_datasurface() -> None:
 
 
 def test_platform_defaults_and_service_provider_settings() -> None:
-    merge = PostgresDatabase("M", hostPort=HostPortPair("h", 5432), databaseName="merge", locations={LocationKey("X:Y")})
+    merge = PostgresDatabase(
+        "M", hostPort=HostPortPair("h", 5432), databaseName="merge", locations={LocationKey("X:Y")}
+    )
     psp = YellowPlatformServiceProvider(
-        "P", {LocationKey("X:Y")}, namespace="shared-ns", merge_datacontainer=merge,
+        "P",
+        {LocationKey("X:Y")},
+        namespace="shared-ns",
+        merge_datacontainer=merge,
         postgresCredential=Credential("pg", CredentialType.USER_PASSWORD),
-        dataPlatforms=[YellowDataPlatform("Live", milestoneStrategy=YellowMilestoneStrategy.LIVE_ONLY),
-                       YellowDataPlatform("Hist", YellowMilestoneStrategy.BATCH_MILESTONED, namespace="own-ns")],
+        dataPlatforms=[
+            YellowDataPlatform("Live", milestoneStrategy=YellowMilestoneStrategy.LIVE_ONLY),
+            YellowDataPlatform("Hist", YellowMilestoneStrategy.BATCH_MILESTONED, namespace="own-ns"),
+        ],
     )
     eco = Ecosystem(name="E", repo=GitHubRepository("acme/m", "main"), platform_services_providers=[psp])
     live, hist = eco.getDataPlatformOrThrow("Live"), eco.getDataPlatformOrThrow("Hist")
-    assert live.milestoneStrategy is YellowMilestoneStrategy.SCD1 and hist.milestoneStrategy is YellowMilestoneStrategy.SCD2
+    assert (
+        live.milestoneStrategy is YellowMilestoneStrategy.SCD1
+        and hist.milestoneStrategy is YellowMilestoneStrategy.SCD2
+    )
     assert live.schedule is not None and live.schedule.cron == "*/1 * * * *"
     assert hist.schedule is not None and hist.schedule.cron == "*/10 * * * *"
     assert (live.namespace, hist.namespace) == ("shared-ns", "own-ns")
@@ -104,7 +119,7 @@ def test_platform_defaults_and_service_provider_settings() -> None:
 def test_decoding_rejects_wrong_types_and_unknown_fields(mvp: Ecosystem) -> None:
     data = msgspec.json.decode(mvp.to_canonical_json())
     data["zones"][0]["teams"][0]["datastores"][0]["datasets"][0]["schema"]["columns"][0]["type"] = "varchar"
-    with pytest.raises(msgspec.ValidationError, match="columns\\[0\\].type"):
+    with pytest.raises(msgspec.ValidationError, match=r"columns\[0\]\.type"):
         Ecosystem.from_canonical_json(msgspec.json.encode(data))
     data = msgspec.json.decode(mvp.to_canonical_json())
     data["secret"] = "x"

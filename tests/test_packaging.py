@@ -27,7 +27,9 @@ def github_schema(name: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(json.loads((SCHEMAS / "github" / name).read_text()))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / ".github" / "actions").glob("*/action.yml")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / ".github" / "actions").glob("*/action.yml")), ids=lambda p: p.parent.name
+)
 def test_composite_actions_match_the_action_schema(path: Path) -> None:
     action = yaml.safe_load(path.read_text())
     assert [e.message for e in github_schema("github-action.json").iter_errors(action)] == []
@@ -37,7 +39,9 @@ def test_composite_actions_match_the_action_schema(path: Path) -> None:
         assert "github.event" not in step.get("run", ""), step.get("name")
 
 
-WORKFLOWS = sorted((ROOT / "handler" / "model_repo_template" / ".github" / "workflows").glob("*.yml")) + sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((ROOT / "handler" / "model_repo_template" / ".github" / "workflows").glob("*.yml")) + sorted(
+    (ROOT / ".github" / "workflows").glob("*.yml")
+)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.parent.name}/{p.name}")
@@ -51,7 +55,11 @@ def test_workflows_match_the_workflow_schema_with_least_privilege(path: Path) ->
 def test_pull_request_validation_runs_once_per_pull_request() -> None:
     workflow = load_workflow(ROOT / "handler/model_repo_template/.github/workflows/validate.yml")
     assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
-    assert workflow["jobs"]["validate"]["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
+    assert workflow["jobs"]["validate"]["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
 
 
 MANIFESTS = sorted(p for p in (ROOT / "k8s").rglob("*.yaml") if p.name != "kustomization.yaml")

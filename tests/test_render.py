@@ -11,10 +11,9 @@ import yaml
 from handler.model import IngestionConsistencyType
 from handler.render import RenderOptions, render_tree, write_tree
 from handler.render.naming import k8s_name
-from workflows.spec import sql_name
 from handler.render.streams import platform_streams
 from handler.render.templates import Templates
-from workflows.spec import JobSpec, credential_env
+from workflows.spec import JobSpec, credential_env, sql_name
 
 from .conftest import build_template_ecosystem
 from .manifests import documents, validation_errors
@@ -22,13 +21,25 @@ from .manifests import documents, validation_errors
 
 @pytest.fixture(scope="module")
 def tree() -> dict[str, bytes]:
-    return render_tree(build_template_ecosystem(), RenderOptions(model_commit="0123456789abcdef0123456789abcdef01234567"))
+    return render_tree(
+        build_template_ecosystem(), RenderOptions(model_commit="0123456789abcdef0123456789abcdef01234567")
+    )
 
 
 def test_every_rendered_document_validates_strictly(tree: dict[str, bytes]) -> None:
     docs = documents(tree)
     kinds = sorted({doc["kind"] for _, doc in docs})
-    assert kinds == ["Application", "ConfigMap", "CronWorkflow", "Namespace", "Role", "RoleBinding", "ServiceAccount", "Workflow", "WorkflowTemplate"]
+    assert kinds == [
+        "Application",
+        "ConfigMap",
+        "CronWorkflow",
+        "Namespace",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+        "Workflow",
+        "WorkflowTemplate",
+    ]
     problems = [f"{path}: {error}" for path, doc in docs for error in validation_errors(doc)]
     assert problems == []
 
@@ -49,10 +60,18 @@ def test_layout_of_the_deployment_tree(tree: dict[str, bytes]) -> None:
         "apps/platforms/yellowforensic.yaml",
         "apps/platforms/yellowlive.yaml",
         "apps/root.yaml",
-        *[f"platforms/{p}/{f}" for p in ("yellowforensic", "yellowlive") for f in (
-            "00-namespace.yaml", "01-rbac.yaml", "10-job-specs.yaml", "20-workflowtemplate-snapshot-merge.yaml",
-            "30-cron-store1.yaml", "40-reconcile-views.yaml",
-        )],
+        *[
+            f"platforms/{p}/{f}"
+            for p in ("yellowforensic", "yellowlive")
+            for f in (
+                "00-namespace.yaml",
+                "01-rbac.yaml",
+                "10-job-specs.yaml",
+                "20-workflowtemplate-snapshot-merge.yaml",
+                "30-cron-store1.yaml",
+                "40-reconcile-views.yaml",
+            )
+        ],
     ]
 
 
@@ -73,7 +92,12 @@ def test_schedules_and_concurrency_of_the_mvp_streams(tree: dict[str, bytes]) ->
 def test_workflow_template_runs_the_job_with_secrets_by_reference(tree: dict[str, bytes]) -> None:
     template = yaml.safe_load(tree["platforms/yellowlive/20-workflowtemplate-snapshot-merge.yaml"])
     spec = template["spec"]
-    assert spec["onExit"] == "notify-on-failure" and spec["podGC"] and spec["ttlStrategy"] and spec["activeDeadlineSeconds"] > 0
+    assert (
+        spec["onExit"] == "notify-on-failure"
+        and spec["podGC"]
+        and spec["ttlStrategy"]
+        and spec["activeDeadlineSeconds"] > 0
+    )
     by_name = {t["name"]: t for t in spec["templates"]}
     merge = by_name["snapshot-merge"]
     assert merge["container"]["command"] == ["datasurface", "job", "snapshot-merge"]
@@ -113,7 +137,9 @@ def test_argo_cd_applications_sync_automatically_in_waves(tree: dict[str, bytes]
     assert root["spec"]["source"]["path"] == "apps/platforms"
     waves = {}
     for path, doc in documents(tree):
-        if path.startswith("platforms/yellowlive/") and "argocd.argoproj.io/sync-wave" in doc["metadata"].get("annotations", {}):
+        if path.startswith("platforms/yellowlive/") and "argocd.argoproj.io/sync-wave" in doc["metadata"].get(
+            "annotations", {}
+        ):
             waves[doc["kind"]] = int(doc["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
     assert waves["Namespace"] < waves["Role"] < waves["ConfigMap"] < waves["WorkflowTemplate"] < waves["CronWorkflow"]
 
@@ -140,7 +166,9 @@ def test_manifest_records_commit_renderer_and_file_hashes(tree: dict[str, bytes]
     manifest = json.loads(tree[".datasurface/manifest.json"])
     assert manifest["model_commit"] == "0123456789abcdef0123456789abcdef01234567"
     assert manifest["renderer"].startswith("datasurface-gitops ")
-    assert manifest["files"] == {p: hashlib.sha256(d).hexdigest() for p, d in tree.items() if p != ".datasurface/manifest.json"}
+    assert manifest["files"] == {
+        p: hashlib.sha256(d).hexdigest() for p, d in tree.items() if p != ".datasurface/manifest.json"
+    }
 
 
 def test_removed_stream_and_platform_files_disappear(tmp_path: Path) -> None:
@@ -169,7 +197,10 @@ def test_single_dataset_ingestion_gives_one_stream_per_dataset() -> None:
     assert store.capture_metadata is not None
     store.capture_metadata.singleOrMultiDatasetIngestion = IngestionConsistencyType.SINGLE_DATASET
     specs = platform_streams(eco, eco.getDataPlatformOrThrow("YellowLive"))
-    assert [(s.stream, s.datasets) for s in specs] == [("Store1_addresses", ("addresses",)), ("Store1_customers", ("customers",))]
+    assert [(s.stream, s.datasets) for s in specs] == [
+        ("Store1_addresses", ("addresses",)),
+        ("Store1_customers", ("customers",)),
+    ]
     tree = render_tree(eco)
     assert "platforms/yellowlive/30-cron-store1-addresses-" in "".join(tree)  # DNS form with a disambiguating hash
     assert [e for _, d in documents(tree) for e in validation_errors(d)] == []
@@ -188,16 +219,30 @@ def test_operators_can_override_some_templates_and_keep_the_rest(tmp_path: Path)
     shipped = Path(__file__).resolve().parent.parent / "handler" / "render" / "templates"
     (tmp_path / "k8s").mkdir()
     ns = (shipped / "k8s" / "namespace.yaml.j2").read_text()
-    (tmp_path / "k8s" / "namespace.yaml.j2").write_text(ns.replace("labels: [[ labels | tojson ]]", 'labels: [[ dict(labels, team="data") | tojson ]]'))
+    (tmp_path / "k8s" / "namespace.yaml.j2").write_text(
+        ns.replace("labels: [[ labels | tojson ]]", 'labels: [[ dict(labels, team="data") | tojson ]]')
+    )
     tree = render_tree(build_template_ecosystem(), templates=Templates(tmp_path))
     assert yaml.safe_load(tree["platforms/yellowlive/00-namespace.yaml"])["metadata"]["labels"]["team"] == "data"
-    assert tree["platforms/yellowlive/01-rbac.yaml"] == render_tree(build_template_ecosystem())["platforms/yellowlive/01-rbac.yaml"]
+    assert (
+        tree["platforms/yellowlive/01-rbac.yaml"]
+        == render_tree(build_template_ecosystem())["platforms/yellowlive/01-rbac.yaml"]
+    )
     with pytest.raises(FileNotFoundError, match="neither an argo/ nor a k8s/"):
         Templates(tmp_path / "missing")
 
 
 def test_large_platforms_split_job_specs_over_configmaps_under_the_size_limit() -> None:
-    from handler.model import Dataset, DDLColumn, DDLTable, NullableStatus, PrimaryKeyStatus, SimpleDC, SimpleDCTypes, VarChar
+    from handler.model import (
+        Dataset,
+        DDLColumn,
+        DDLTable,
+        NullableStatus,
+        PrimaryKeyStatus,
+        SimpleDC,
+        SimpleDCTypes,
+        VarChar,
+    )
 
     eco = build_template_ecosystem()
     store = eco.zones[0].teams[0].datastores[0]

@@ -6,8 +6,9 @@ import http.server
 import json
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar
 
 import pytest
 
@@ -42,7 +43,12 @@ def test_job_spec_prints_one_streams_contract() -> None:
     result = run("job", "spec", "--model", str(TEMPLATE), "--platform", "YellowForensic", "--stream", "Store1")
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)
-    assert (spec["platform"], spec["strategy"], spec["stream"], spec["spec_version"]) == ("YellowForensic", "forensic", "Store1", 1)
+    assert (spec["platform"], spec["strategy"], spec["stream"], spec["spec_version"]) == (
+        "YellowForensic",
+        "forensic",
+        "Store1",
+        1,
+    )
     missing = run("job", "spec", "--model", str(TEMPLATE), "--platform", "YellowLive", "--stream", "Nope")
     assert missing.returncode == 2 and "streams: Store1" in missing.stderr
 
@@ -52,7 +58,14 @@ def test_plan_lists_what_a_merge_changes(tmp_path: Path) -> None:
     shutil.copytree(TEMPLATE, head)
     mapping = json.loads((head / "dsg_platform_mapping.json").read_text())
     (head / "dsg_platform_mapping.json").write_text(json.dumps([m for m in mapping if m["dsgName"] == "LiveDSG"]))
-    (head / "eco.py").write_text((head / "eco.py").read_text().replace('DDLColumn("phone", VarChar(100))', 'DDLColumn("phone", VarChar(100)),\n                            DDLColumn("nickname", VarChar(40))'))
+    (head / "eco.py").write_text(
+        (head / "eco.py")
+        .read_text()
+        .replace(
+            'DDLColumn("phone", VarChar(100))',
+            'DDLColumn("phone", VarChar(100)),\n                            DDLColumn("nickname", VarChar(40))',
+        )
+    )
     result = run("plan", "--base", str(TEMPLATE), "--head", str(head), "--format", "json")
     assert result.returncode == 0, result.stderr
     items = {(i["category"], i["name"], i["kind"]) for i in json.loads(result.stdout)["items"]}
@@ -73,9 +86,9 @@ def test_an_unchanged_model_previews_nothing() -> None:
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Recorder.received.append(json.loads(body))
         self.send_response(200)
@@ -97,16 +110,24 @@ def webhook() -> Iterator[str]:
 
 def test_failure_notification_posts_a_slack_message(webhook: str) -> None:
     failures = json.dumps([{"displayName": "merge", "message": "relation customers does not exist"}])
-    message = notify.failure_message("YellowLive", "Store1", "42", "Failed", failures, "https://argo/workflows/ns/run-1")
+    message = notify.failure_message(
+        "YellowLive", "Store1", "42", "Failed", failures, "https://argo/workflows/ns/run-1"
+    )
     assert notify.send(message, webhook) == "notified (200)"
     text = _Recorder.received[0]["text"]
-    for part in ("YellowLive", "Store1", "batch 42", "relation customers does not exist", "https://argo/workflows/ns/run-1"):
+    for part in (
+        "YellowLive",
+        "Store1",
+        "batch 42",
+        "relation customers does not exist",
+        "https://argo/workflows/ns/run-1",
+    ):
         assert part in text
 
 
 def test_notification_without_url_or_with_a_dead_webhook_never_fails() -> None:
     message = notify.failure_message("P", "S", "", "Error", "", "")
-    assert notify.send(message, "") .startswith("no DATASURFACE_NOTIFY_URL")
+    assert notify.send(message, "").startswith("no DATASURFACE_NOTIFY_URL")
     assert notify.send(message, "http://127.0.0.1:9/hook", timeout=2).startswith("notification failed")
     result = run("job", "notify", "--platform", "P", "--stream", "S")
     assert result.returncode == 0

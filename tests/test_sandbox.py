@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from handler.loading import SandboxLimits, load_model
-from handler.loading import landlock
+from handler.loading import SandboxLimits, landlock, load_model
 
 from .conftest import TEMPLATE
 
@@ -106,7 +105,9 @@ def test_memory_bomb_is_stopped_by_the_memory_limit(model_dir: MakeModel) -> Non
     assert finding.path == "file:eco.py:4"
 
 
-def test_model_sees_no_environment_variable_of_the_parent(model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_sees_no_environment_variable_of_the_parent(
+    model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_fake_token_for_the_test")
     folder = model_dir(
         """\
@@ -139,7 +140,9 @@ def test_model_writes_stay_in_its_temporary_copy(model_dir: MakeModel) -> None:
         assert "PermissionError" in result.findings[0].message and "escaped.txt" in result.findings[0].message
 
 
-@pytest.mark.skipif(not HAS_LANDLOCK, reason="kernel without Landlock: absolute-path writes are not isolated (see docs/sandbox.md)")
+@pytest.mark.skipif(
+    not HAS_LANDLOCK, reason="kernel without Landlock: absolute-path writes are not isolated (see docs/sandbox.md)"
+)
 def test_model_cannot_touch_the_parents_files_by_absolute_path(model_dir: MakeModel, tmp_path: Path) -> None:
     victim = tmp_path / "parent-state.txt"
     victim.write_text("precious")
@@ -154,7 +157,10 @@ def test_model_cannot_touch_the_parents_files_by_absolute_path(model_dir: MakeMo
     assert victim.read_text() == "precious"
 
 
-@pytest.mark.skipif(not HAS_LANDLOCK, reason="kernel without Landlock: reads, programs and sockets are not restricted (see docs/sandbox.md)")
+@pytest.mark.skipif(
+    not HAS_LANDLOCK,
+    reason="kernel without Landlock: reads, programs and sockets are not restricted (see docs/sandbox.md)",
+)
 def test_model_cannot_read_secrets_run_programs_or_open_sockets(model_dir: MakeModel) -> None:
     folder = model_dir(
         """\
@@ -198,7 +204,9 @@ def test_wrong_argument_type_is_reported_at_its_model_path(model_dir: MakeModel)
 
 def test_broken_mapping_file_is_a_finding_and_the_model_still_loads(model_dir: MakeModel) -> None:
     folder = model_dir((TEMPLATE / "eco.py").read_text())
-    (folder / "dsg_platform_mapping.json").write_text('[{"dsgName": "LiveDSG", "workspace": "Consumer1", "assignments": [{"dataPlatfrom": "YellowLive"}]}]')
+    (folder / "dsg_platform_mapping.json").write_text(
+        '[{"dsgName": "LiveDSG", "workspace": "Consumer1", "assignments": [{"dataPlatfrom": "YellowLive"}]}]'
+    )
     result = load_model(folder, FAST)
     assert result.ecosystem is not None
     assert [f.rule for f in result.findings] == ["mapping-invalid"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -27,11 +27,23 @@ def test_bad_or_missing_signatures_get_401_and_change_nothing(env: Env, service:
     payload = push_payload(env.model, env.model.sha(), "0" * 40)
     assert deliver(service, "push", payload, secret="wrong-secret").status_code == 401
     body = json.dumps(payload).encode()
-    assert httpx.post(f"{service}/webhook", content=body, headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}).status_code == 401
+    assert (
+        httpx.post(
+            f"{service}/webhook", content=body, headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}
+        ).status_code
+        == 401
+    )
     assert deliver(service, "push", payload).status_code == 202  # the right signature is accepted ...
     env.github.requests.clear()
-    forged = httpx.post(f"{service}/webhook", content=body + b" ", headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "y",
-                        "X-Hub-Signature-256": sign(SECRET.encode(), body)})
+    forged = httpx.post(
+        f"{service}/webhook",
+        content=body + b" ",
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "y",
+            "X-Hub-Signature-256": sign(SECRET.encode(), body),
+        },
+    )
     assert forged.status_code == 401  # ... but not over a different body
     deliveries = httpx.get(f"{service}/").text
     assert ">x<" not in deliveries and ">y<" not in deliveries
@@ -58,18 +70,31 @@ def test_a_pull_request_gets_one_sticky_comment_and_statuses(env: Env, service: 
     env.model.push("team1")
     env.github.pr_files[(REPO, 7)] = ["eco.py"]
     assert deliver(service, "pull_request", pr_payload(env.model, 7, head, base)).status_code == 202
-    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")), what="success status")
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")),
+        what="success status",
+    )
     states = [s["state"] for s in env.github.statuses_for(head, "datasurface/validate")]
     assert states == ["pending", "success"]
     (comment,) = env.comments(7)
     assert comment["body"].startswith(COMMENT_MARKER)
-    assert "this change may merge" in comment["body"] and "column:nickname" in comment["body"] and "Merge preview" in comment["body"]
+    assert (
+        "this change may merge" in comment["body"]
+        and "column:nickname" in comment["body"]
+        and "Merge preview" in comment["body"]
+    )
     assert all(r.authorization == "token test-token" for r in env.github.requests if r.path.startswith("/repos"))
 
     second = env.model.change(add_column("loyalty"), "add loyalty")
     env.model.push("team1")
-    assert deliver(service, "pull_request", pr_payload(env.model, 7, second, base, action="synchronize")).status_code == 202
-    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(second, "datasurface/validate")), what="second status")
+    assert (
+        deliver(service, "pull_request", pr_payload(env.model, 7, second, base, action="synchronize")).status_code
+        == 202
+    )
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(second, "datasurface/validate")),
+        what="second status",
+    )
     (edited,) = env.comments(7)  # the same comment, edited
     assert edited["id"] == comment["id"] and "column:loyalty" in edited["body"]
 
@@ -77,11 +102,16 @@ def test_a_pull_request_gets_one_sticky_comment_and_statuses(env: Env, service: 
 def test_a_forbidden_change_fails_and_the_comment_names_the_rule(env: Env, service: str) -> None:
     base = env.model.sha("main")
     env.model.branch("team1")
-    head = env.model.change(lambda t: t.replace('                            DDLColumn("phone", VarChar(100)),\n', ""), "drop phone")
+    head = env.model.change(
+        lambda t: t.replace('                            DDLColumn("phone", VarChar(100)),\n', ""), "drop phone"
+    )
     env.model.push("team1")
     env.github.pr_files[(REPO, 8)] = ["eco.py"]
     deliver(service, "pull_request", pr_payload(env.model, 8, head, base))
-    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(head, "datasurface/validate")), what="failure status")
+    wait_until(
+        lambda: any(s["state"] == "failure" for s in env.github.statuses_for(head, "datasurface/validate")),
+        what="failure status",
+    )
     (comment,) = env.comments(8)
     assert "must not merge" in comment["body"] and "`compat-column-removed`" in comment["body"]
 
@@ -94,15 +124,23 @@ def test_a_merge_is_deployed_exactly_once(env: Env, service: str) -> None:
     payload = push_payload(env.model, merged, before)
     for _ in range(3):  # GitHub redelivers; each delivery has its own id
         assert deliver(service, "push", payload).status_code == 202
-    wait_until(lambda: len([s for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"]) == 3, what="three deploy results")
+    wait_until(
+        lambda: len([s for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"]) == 3,
+        what="three deploy results",
+    )
     log = env.deployment_log()
     assert len(log) == 1 and log[0].split()[1] == merged
     message = git(env.root, "--git-dir", str(env.deploy_bare), "log", "-1", "--format=%B", "main")
     assert f"Model-Commit: {merged}" in message and merged[:12] in message.splitlines()[0]
     manifest = json.loads(git(env.root, "--git-dir", str(env.deploy_bare), "show", "main:.datasurface/manifest.json"))
     assert manifest["model_commit"] == merged
-    descriptions = [s["description"] for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"]
-    assert sum(d.startswith("Deployed as") for d in descriptions) == 1 and sum(d.startswith("Already deployed") for d in descriptions) == 2
+    descriptions = [
+        s["description"] for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "success"
+    ]
+    assert (
+        sum(d.startswith("Deployed as") for d in descriptions) == 1
+        and sum(d.startswith("Already deployed") for d in descriptions) == 2
+    )
 
 
 def test_two_merges_delivered_in_reverse_order_leave_the_newer_deployed(env: Env, service: str) -> None:
@@ -114,9 +152,15 @@ def test_two_merges_delivered_in_reverse_order_leave_the_newer_deployed(env: Env
     env.model.change(add_column("second_col"), "second")
     newer = env.model.merge_to_main("team1")
     deliver(service, "push", push_payload(env.model, newer, older))
-    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(newer, "datasurface/deploy")), what="newer deployed")
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(newer, "datasurface/deploy")),
+        what="newer deployed",
+    )
     deliver(service, "push", push_payload(env.model, older, start))
-    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(older, "datasurface/deploy")), what="older handled")
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(older, "datasurface/deploy")),
+        what="older handled",
+    )
     assert [line.split()[1] for line in env.deployment_log()] == [newer]
     assert "Superseded" in env.github.statuses_for(older, "datasurface/deploy")[-1]["description"]
 
@@ -127,12 +171,17 @@ def test_a_model_that_does_not_lint_is_not_deployed(env: Env, service: str) -> N
     env.model.change(lambda t: t.replace('"firstName"', '"first-name"'), "bad name")
     merged = env.model.merge_to_main("team1")
     deliver(service, "push", push_payload(env.model, merged, before))
-    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(merged, "datasurface/deploy")), what="deploy failure")
+    wait_until(
+        lambda: any(s["state"] == "failure" for s in env.github.statuses_for(merged, "datasurface/deploy")),
+        what="deploy failure",
+    )
     assert "identifier-invalid" in env.github.statuses_for(merged, "datasurface/deploy")[-1]["description"]
     assert env.deployment_log() == []
 
 
-def test_a_rejected_push_is_retried_on_top_of_the_new_head(env: Env, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rejected_push_is_retried_on_top_of_the_new_head(
+    env: Env, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from handler.gitrepo import DeployRepo
 
     other = env.root / "someone-else"
@@ -156,10 +205,16 @@ def test_a_rejected_push_is_retried_on_top_of_the_new_head(env: Env, service: st
     env.model.change(add_column("nickname"), "add nickname")
     merged = env.model.merge_to_main("team1")
     deliver(service, "push", push_payload(env.model, merged, before))
-    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")), what="deployed")
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")),
+        what="deployed",
+    )
     assert len(calls) == 2  # rejected once, then synced again and pushed on top
     assert git(env.root, "--git-dir", str(env.deploy_bare), "show", "main:README.md") == "deployment repository"
-    assert git(env.root, "--git-dir", str(env.deploy_bare), "log", "-1", "--format=%s", "main~1") == "someone else's commit"
+    assert (
+        git(env.root, "--git-dir", str(env.deploy_bare), "log", "-1", "--format=%s", "main~1")
+        == "someone else's commit"
+    )
     assert [line.split()[1] for line in env.deployment_log() if len(line.split()) > 1] == [merged]
 
 
@@ -195,8 +250,10 @@ def test_git_working_copies_left_half_made_by_a_kill_are_repaired(tmp_path: Path
 def test_secrets_never_reach_logs_results_or_statuses(env: Env, service: str) -> None:
     from handler.service.logs import JsonFormatter, scrub
 
-    assert scrub("fatal: unable to access https://x-access-token:test-token@github.com/acme/x.git") == \
-        "fatal: unable to access https://x-access-token:***@github.com/acme/x.git"
+    assert (
+        scrub("fatal: unable to access https://x-access-token:test-token@github.com/acme/x.git")
+        == "fatal: unable to access https://x-access-token:***@github.com/acme/x.git"
+    )
     import logging
 
     record = logging.makeLogRecord({"msg": "webhook secret is %s", "args": (SECRET,), "levelname": "INFO"})
@@ -204,8 +261,11 @@ def test_secrets_never_reach_logs_results_or_statuses(env: Env, service: str) ->
 
 
 def test_oversized_bodies_are_refused(env: Env, service: str) -> None:
-    response = httpx.post(f"{service}/webhook", content=b"x" * (25 * 1024 * 1024 + 1),
-                          headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": "sha256=0"})
+    response = httpx.post(
+        f"{service}/webhook",
+        content=b"x" * (25 * 1024 * 1024 + 1),
+        headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": "sha256=0"},
+    )
     assert response.status_code == 413
 
 
@@ -218,8 +278,14 @@ def test_github_app_credentials_use_an_installation_token(env: Env, tmp_path: Pa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "app.pem"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-    config = env.config.model_copy(update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem})
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    config = env.config.model_copy(
+        update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem}
+    )
     client = GitHubClient(config, installation_id=42)
     client.set_status(REPO, "a" * 40, "datasurface/validate", "pending", "checking")
     token_request = next(r for r in env.github.requests if r.path == "/app/installations/42/access_tokens")
@@ -227,18 +293,26 @@ def test_github_app_credentials_use_an_installation_token(env: Env, tmp_path: Pa
     assert claims["iss"] in (1234, "1234")  # signed by the app's private key
     status_request = next(r for r in env.github.requests if r.path.endswith("/statuses/" + "a" * 40))
     assert status_request.authorization == "token ghs_installation_42"
-    assert client.clone_url("https://github.com/acme/x.git") == "https://x-access-token:ghs_installation_42@github.com/acme/x.git"
+    assert (
+        client.clone_url("https://github.com/acme/x.git")
+        == "https://x-access-token:ghs_installation_42@github.com/acme/x.git"
+    )
 
 
 def test_each_status_links_to_the_page_of_its_job(env: Env) -> None:
-    with ServerThread(create_app(env.config.model_copy(update={"public_url": "https://datasurface.example.com/"}))) as service:
+    with ServerThread(
+        create_app(env.config.model_copy(update={"public_url": "https://datasurface.example.com/"}))
+    ) as service:
         base = env.model.sha("main")
         env.model.branch("team1")
         head = env.model.change(add_column("nickname"), "add nickname")
         env.model.push("team1")
         env.github.pr_files[(REPO, 9)] = ["eco.py"]
         deliver(service, "pull_request", pr_payload(env.model, 9, head, base))
-        wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")), what="success status")
+        wait_until(
+            lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")),
+            what="success status",
+        )
         links = {s["target_url"] for s in env.github.statuses_for(head, "datasurface/validate")}
         (link,) = links  # pending and success point at the same job
         assert link.startswith("https://datasurface.example.com/jobs/")

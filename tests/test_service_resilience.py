@@ -30,12 +30,20 @@ def free_port() -> int:
 
 def start_service(env: Env, port: int) -> subprocess.Popen[bytes]:
     variables = {
-        "DATASURFACE_GITHUB_API_URL": env.api_url, "DATASURFACE_GITHUB_TOKEN": "test-token", "DATASURFACE_WEBHOOK_SECRET": SECRET,
-        "DATASURFACE_ALLOWED_REPOS": REPO, "DATASURFACE_DEPLOY_REPO_URL": str(env.deploy_bare), "DATASURFACE_WORK_DIR": str(env.root / "work"),
+        "DATASURFACE_GITHUB_API_URL": env.api_url,
+        "DATASURFACE_GITHUB_TOKEN": "test-token",
+        "DATASURFACE_WEBHOOK_SECRET": SECRET,
+        "DATASURFACE_ALLOWED_REPOS": REPO,
+        "DATASURFACE_DEPLOY_REPO_URL": str(env.deploy_bare),
+        "DATASURFACE_WORK_DIR": str(env.root / "work"),
         "DATASURFACE_WORKERS": "1",
     }
-    process = subprocess.Popen([sys.executable, "-m", "handler.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env={**os.environ, **variables}, stdout=subprocess.DEVNULL, stderr=open(env.root / f"service-{port}.log", "ab"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **variables},
+        stdout=subprocess.DEVNULL,
+        stderr=(env.root / f"service-{port}.log").open("ab"),
+    )
     wait_until(lambda: _healthy(port), timeout=60, what="service start")
     return process
 
@@ -66,11 +74,17 @@ def test_killed_with_work_queued_then_restarted_the_work_completes(env: Env) -> 
     from handler.service.queue import QUEUED, RUNNING, JobQueue
 
     left = JobQueue(env.config.state_url)
-    assert left.jobs_with(QUEUED) or left.jobs_with(RUNNING), "the kill came after all work was done; nothing to recover"
+    assert left.jobs_with(QUEUED) or left.jobs_with(RUNNING), (
+        "the kill came after all work was done; nothing to recover"
+    )
     left.engine.dispose()
     second = start_service(env, port)
     try:
-        wait_until(lambda: len([s for s in env.github.statuses if s["state"] in ("success", "failure")]) >= 4, timeout=120, what="all work done")
+        wait_until(
+            lambda: len([s for s in env.github.statuses if s["state"] in ("success", "failure")]) >= 4,
+            timeout=120,
+            what="all work done",
+        )
         for number in (1, 2, 3):
             assert len(env.comments(number)) == 1
         assert [s["state"] for s in env.github.statuses_for(head, "datasurface/validate")][-1] == "success"
@@ -98,11 +112,20 @@ def test_200_concurrent_deliveries_none_lost_none_processed_twice(env: Env) -> N
 
     async def send_all(url: str) -> list[dict]:
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=60) as client:
+
             async def send(delivery: str, body: bytes) -> dict:
-                response = await client.post(f"{url}/webhook", content=body, headers={
-                    "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": sign(SECRET.encode(), body)})
+                response = await client.post(
+                    f"{url}/webhook",
+                    content=body,
+                    headers={
+                        "X-GitHub-Event": "pull_request",
+                        "X-GitHub-Delivery": delivery,
+                        "X-Hub-Signature-256": sign(SECRET.encode(), body),
+                    },
+                )
                 assert response.status_code == 202
                 return response.json()
+
             # every delivery twice, all at once: GitHub retries what it thinks was lost
             return await asyncio.gather(*(send(d, b) for d, b in deliveries + deliveries))
 

@@ -9,8 +9,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -29,12 +29,15 @@ def simulate(url: str, *args: str) -> tuple[list[dict], dict]:
 
 
 def integrity_problems(pg: PostgresServer, db: str) -> list[tuple]:
-    return pg.execute(db, """
+    return pg.execute(
+        db,
+        """
         SELECT 'orphan address', a.id FROM addresses a LEFT JOIN customers c ON c.id = a.customerid WHERE c.id IS NULL
         UNION ALL SELECT 'missing primary', c.id FROM customers c WHERE c.primaryaddressid IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.id = c.primaryaddressid AND a.customerid = c.id)
         UNION ALL SELECT 'missing billing', c.id FROM customers c WHERE c.billingaddressid IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.id = c.billingaddressid AND a.customerid = c.id)""")
+            AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.id = c.billingaddressid AND a.customerid = c.id)""",
+    )
 
 
 def test_producer_init_creates_the_database_seeds_it_and_is_idempotent(postgres: PostgresServer) -> None:
@@ -67,9 +70,14 @@ def test_a_seeded_run_is_reproducible_keeps_integrity_and_counts_exactly(postgre
     assert changes == again  # same operations, same values
     assert len(changes) == 50 and summary["changes"] == 50
     counted = Counter(c["operation"] for c in changes)
-    assert summary["summary"] == {op: counted.get(op, 0) for op in ("new_customer", "update_customer", "add_address", "update_address", "delete_address")}
+    assert summary["summary"] == {
+        op: counted.get(op, 0)
+        for op in ("new_customer", "update_customer", "add_address", "update_address", "delete_address")
+    }
     assert all(n > 0 for n in summary["summary"].values())  # 50 weighted draws reach every operation
-    customers, addresses = postgres.execute(db, "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM addresses)")[0]
+    customers, addresses = postgres.execute(
+        db, "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM addresses)"
+    )[0]
     assert customers == 5 + counted["new_customer"]
     assert addresses == 8 + counted["new_customer"] + counted["add_address"] - counted["delete_address"]
     ids = [c["id"] for c in changes if c["operation"] in ("new_customer", "add_address")]
@@ -81,7 +89,11 @@ def test_sigterm_stops_cleanly_with_a_summary(postgres: PostgresServer) -> None:
     db = postgres.create_database("customer_db")
     url = postgres.url(db)
     cli("producer", "init", "--db", url)
-    process = subprocess.Popen([sys.executable, "-m", "handler.cli", "simulate", "--db", url, "--rate", "20"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler.cli", "simulate", "--db", url, "--rate", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=30)
@@ -110,14 +122,31 @@ def own_server() -> Iterator[tuple[PostgresServer, Callable[[list[str]], str]]]:
         server.cleanup()
 
 
-def test_the_simulator_survives_a_database_restart(own_server: tuple[PostgresServer, Callable[[list[str]], str]]) -> None:
+def test_the_simulator_survives_a_database_restart(
+    own_server: tuple[PostgresServer, Callable[[list[str]], str]],
+) -> None:
     pg, pg_ctl = own_server
     db = pg.create_database("customer_db")
     url = pg.url(db)
     cli("producer", "init", "--db", url)
     process = subprocess.Popen(
-        [sys.executable, "-m", "handler.cli", "simulate", "--db", url, "--seed", "3", "--max-changes", "60", "--rate", "20", "--json"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "handler.cli",
+            "simulate",
+            "--db",
+            url,
+            "--seed",
+            "3",
+            "--max-changes",
+            "60",
+            "--rate",
+            "20",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)
     pg_ctl(["-m", "fast", "-w", "stop"])
@@ -132,6 +161,15 @@ def test_the_simulator_survives_a_database_restart(own_server: tuple[PostgresSer
 
 
 def test_the_simulator_gives_up_after_repeated_failures(tmp_path: Path) -> None:
-    result = cli("simulate", "--db", "postgresql://nobody@127.0.0.1:9/customer_db", "--max-failures", "3", "--max-changes", "5", timeout=60)
+    result = cli(
+        "simulate",
+        "--db",
+        "postgresql://nobody@127.0.0.1:9/customer_db",
+        "--max-failures",
+        "3",
+        "--max-changes",
+        "5",
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "failed 3 times in a row" in result.stdout

@@ -31,9 +31,16 @@ def test_live_lifecycle_with_exact_metrics(stack: Stack) -> None:
     spec = mvp_spec("YellowLive")
     code, empty, err = stack.run(spec)
     assert code == 0, err
-    assert empty == {"outcome": "done", "stream": "Store1", "batch": 1, "schema_changed": True,
-                     "datasets": {"addresses": {"inserted": 0, "updated": 0, "deleted": 0, "total": 0},
-                                  "customers": {"inserted": 0, "updated": 0, "deleted": 0, "total": 0}}}
+    assert empty == {
+        "outcome": "done",
+        "stream": "Store1",
+        "batch": 1,
+        "schema_changed": True,
+        "datasets": {
+            "addresses": {"inserted": 0, "updated": 0, "deleted": 0, "total": 0},
+            "customers": {"inserted": 0, "updated": 0, "deleted": 0, "total": 0},
+        },
+    }
     seed(stack)
     code, first, err = stack.run(spec)
     assert code == 0, err
@@ -49,7 +56,9 @@ def test_live_lifecycle_with_exact_metrics(stack: Stack) -> None:
     assert totals == {"inserted": 4, "updated": 3, "deleted": 1}
     assert stack.live_rows(spec, "customers", CUSTOMER_COLUMNS) == stack.source_rows("customers", CUSTOMER_COLUMNS)
     assert stack.live_rows(spec, "addresses", ADDRESS_COLUMNS) == stack.source_rows("addresses", ADDRESS_COLUMNS)
-    stored = stack.merged(f"SELECT inserted, updated, deleted, total FROM {stack.table(spec, 'customers').rsplit('.', 1)[0]}.batch_metrics WHERE batch_id = 3 AND dataset = 'customers'")
+    stored = stack.merged(
+        f"SELECT inserted, updated, deleted, total FROM {stack.table(spec, 'customers').rsplit('.', 1)[0]}.batch_metrics WHERE batch_id = 3 AND dataset = 'customers'"
+    )
     assert stored == [(2, 2, 0, 7)]
 
 
@@ -61,7 +70,9 @@ def test_forensic_lifecycle_with_exact_milestones(stack: Stack) -> None:
     stack.src("DELETE FROM customers WHERE id = 'C5'")
     code, second, _ = stack.run(spec)  # batch 2
     assert code == 0 and second["datasets"]["customers"] == {"inserted": 0, "updated": 1, "deleted": 1, "total": 4}
-    stack.src("INSERT INTO customers VALUES ('C5', 'First5', 'Last5', '1980-01-05', 'back@example.com', NULL, NULL, NULL)")
+    stack.src(
+        "INSERT INTO customers VALUES ('C5', 'First5', 'Last5', '1980-01-05', 'back@example.com', NULL, NULL, NULL)"
+    )
     stack.src("UPDATE customers SET email = 'v3@example.com' WHERE id = 'C1'")
     code, third, _ = stack.run(spec)  # batch 3: C5 comes back, C1 changes again
     assert third["datasets"]["customers"] == {"inserted": 1, "updated": 1, "deleted": 0, "total": 5}
@@ -73,7 +84,7 @@ def test_forensic_lifecycle_with_exact_milestones(stack: Stack) -> None:
     assert stack.versions(spec, "customers", "C5") == [(1, 2), (3, live)]  # closed at 2, a new version at 3
     assert stack.versions(spec, "customers", "C2") == [(1, live)]
     assert [r[0] for r in stack.as_of(spec, "customers", ["id"], 2)] == ["C1", "C2", "C3", "C4"]
-    emails = {b: dict((r[0], r[4]) for r in stack.as_of(spec, "customers", CUSTOMER_COLUMNS, b)) for b in (1, 2, 3)}
+    emails = {b: {r[0]: r[4] for r in stack.as_of(spec, "customers", CUSTOMER_COLUMNS, b)} for b in (1, 2, 3)}
     assert (emails[1]["C1"], emails[2]["C1"], emails[3]["C1"]) == ("c1@example.com", "v2@example.com", "v3@example.com")
     assert stack.as_of(spec, "customers", CUSTOMER_COLUMNS, 4) == stack.source_rows("customers", CUSTOMER_COLUMNS)
 
@@ -86,7 +97,9 @@ def test_empty_source_and_no_change_batches_leave_everything_as_is(stack: Stack)
     before = stack.merged(f"SELECT * FROM {stack.table(spec, 'customers')} ORDER BY 1")
     code, again, _ = stack.run(spec)
     assert code == 0 and again["datasets"]["customers"] == {"inserted": 0, "updated": 0, "deleted": 0, "total": 5}
-    assert stack.merged(f"SELECT * FROM {stack.table(spec, 'customers')} ORDER BY 1") == before  # not even batch_in moved
+    assert (
+        stack.merged(f"SELECT * FROM {stack.table(spec, 'customers')} ORDER BY 1") == before
+    )  # not even batch_in moved
     stack.src("DELETE FROM addresses")
     stack.src("DELETE FROM customers")
     code, emptied, _ = stack.run(spec)
@@ -114,5 +127,7 @@ def test_keep_working_when_the_time_budget_runs_out_between_datasets(stack: Stac
     code, second, _ = stack.run(spec, "--max-seconds", "0", "--outcome-dir", str(outcome_dir))
     assert code == 0 and second["outcome"] == "done" and second["batch"] == first["batch"]
     assert set(second["datasets"]) == {"addresses", "customers"}
-    assert (outcome_dir / "outcome").read_text() == "done" and (outcome_dir / "batch").read_text() == str(first["batch"])
+    assert (outcome_dir / "outcome").read_text() == "done" and (outcome_dir / "batch").read_text() == str(
+        first["batch"]
+    )
     assert (outcome_dir / "schema_changed").read_text() == "false"

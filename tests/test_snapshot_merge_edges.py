@@ -34,8 +34,17 @@ def pairs_spec(strategy: str = "live", extra: list[ColumnSpec] | None = None) ->
         *(extra or []),
     ]
     db = DatabaseSpec(host="unused", port=5432, database="unused", credential="unused")
-    return JobSpec(platform="P", strategy=strategy, stream="S", store="S", namespace="ns", schedule="* * * * *",
-                   datasets=[DatasetSpec(name="pairs", source_table="pairs", columns=columns)], source=db, merge=db)
+    return JobSpec(
+        platform="P",
+        strategy=strategy,
+        stream="S",
+        store="S",
+        namespace="ns",
+        schedule="* * * * *",
+        datasets=[DatasetSpec(name="pairs", source_table="pairs", columns=columns)],
+        source=db,
+        merge=db,
+    )
 
 
 PAIRS_DDL = "CREATE TABLE pairs (a varchar(10), b varchar(10), v varchar(10), ts timestamp, d date, f float8, n numeric(10,2), PRIMARY KEY (a, b))"
@@ -63,7 +72,7 @@ def test_change_detection_does_not_depend_on_session_settings(stack: Stack) -> N
     for database in (stack.source_db, stack.merge_db):
         stack.pg.execute(database, f"ALTER DATABASE \"{database}\" SET TimeZone = 'Pacific/Chatham'")
         stack.pg.execute(database, f"ALTER DATABASE \"{database}\" SET DateStyle = 'SQL, DMY'")
-        stack.pg.execute(database, f"ALTER DATABASE \"{database}\" SET extra_float_digits = -3")
+        stack.pg.execute(database, f'ALTER DATABASE "{database}" SET extra_float_digits = -3')
     code, again, _ = stack.run(spec)
     assert code == 0 and again["datasets"]["pairs"] == {"inserted": 0, "updated": 0, "deleted": 0, "total": 1}
     assert stack.live_rows(spec, "pairs", ["a", "f"]) == [("k", 0.1)]
@@ -85,8 +94,17 @@ def test_a_multi_dataset_store_lands_one_consistent_snapshot(stack: Stack) -> No
         ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)
         for dataset in spec.datasets:
             ensure_dataset_tables(conn, spec, dataset)
-        rows = ingest_stream(source, conn, spec.datasets, lambda d: DatasetTables.of(spec, d).staging, "producer", on_dataset=producer_writes)
-        staged = conn.execute(text(f"SELECT count(*) FROM {DatasetTables.of(spec, spec.datasets[1]).staging}")).scalar_one()
+        rows = ingest_stream(
+            source,
+            conn,
+            spec.datasets,
+            lambda d: DatasetTables.of(spec, d).staging,
+            "producer",
+            on_dataset=producer_writes,
+        )
+        staged = conn.execute(
+            text(f"SELECT count(*) FROM {DatasetTables.of(spec, spec.datasets[1]).staging}")
+        ).scalar_one()
     assert rows == {"addresses": 8, "customers": 5}
     assert staged == 5  # C9 committed after the snapshot began: not in this batch
     merge.dispose()
@@ -149,8 +167,23 @@ def test_reset_batch_reingests_and_refuses_a_committed_batch(stack: Stack) -> No
     seed(stack)
 
     def reset(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "handler.cli", "job", "reset-batch", "--spec", str(stack.spec_file(spec)),
-                               "--merge-url", stack.merge_url, *extra], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "handler.cli",
+                "job",
+                "reset-batch",
+                "--spec",
+                str(stack.spec_file(spec)),
+                "--merge-url",
+                stack.merge_url,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert stack.run(spec)[0] == 0
     refused = reset()
@@ -162,9 +195,11 @@ def test_reset_batch_reingests_and_refuses_a_committed_batch(stack: Stack) -> No
     assert done.returncode == 0, done.stderr
     assert "batch 2 of stream Store1 reset" in done.stdout
     assert reset("--dataset", "orders").returncode == 1
-    code, outcome, _ = stack.run(spec)
+    _, outcome, _ = stack.run(spec)
     assert outcome["batch"] == 2 and outcome["datasets"]["customers"]["updated"] == 1
-    assert ("C4", "later@y.z") in stack.live_rows(spec, "customers", ["id", "email"])  # re-ingested, not the old staging
+    assert ("C4", "later@y.z") in stack.live_rows(
+        spec, "customers", ["id", "email"]
+    )  # re-ingested, not the old staging
 
 
 def test_a_new_nullable_column_is_added_between_batches(stack: Stack) -> None:
@@ -178,7 +213,12 @@ def test_a_new_nullable_column_is_added_between_batches(stack: Stack) -> None:
     code, outcome, err = stack.run(wider)
     assert code == 0, err
     assert outcome["schema_changed"] is True
-    assert outcome["datasets"]["pairs"] == {"inserted": 0, "updated": 1, "deleted": 0, "total": 2}  # only the row that has a value
+    assert outcome["datasets"]["pairs"] == {
+        "inserted": 0,
+        "updated": 1,
+        "deleted": 0,
+        "total": 2,
+    }  # only the row that has a value
     assert stack.live_rows(wider, "pairs", ["a", "loyalty"]) == [("1", None), ("2", "gold")]
 
 
@@ -187,7 +227,12 @@ def test_widening_a_type_changes_no_row(stack: Stack) -> None:
     stack.src(PAIRS_DDL)
     stack.src("INSERT INTO pairs VALUES ('1', '1', 'x', NULL, '2024-01-01', NULL, 3.10)")
     assert stack.run(spec)[0] == 0
-    columns = [c if c.name not in ("d", "n") else c.model_copy(update={"sql_type": {"d": "TIMESTAMP", "n": "NUMERIC(14,4)"}[c.name]}) for c in spec.datasets[0].columns]
+    columns = [
+        c
+        if c.name not in ("d", "n")
+        else c.model_copy(update={"sql_type": {"d": "TIMESTAMP", "n": "NUMERIC(14,4)"}[c.name]})
+        for c in spec.datasets[0].columns
+    ]
     wider = spec.model_copy(update={"datasets": [spec.datasets[0].model_copy(update={"columns": columns})]})
     code, outcome, err = stack.run(wider)
     assert code == 0, err
@@ -221,8 +266,13 @@ def test_credentials_come_from_environment_variables_named_after_the_secret(tmp_
     spec = mvp_spec("YellowLive")
     path = tmp_path / "spec.json"
     path.write_text(spec.to_json())
-    result = subprocess.run([sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(path)],
-                            capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 1
     assert "set POSTGRES_MERGE_USER and POSTGRES_MERGE_PASSWORD" in result.stderr
 
@@ -233,5 +283,10 @@ def test_an_invalid_spec_is_a_permanent_error(tmp_path: Path) -> None:
 
     path = tmp_path / "spec.json"
     path.write_text('{"spec_version": 2}')
-    result = subprocess.run([sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "handler.cli", "job", "snapshot-merge", "--spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and "cannot use job spec" in result.stderr and "Traceback" not in result.stderr

@@ -3,7 +3,6 @@ forensic tables equal to an in-memory model of the semantics."""
 
 from __future__ import annotations
 
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,4 +52,6 @@ def test_random_changes_match_the_model(postgres: PostgresServer, tmp_path_facto
     model = sorted((a, b, v) for (a, b), v in source.items())
     assert stack.live_rows(live_spec, "pairs", ["a", "b", "v"]) == model
     for batch, snapshot in enumerate(history, start=1):
-        assert stack.as_of(forensic_spec, "pairs", ["a", "b", "v"], batch) == sorted((a, b, v) for (a, b), v in snapshot.items())
+        assert stack.as_of(forensic_spec, "pairs", ["a", "b", "v"], batch) == sorted(
+            (a, b, v) for (a, b), v in snapshot.items()
+        )

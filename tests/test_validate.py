@@ -5,7 +5,7 @@ Each scenario asserts the verdict and the rule ids (and for errors, where they p
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -35,7 +35,19 @@ from handler.reports.validation_report import MARKDOWN_LIMIT, to_dict, to_markdo
 from handler.validation import ChangeSource, check_change
 
 from .ecosystem_life import (
-    CONSUMERS, ECO, TEAM1, ZONE, check, copy, initial, mapped, rules, running, store_defined, workspace_added, zone_defined,
+    CONSUMERS,
+    ECO,
+    TEAM1,
+    ZONE,
+    check,
+    copy,
+    initial,
+    mapped,
+    rules,
+    running,
+    store_defined,
+    workspace_added,
+    zone_defined,
 )
 
 STORE1 = "zone:USA/team:team1/store:Store1"
@@ -64,6 +76,7 @@ def column(eco: Ecosystem, name: str) -> DDLColumn:
 
 # --- the allowed life of an ecosystem ---------------------------------------------------------
 
+
 def test_initial_checkin_from_the_ecosystem_repo_passes() -> None:
     result = check(None, initial(), ECO)
     assert result.verdict == "pass" and result.initial_checkin
@@ -78,7 +91,11 @@ def test_initial_checkin_from_another_repo_fails() -> None:
 def test_zone_repo_defines_its_zone_and_declares_teams() -> None:
     result = check(initial(), zone_defined(initial()), ZONE)
     assert result.verdict == "pass", result.findings
-    assert {c.path for c in result.changes} == {"zone:USA", "zone:USA/team-declaration:team1", "zone:USA/team-declaration:consumers"}
+    assert {c.path for c in result.changes} == {
+        "zone:USA",
+        "zone:USA/team-declaration:team1",
+        "zone:USA/team-declaration:consumers",
+    }
 
 
 def test_team_defines_a_datastore() -> None:
@@ -108,13 +125,22 @@ def test_widening_columns_and_adding_a_nullable_column_pass() -> None:
     result = check(running(), edit(running(), widen), TEAM1)
     assert result.verdict == "pass", result.findings
     assert {(c.path.rsplit(":", 1)[1], c.kind.value) for c in result.changes} == {
-        ("age", "modified"), ("name", "modified"), ("dob", "modified"), ("email", "added"),
+        ("age", "modified"),
+        ("name", "modified"),
+        ("dob", "modified"),
+        ("email", "added"),
     }
 
 
 def test_removing_an_unused_dataset_passes() -> None:
-    extra = Dataset("orders", DDLTable([DDLColumn("id", VarChar(9), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)]), [SimpleDC(SimpleDCTypes.PUB)])
-    with_orders = edit(running(), lambda e: e.getZoneOrThrow("USA").getTeamOrThrow("team1").getStore("Store1").add(extra))  # type: ignore[union-attr]
+    extra = Dataset(
+        "orders",
+        DDLTable([DDLColumn("id", VarChar(9), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)]),
+        [SimpleDC(SimpleDCTypes.PUB)],
+    )
+    with_orders = edit(
+        running(), lambda e: e.getZoneOrThrow("USA").getTeamOrThrow("team1").getStore("Store1").add(extra)
+    )  # type: ignore[union-attr]
     result = check(with_orders, running(), TEAM1)
     assert result.verdict == "pass", result.findings
     assert [(c.path, c.kind.value) for c in result.changes] == [(f"{STORE1}/dataset:orders", "removed")]
@@ -122,27 +148,82 @@ def test_removing_an_unused_dataset_passes() -> None:
 
 # --- forbidden changes (backwards compatibility, lint, acceptance) -----------------------------
 
+
 def _remove_column(eco: Ecosystem) -> None:
     customers(eco).schema.columns = [c for c in customers(eco).schema.columns if c.name != "dob"]
 
 
 FORBIDDEN: list[tuple[str, Callable[[Ecosystem], None], set[str], str]] = [
     ("remove a column", _remove_column, {"compat-column-removed"}, f"{CUSTOMERS}/column:dob"),
-    ("shorten a string", lambda e: setattr(column(e, "name"), "type", VarChar(50)), {"compat-type-narrowed"}, f"{CUSTOMERS}/column:name"),
-    ("narrow an integer", lambda e: setattr(column(e, "age"), "type", SmallInt()), {"compat-type-narrowed"}, f"{CUSTOMERS}/column:age"),
-    ("change the kind of type", lambda e: setattr(column(e, "age"), "type", VarChar(10)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:age"),
-    ("a date becomes a string", lambda e: setattr(column(e, "dob"), "type", VarChar(10)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:dob"),
-    ("a varchar becomes a char", lambda e: setattr(column(e, "name"), "type", Char(200)), {"compat-type-kind-changed"}, f"{CUSTOMERS}/column:name"),
-    ("make a nullable column NOT NULL", lambda e: setattr(column(e, "age"), "nullable", NullableStatus.NOT_NULLABLE), {"compat-nullability-changed"}, f"{CUSTOMERS}/column:age"),
-    ("change the primary key", lambda e: setattr(column(e, "name"), "primary_key", PrimaryKeyStatus.PK), {"compat-key-changed"}, f"{CUSTOMERS}/column:name"),
-    ("add a NOT NULL column", lambda e: customers(e).schema.columns.append(DDLColumn("email", VarChar(9), NullableStatus.NOT_NULLABLE)), {"compat-column-added-not-null"}, f"{CUSTOMERS}/column:email"),
-    ("add a key column", lambda e: customers(e).schema.columns.append(DDLColumn("region", VarChar(9), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)), {"compat-column-added-key"}, f"{CUSTOMERS}/column:region"),
-    ("add a column with a reserved name", lambda e: customers(e).schema.columns.append(DDLColumn("select", VarChar(9))), {"identifier-reserved"}, f"{CUSTOMERS}/column:select"),
+    (
+        "shorten a string",
+        lambda e: setattr(column(e, "name"), "type", VarChar(50)),
+        {"compat-type-narrowed"},
+        f"{CUSTOMERS}/column:name",
+    ),
+    (
+        "narrow an integer",
+        lambda e: setattr(column(e, "age"), "type", SmallInt()),
+        {"compat-type-narrowed"},
+        f"{CUSTOMERS}/column:age",
+    ),
+    (
+        "change the kind of type",
+        lambda e: setattr(column(e, "age"), "type", VarChar(10)),
+        {"compat-type-kind-changed"},
+        f"{CUSTOMERS}/column:age",
+    ),
+    (
+        "a date becomes a string",
+        lambda e: setattr(column(e, "dob"), "type", VarChar(10)),
+        {"compat-type-kind-changed"},
+        f"{CUSTOMERS}/column:dob",
+    ),
+    (
+        "a varchar becomes a char",
+        lambda e: setattr(column(e, "name"), "type", Char(200)),
+        {"compat-type-kind-changed"},
+        f"{CUSTOMERS}/column:name",
+    ),
+    (
+        "make a nullable column NOT NULL",
+        lambda e: setattr(column(e, "age"), "nullable", NullableStatus.NOT_NULLABLE),
+        {"compat-nullability-changed"},
+        f"{CUSTOMERS}/column:age",
+    ),
+    (
+        "change the primary key",
+        lambda e: setattr(column(e, "name"), "primary_key", PrimaryKeyStatus.PK),
+        {"compat-key-changed"},
+        f"{CUSTOMERS}/column:name",
+    ),
+    (
+        "add a NOT NULL column",
+        lambda e: customers(e).schema.columns.append(DDLColumn("email", VarChar(9), NullableStatus.NOT_NULLABLE)),
+        {"compat-column-added-not-null"},
+        f"{CUSTOMERS}/column:email",
+    ),
+    (
+        "add a key column",
+        lambda e: customers(e).schema.columns.append(
+            DDLColumn("region", VarChar(9), NullableStatus.NOT_NULLABLE, PrimaryKeyStatus.PK)
+        ),
+        {"compat-column-added-key"},
+        f"{CUSTOMERS}/column:region",
+    ),
+    (
+        "add a column with a reserved name",
+        lambda e: customers(e).schema.columns.append(DDLColumn("select", VarChar(9))),
+        {"identifier-reserved"},
+        f"{CUSTOMERS}/column:select",
+    ),
 ]
 
 
-@pytest.mark.parametrize("label,change,expected,path", FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
-def test_forbidden_change_fails_with_its_rule(label: str, change: Callable[[Ecosystem], None], expected: set[str], path: str) -> None:
+@pytest.mark.parametrize(("label", "change", "expected", "path"), FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
+def test_forbidden_change_fails_with_its_rule(
+    label: str, change: Callable[[Ecosystem], None], expected: set[str], path: str
+) -> None:
     result = check(running(), edit(running(), change), TEAM1)
     assert result.verdict == "fail"
     assert rules(result) == expected
@@ -185,8 +266,11 @@ def test_store_without_capture_cannot_be_served() -> None:
 
 # --- unauthorized changes ----------------------------------------------------------------------
 
+
 def test_team_editing_another_teams_store_is_rejected() -> None:
-    result = check(running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("note", String()))), CONSUMERS)
+    result = check(
+        running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("note", String()))), CONSUMERS
+    )
     assert rules(result) == {"auth-not-owner"}
     finding = result.findings[0]
     assert finding.path == f"{CUSTOMERS}/column:note"
@@ -196,7 +280,10 @@ def test_team_editing_another_teams_store_is_rejected() -> None:
 def test_zone_repo_injecting_a_team_into_another_zone_is_rejected() -> None:
     eu = GitHubRepository("acme/model", "zone-eu")
     base = edit(running(), lambda e: e.governance_zone_declarations.append(GovernanceZoneDeclaration("EU", eu)))
-    head = edit(base, lambda e: e.getZoneOrThrow("EU").add(TeamDeclaration("intruder", GitHubRepository("acme/model", "intruder"))))
+    head = edit(
+        base,
+        lambda e: e.getZoneOrThrow("EU").add(TeamDeclaration("intruder", GitHubRepository("acme/model", "intruder"))),
+    )
     result = check(base, head, ZONE)
     assert rules(result) == {"auth-not-owner"}
     assert {f.path for f in result.findings if f.is_error} == {"zone:EU", "zone:EU/team-declaration:intruder"}
@@ -212,7 +299,11 @@ def test_team_re_pointing_its_own_declaration_is_rejected() -> None:
 
 
 def test_a_stranger_repository_owns_nothing() -> None:
-    result = check(running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("x", String()))), ChangeSource("mallory/model", "main"))
+    result = check(
+        running(),
+        edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("x", String()))),
+        ChangeSource("mallory/model", "main"),
+    )
     assert rules(result) == {"auth-unknown-source"}
 
 
@@ -258,7 +349,12 @@ def test_team_removal_takes_two_steps() -> None:
 
 
 def test_changing_workflow_files_in_a_model_pr_is_rejected() -> None:
-    result = check(running(), running(), TEAM1, files=(".github/workflows/validate.yml", "requirements.txt", "eco.py", "docs/README.md"))
+    result = check(
+        running(),
+        running(),
+        TEAM1,
+        files=(".github/workflows/validate.yml", "requirements.txt", "eco.py", "docs/README.md"),
+    )
     assert rules(result) == {"files-forbidden"}
     assert {f.path for f in result.findings} == {"file:.github/workflows/validate.yml", "file:requirements.txt"}
 
@@ -273,12 +369,19 @@ def test_a_base_that_does_not_load_is_reported_not_taken_as_initial() -> None:
 
 # --- reports -----------------------------------------------------------------------------------
 
+
 def test_json_report_shape() -> None:
     result = check(running(), edit(running(), _remove_column), TEAM1)
     report = to_dict(result)
     assert report["verdict"] == "fail" and report["source"] == "acme/model@team1"
-    assert report["findings"] == [{"rule": "compat-column-removed", "severity": "error", "path": f"{CUSTOMERS}/column:dob",
-                                   "message": report["findings"][0]["message"]}]
+    assert report["findings"] == [
+        {
+            "rule": "compat-column-removed",
+            "severity": "error",
+            "path": f"{CUSTOMERS}/column:dob",
+            "message": report["findings"][0]["message"],
+        }
+    ]
     assert report["changes"] == [{"path": f"{CUSTOMERS}/column:dob", "kind": "removed"}]
 
 
@@ -305,9 +408,13 @@ def test_markdown_stays_under_the_comment_limit_for_huge_changes() -> None:
 
 
 def test_a_passing_change_carries_the_merge_preview() -> None:
-    result = check(running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("email", String()))), TEAM1)
+    result = check(
+        running(), edit(running(), lambda e: customers(e).schema.columns.append(DDLColumn("email", String()))), TEAM1
+    )
     assert result.verdict == "pass" and result.preview is not None
-    assert [(i.category, i.name, i.kind) for i in result.preview.of("stream")] == [("stream", "YellowLive/Store1", "changed")]
+    assert [(i.category, i.name, i.kind) for i in result.preview.of("stream")] == [
+        ("stream", "YellowLive/Store1", "changed")
+    ]
     text = to_markdown(result)
     assert text.index("### Model changes") < text.index("### Merge preview")
 

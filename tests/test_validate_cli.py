@@ -12,17 +12,26 @@ import pytest
 
 from .conftest import TEMPLATE
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
     import os
 
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout
 
 
 def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "handler.cli", "validate", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "handler.cli", "validate", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -41,9 +50,16 @@ def checkouts(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_widening_pr_passes_with_changed_files_from_git(checkouts: tuple[Path, Path]) -> None:
     base, head = checkouts
     eco = head / "eco.py"
-    eco.write_text(eco.read_text().replace('DDLColumn("phone", VarChar(100))', 'DDLColumn("phone", VarChar(200)),\n                            DDLColumn("nickname", VarChar(50))'))
+    eco.write_text(
+        eco.read_text().replace(
+            'DDLColumn("phone", VarChar(100))',
+            'DDLColumn("phone", VarChar(200)),\n                            DDLColumn("nickname", VarChar(50))',
+        )
+    )
     git(head, "commit", "-q", "-am", "widen phone, add nickname")
-    result = validate("--base", str(base), "--head", str(head), "--source", "acme/datasurface-model@team1", "--format", "json")
+    result = validate(
+        "--base", str(base), "--head", str(head), "--source", "acme/datasurface-model@team1", "--format", "json"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "pass" and report["findings"] == []
@@ -62,7 +78,18 @@ def test_a_pr_touching_workflows_fails_and_markdown_explains(checkouts: tuple[Pa
     git(head, "add", "-A")
     git(head, "commit", "-q", "-m", "sneak in a workflow")
     out = tmp_path / "report.md"
-    result = validate("--base", str(base), "--head", str(head), "--source", "acme/datasurface-model@team1", "--format", "markdown", "--out", str(out))
+    result = validate(
+        "--base",
+        str(base),
+        "--head",
+        str(head),
+        "--source",
+        "acme/datasurface-model@team1",
+        "--format",
+        "markdown",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 1
     text = out.read_text()
     assert text.startswith("## ❌")
@@ -72,10 +99,23 @@ def test_a_pr_touching_workflows_fails_and_markdown_explains(checkouts: tuple[Pa
 def test_explicit_changed_files_and_an_empty_base(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    ok = validate("--base", str(empty), "--head", str(TEMPLATE), "--source", "acme/datasurface-model@main", "--changed-files", "eco.py", "--changed-files", "dsg_platform_mapping.json")
+    ok = validate(
+        "--base",
+        str(empty),
+        "--head",
+        str(TEMPLATE),
+        "--source",
+        "acme/datasurface-model@main",
+        "--changed-files",
+        "eco.py",
+        "--changed-files",
+        "dsg_platform_mapping.json",
+    )
     assert ok.returncode == 0, ok.stdout
     assert "initial check-in" in ok.stdout and "PASS" in ok.stdout
-    wrong = validate("--base", str(empty), "--head", str(TEMPLATE), "--source", "acme/datasurface-model@team1", "--format", "json")
+    wrong = validate(
+        "--base", str(empty), "--head", str(TEMPLATE), "--source", "acme/datasurface-model@team1", "--format", "json"
+    )
     assert wrong.returncode == 1
     assert [f["rule"] for f in json.loads(wrong.stdout)["findings"]] == ["auth-initial-checkin"]
 

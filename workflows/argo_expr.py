@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _TEMPLATE = re.compile(r"\{\{\s*(=?)([^{}]+?)\s*\}\}")
 
@@ -57,8 +58,29 @@ def condition(expression: str) -> bool:
     return result
 
 
-_ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
-            ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.Add, ast.Sub, ast.Call, ast.UnaryOp, ast.Not, ast.USub)
+_ALLOWED = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Call,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+)
 
 
 def _eval(python: str, names: dict[str, str], original: str) -> Any:

@@ -7,10 +7,12 @@ the work it records, so a run that dies anywhere leaves a state the next run res
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -47,7 +49,9 @@ class BatchStore:
 
     def try_lock(self, conn: Connection) -> bool:
         """A session-level advisory lock, held while ``conn`` stays open: runs never interleave."""
-        return bool(conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": self.lock_key()}).scalar())
+        return bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": self.lock_key()}).scalar()
+        )
 
     def unlock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": self.lock_key()})
@@ -67,15 +71,16 @@ class BatchStore:
             try:
                 yield True
             finally:
-                try:
+                # A lost connection has released the lock already.
+                with contextlib.suppress(Exception):
                     self.unlock(conn)
                     conn.commit()
-                except Exception:  # noqa: BLE001 - a lost connection has released the lock already
-                    pass
 
-    def last(self, conn: Connection) -> Optional[Batch]:
+    def last(self, conn: Connection) -> Batch | None:
         row = conn.execute(
-            text(f"SELECT batch_id, status, state FROM {self.t['batches']} WHERE stream = :s ORDER BY batch_id DESC LIMIT 1"),
+            text(
+                f"SELECT batch_id, status, state FROM {self.t['batches']} WHERE stream = :s ORDER BY batch_id DESC LIMIT 1"
+            ),
             {"s": self.stream},
         ).first()
         return None if row is None else Batch(self.stream, row.batch_id, row.status, dict(row.state))
@@ -97,7 +102,9 @@ class BatchStore:
     def set_state(self, conn: Connection, batch: Batch, status: str, state: dict[str, Any]) -> None:
         ended = ", ended_at = now()" if status == COMMITTED else ""
         conn.execute(
-            text(f"UPDATE {self.t['batches']} SET status = :st, state = CAST(:state AS jsonb){ended} WHERE stream = :s AND batch_id = :b"),
+            text(
+                f"UPDATE {self.t['batches']} SET status = :st, state = CAST(:state AS jsonb){ended} WHERE stream = :s AND batch_id = :b"
+            ),
             {"st": status, "state": json.dumps(state, sort_keys=True), "s": self.stream, "b": batch.batch_id},
         )
         batch.status, batch.state = status, state
@@ -108,15 +115,28 @@ class BatchStore:
                 f"INSERT INTO {self.t['batch_metrics']} (stream, batch_id, dataset, inserted, updated, deleted, total) "
                 "VALUES (:s, :b, :d, :i, :u, :del, :t)"
             ),
-            {"s": self.stream, "b": batch.batch_id, "d": dataset, "i": metrics["inserted"], "u": metrics["updated"], "del": metrics["deleted"], "t": metrics["total"]},
+            {
+                "s": self.stream,
+                "b": batch.batch_id,
+                "d": dataset,
+                "i": metrics["inserted"],
+                "u": metrics["updated"],
+                "del": metrics["deleted"],
+                "t": metrics["total"],
+            },
         )
 
     def metrics(self, conn: Connection, batch_id: int) -> dict[str, dict[str, int]]:
         rows = conn.execute(
-            text(f"SELECT dataset, inserted, updated, deleted, total FROM {self.t['batch_metrics']} WHERE stream = :s AND batch_id = :b ORDER BY dataset"),
+            text(
+                f"SELECT dataset, inserted, updated, deleted, total FROM {self.t['batch_metrics']} WHERE stream = :s AND batch_id = :b ORDER BY dataset"
+            ),
             {"s": self.stream, "b": batch_id},
         )
-        return {r.dataset: {"inserted": r.inserted, "updated": r.updated, "deleted": r.deleted, "total": r.total} for r in rows}
+        return {
+            r.dataset: {"inserted": r.inserted, "updated": r.updated, "deleted": r.deleted, "total": r.total}
+            for r in rows
+        }
 
     def reset(self, conn: Connection) -> Batch:
         """Send the open batch back to ``started``: it is re-ingested from scratch, merges kept."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from pydantic import ValidationError
@@ -40,10 +39,22 @@ def read_spec(path: Path) -> JobSpec:
 @job_app.command("snapshot-merge")
 def snapshot_merge_command(
     spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    source_url: Optional[str] = typer.Option(None, "--source-url", help="Producer database URL (default: from the spec and credentials; env DATASURFACE_SOURCE_URL)."),
-    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec and credentials; env DATASURFACE_MERGE_URL)."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop between datasets after this long and report keep_working."),
-    outcome_dir: Optional[Path] = typer.Option(None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."),
+    source_url: str | None = typer.Option(
+        None,
+        "--source-url",
+        help="Producer database URL (default: from the spec and credentials; env DATASURFACE_SOURCE_URL).",
+    ),
+    merge_url: str | None = typer.Option(
+        None,
+        "--merge-url",
+        help="Merge database URL (default: from the spec and credentials; env DATASURFACE_MERGE_URL).",
+    ),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Stop between datasets after this long and report keep_working."
+    ),
+    outcome_dir: Path | None = typer.Option(
+        None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."
+    ),
 ) -> None:
     """Ingest the stream's tables from one snapshot and merge them. Prints a final JSON outcome line.
 
@@ -66,8 +77,12 @@ def snapshot_merge_command(
 @job_app.command("reset-batch")
 def reset_batch_command(
     spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="The dataset whose staging to discard (it must belong to the stream)."),
-    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="The dataset whose staging to discard (it must belong to the stream)."
+    ),
+    merge_url: str | None = typer.Option(
+        None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."
+    ),
 ) -> None:
     """Reset the stream's uncommitted batch so the next run re-ingests it; refuses a committed batch."""
     from workflows.batch import BatchStateError
@@ -85,7 +100,9 @@ def reset_batch_command(
 @job_app.command("reconcile-views")
 def reconcile_views_command(
     spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    merge_url: Optional[str] = typer.Option(None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."),
+    merge_url: str | None = typer.Option(
+        None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."
+    ),
 ) -> None:
     """Create or update the consumer views of the stream's datasets; exit 1 when any failed."""
     from workflows.db import ConfigurationError, is_transient
@@ -103,7 +120,9 @@ def reconcile_views_command(
     console = Console()
     for result in results:
         mark = "ok    " if result.ok else "FAILED"
-        console.print(f"{mark} {result.name}" + (f": {result.message}" if result.message else ""), soft_wrap=True, markup=False)
+        console.print(
+            f"{mark} {result.name}" + (f": {result.message}" if result.message else ""), soft_wrap=True, markup=False
+        )
     failed = sum(1 for r in results if not r.ok)
     console.print(f"{len(results) - failed} reconciled, {failed} failed", soft_wrap=True)
     raise typer.Exit(EXIT_PERMANENT if failed else EXIT_DONE)
@@ -128,17 +147,21 @@ def notify_command(
 @app.command("status")
 def status_command(
     merge_url: str = typer.Option(..., "--merge-url", help="Merge database URL."),
-    spec_dir: Optional[Path] = typer.Option(None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and schedules)."),
+    spec_dir: Path | None = typer.Option(
+        None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and schedules)."
+    ),
     format: StatusFormat = typer.Option(StatusFormat.text, "--format", "-f", help="text or json."),
     check: bool = typer.Option(False, "--check", help="Exit 1 when any stream is stale or failing (for alerts)."),
-    serve: Optional[int] = typer.Option(None, "--serve", help="Serve the same figures as Prometheus metrics on this port."),
+    serve: int | None = typer.Option(
+        None, "--serve", help="Serve the same figures as Prometheus metrics on this port."
+    ),
     max_age: float = typer.Option(900.0, "--max-age", help="Freshness limit in seconds for streams without a spec."),
 ) -> None:
     """Per platform and stream: last batch, its age and counts, recent success rate, freshness."""
     from sqlalchemy import create_engine
 
-    from workflows import status
     from pgtools.urls import DatabaseURLError, psycopg2_url
+    from workflows import status
 
     try:
         engine = create_engine(psycopg2_url(merge_url), pool_pre_ping=True)
@@ -146,7 +169,9 @@ def status_command(
         raise typer.BadParameter(str(exc), param_hint="--merge-url") from None
     specs = status.specs_from(spec_dir) if spec_dir else []
     if spec_dir and not specs:
-        raise typer.BadParameter(f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)", param_hint="--spec-dir")
+        raise typer.BadParameter(
+            f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)", param_hint="--spec-dir"
+        )
     if serve is not None:
         import threading
 
@@ -172,7 +197,16 @@ def status_command(
             fresh = "[red]stale[/red]" if s.stale else "[green]ok[/green]"
             if s.failing:
                 fresh += " [red]failing[/red]"
-            table.add_row(s.platform, s.stream, str(s.last_batch or "-"), s.last_status or "-", age, f"{s.inserted}/{s.updated}/{s.deleted}", rate, fresh)
+            table.add_row(
+                s.platform,
+                s.stream,
+                str(s.last_batch or "-"),
+                s.last_status or "-",
+                age,
+                f"{s.inserted}/{s.updated}/{s.deleted}",
+                rate,
+                fresh,
+            )
         Console().print(table)
     if check and any(s.stale or s.failing for s in streams):
         raise typer.Exit(EXIT_PERMANENT)
@@ -182,15 +216,21 @@ def status_command(
 def run_local_command(
     deployment: Path = typer.Option(..., "--deployment", help="A rendered deployment tree (datasurface render --out)."),
     once: bool = typer.Option(False, "--once", help="Run the view-reconcile hooks and every stream once, then stop."),
-    duration: Optional[str] = typer.Option(None, "--for", help="Run the schedules for this long, e.g. 90s, 10m, 2h."),
-    secrets: Optional[Path] = typer.Option(None, "--secrets", help='JSON {"secret": {"key": "value"}}; else <SECRET>_<KEY> environment variables.'),
-    env: Optional[list[str]] = typer.Option(None, "--env", help="KEY=VALUE for the steps, e.g. DATASURFACE_MERGE_URL=... (repeat)."),
-    time_scale: float = typer.Option(1.0, "--time-scale", help="Run the schedules this many times faster (the demo's --fast)."),
+    duration: str | None = typer.Option(None, "--for", help="Run the schedules for this long, e.g. 90s, 10m, 2h."),
+    secrets: Path | None = typer.Option(
+        None, "--secrets", help='JSON {"secret": {"key": "value"}}; else <SECRET>_<KEY> environment variables.'
+    ),
+    env: list[str] | None = typer.Option(
+        None, "--env", help="KEY=VALUE for the steps, e.g. DATASURFACE_MERGE_URL=... (repeat)."
+    ),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", help="Run the schedules this many times faster (the demo's --fast)."
+    ),
 ) -> None:
     """Execute the rendered Argo workflows locally: each stream on its cron schedule."""
     import tempfile
 
-    from workflows.local_runner import Deployment, LocalRunner, Secrets, UnsupportedManifest
+    from workflows.local_runner import Deployment, LocalRunner, Secrets, UnsupportedManifestError
 
     if once == (duration is not None):
         raise typer.BadParameter("give exactly one of --once and --for DURATION", param_hint="--once / --for")
@@ -200,8 +240,14 @@ def run_local_command(
         raise typer.BadParameter("takes KEY=VALUE", param_hint="--env") from None
     console = Console()
     try:
-        runner = LocalRunner(Deployment(deployment), Secrets.load(secrets), extra, Path(tempfile.mkdtemp(prefix="datasurface-run-")),
-                             time_scale, echo=lambda m: console.print(m, markup=False))
+        runner = LocalRunner(
+            Deployment(deployment),
+            Secrets.load(secrets),
+            extra,
+            Path(tempfile.mkdtemp(prefix="datasurface-run-")),
+            time_scale,
+            echo=lambda m: console.print(m, markup=False),
+        )
 
         def show(run) -> None:  # type: ignore[no-untyped-def]
             merged = next((s.outputs.get("outcome", "") for s in run.steps if s.template == "snapshot-merge"), "")
@@ -213,12 +259,12 @@ def run_local_command(
             show(run)
         if once:
             for cron in runner.deployment.crons:
-                run = runner.run_cron(cron)
-                if run is not None:
-                    show(run)
+                ran = runner.run_cron(cron)
+                if ran is not None:
+                    show(ran)
         else:
             runner.run_schedules(_parse_duration(duration or "0s"), on_run=show)
-    except UnsupportedManifest as exc:
+    except UnsupportedManifestError as exc:
         raise typer.BadParameter(str(exc), param_hint="--deployment") from None
     failed = [r for r in runner.history if r.status != "Succeeded"]
     console.print(f"{len(runner.history)} workflow runs, {len(failed)} failed", soft_wrap=True)

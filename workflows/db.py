@@ -10,7 +10,7 @@ credential, as Kubernetes secrets provide them) or from an explicit libpq URL
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import psycopg2
 import psycopg2.errors
@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 
 from pgtools.urls import DatabaseURLError, psycopg2_url
-
 from workflows.spec import DatabaseSpec, credential_env
 
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
@@ -56,14 +55,23 @@ def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
             f"no credentials for {db.database} on {db.host}: set {user_var} and {password_var} "
             f"(from the Kubernetes secret {db.credential!r}) or pass a URL"
         )
-    return URL.create("postgresql+psycopg2", username=user, password=environ.get(password_var), host=db.host, port=db.port, database=db.database)
+    return URL.create(
+        "postgresql+psycopg2",
+        username=user,
+        password=environ.get(password_var),
+        host=db.host,
+        port=db.port,
+        database=db.database,
+    )
 
 
-def make_engine(db: DatabaseSpec, override: Optional[str], env_name: str, application: str) -> Engine:
+def make_engine(db: DatabaseSpec, override: str | None, env_name: str, application: str) -> Engine:
     """An engine for the spec's database, or for the override URL (argument, then environment)."""
     url_text = override or os.environ.get(env_name)
     url = job_url(url_text) if url_text else spec_url(db)
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10})
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10}
+    )
 
     @event.listens_for(engine, "connect")
     def _settings(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -79,16 +87,22 @@ _TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
     "55P03",  # lock_not_available
-    "57P01", "57P02", "57P03",  # admin shutdown, crash shutdown, cannot connect now
+    "57P01",
+    "57P02",
+    "57P03",  # admin shutdown, crash shutdown, cannot connect now
     "53300",  # too_many_connections
-    "08000", "08003", "08006", "08001", "08004",  # connection exceptions
+    "08000",
+    "08003",
+    "08006",
+    "08001",
+    "08004",  # connection exceptions
 }
 
 
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying later may succeed: lost connections, serialization failures, shutdowns."""
     seen: set[int] = set()
-    current: Optional[BaseException] = exc
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         orig = getattr(current, "orig", None)
@@ -99,9 +113,8 @@ def is_transient(exc: BaseException) -> bool:
             code = current.pgcode
             if code in _TRANSIENT_SQLSTATES:
                 return True
-            if code is None and isinstance(current, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-                return True  # no SQLSTATE: the connection itself failed (refused, reset, closed)
-            return False
+            # no SQLSTATE: the connection itself failed (refused, reset, closed)
+            return code is None and isinstance(current, (psycopg2.OperationalError, psycopg2.InterfaceError))
         if isinstance(current, (ConnectionError, TimeoutError)):
             return True
         current = current.__cause__ or current.__context__

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -49,14 +50,26 @@ def resolve_source_table(conn: Connection, dataset: DatasetSpec, source_database
     schema_name, _, table_name = dataset.source_table.rpartition(".")
     schema_name = schema_name or "public"
     where = f"dataset {dataset.name} in database {source_database}"
-    tables = [r.table_name for r in conn.execute(
-        text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type IN ('BASE TABLE', 'VIEW')"), {"s": schema_name}
-    )]
+    tables = [
+        r.table_name
+        for r in conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type IN ('BASE TABLE', 'VIEW')"
+            ),
+            {"s": schema_name},
+        )
+    ]
     table = _match(table_name, tables, "table", f"{where}, schema {schema_name}")
-    available = [r.column_name for r in conn.execute(
-        text("SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"), {"s": schema_name, "t": table}
-    )]
-    columns = {c.name: _match(c.name, available, "column", f"{where}, table {schema_name}.{table}") for c in dataset.columns}
+    available = [
+        r.column_name
+        for r in conn.execute(
+            text("SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"),
+            {"s": schema_name, "t": table},
+        )
+    ]
+    columns = {
+        c.name: _match(c.name, available, "column", f"{where}, table {schema_name}.{table}") for c in dataset.columns
+    }
     key_columns = sorted(columns[c.name] for c in dataset.key_columns)
     unique = conn.execute(
         text(
@@ -109,7 +122,7 @@ def ingest_stream(
     datasets: list[DatasetSpec],
     staging: Callable[[DatasetSpec], str],
     source_database: str,
-    on_dataset: Optional[Callable[[str], None]] = None,
+    on_dataset: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Load every dataset's staging table from one source snapshot. Returns rows per dataset.
 
@@ -117,8 +130,8 @@ def ingest_stream(
     the batch state.
     """
     rows: dict[str, int] = {}
-    with source_engine.connect() as source_conn:
-        source_conn = source_conn.execution_options(isolation_level="REPEATABLE READ")
+    with source_engine.connect() as opened:
+        source_conn = opened.execution_options(isolation_level="REPEATABLE READ")
         with source_conn.begin():
             source_conn.execute(text("SET TRANSACTION READ ONLY"))
             resolved = {d.name: resolve_source_table(source_conn, d, source_database) for d in datasets}
@@ -126,13 +139,20 @@ def ingest_stream(
                 table = staging(dataset)
                 columns = ", ".join(quote(c.name) for c in dataset.columns)
                 merge_conn.execute(text(f"TRUNCATE {table}"))
-                stream_copy(source_conn, copy_select(dataset, resolved[dataset.name]), merge_conn, f"COPY {table} ({columns}) FROM STDIN")
+                stream_copy(
+                    source_conn,
+                    copy_select(dataset, resolved[dataset.name]),
+                    merge_conn,
+                    f"COPY {table} ({columns}) FROM STDIN",
+                )
                 if not resolved[dataset.name].unique_key:
                     duplicate = merge_conn.execute(
                         text(f"SELECT 1 FROM {table} GROUP BY {key_list(dataset)} HAVING count(*) > 1 LIMIT 1")
                     ).first()
                     if duplicate is not None:
-                        raise SourceSchemaError(f"dataset {dataset.name}: the source has several rows with one primary key")
+                        raise SourceSchemaError(
+                            f"dataset {dataset.name}: the source has several rows with one primary key"
+                        )
                 rows[dataset.name] = merge_conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
                 if on_dataset:
                     on_dataset(dataset.name)

@@ -21,10 +21,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import yaml
 from croniter import croniter
@@ -32,23 +33,42 @@ from croniter import croniter
 from workflows.argo_expr import condition, evaluate, substitute
 
 
-class UnsupportedManifest(Exception):
+class UnsupportedManifestError(Exception):
     """The rendered manifests use something the local runner does not implement."""
 
 
 def _check_keys(where: str, obj: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(obj) - allowed
     if unknown:
-        raise UnsupportedManifest(f"{where}: the local runner does not support {sorted(unknown)}")
+        raise UnsupportedManifestError(f"{where}: the local runner does not support {sorted(unknown)}")
 
 
-_WF_SPEC = {"entrypoint", "serviceAccountName", "onExit", "activeDeadlineSeconds", "podGC", "ttlStrategy", "arguments",
-            "volumes", "templates", "workflowTemplateRef", "synchronization"}
+_WF_SPEC = {
+    "entrypoint",
+    "serviceAccountName",
+    "onExit",
+    "activeDeadlineSeconds",
+    "podGC",
+    "ttlStrategy",
+    "arguments",
+    "volumes",
+    "templates",
+    "workflowTemplateRef",
+    "synchronization",
+}
 _TEMPLATE = {"name", "inputs", "outputs", "steps", "container", "retryStrategy"}
 _STEP = {"name", "template", "arguments", "when", "withItems"}
 _CONTAINER = {"image", "imagePullPolicy", "command", "args", "env", "resources", "volumeMounts", "securityContext"}
-_CRON_SPEC = {"schedules", "timezone", "concurrencyPolicy", "startingDeadlineSeconds", "successfulJobsHistoryLimit",
-              "failedJobsHistoryLimit", "workflowMetadata", "workflowSpec"}
+_CRON_SPEC = {
+    "schedules",
+    "timezone",
+    "concurrencyPolicy",
+    "startingDeadlineSeconds",
+    "successfulJobsHistoryLimit",
+    "failedJobsHistoryLimit",
+    "workflowMetadata",
+    "workflowSpec",
+}
 
 
 @dataclass
@@ -79,10 +99,10 @@ class Secrets:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Optional[Path]) -> "Secrets":
+    def load(cls, path: Path | None) -> Secrets:
         return cls(json.loads(path.read_text()) if path else {})
 
-    def get(self, name: str, key: str) -> Optional[str]:
+    def get(self, name: str, key: str) -> str | None:
         if key in self.values.get(name, {}):
             return self.values[name][key]
         return os.environ.get(f"{name}_{key}".upper().replace("-", "_").replace(".", "_"))
@@ -99,7 +119,7 @@ class Deployment:
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
         platforms = root / "platforms"
         if not platforms.is_dir():
-            raise UnsupportedManifest(f"{root} has no platforms/ folder: is it a rendered deployment tree?")
+            raise UnsupportedManifestError(f"{root} has no platforms/ folder: is it a rendered deployment tree?")
         for path in sorted(platforms.rglob("*.yaml")):
             for doc in yaml.safe_load_all(path.read_text()):
                 if not doc:
@@ -139,16 +159,23 @@ def check(deployment: Deployment) -> None:
             if "container" in template:
                 _check_keys(f"{name} container", template["container"], _CONTAINER)
             elif "steps" not in template:
-                raise UnsupportedManifest(f"{name}: only steps and container templates are supported")
+                raise UnsupportedManifestError(f"{name}: only steps and container templates are supported")
             retry = template.get("retryStrategy") or {}
             _check_keys(f"{name} retryStrategy", retry, {"limit", "retryPolicy", "expression", "backoff"})
             if retry.get("retryPolicy", "OnFailure") != "OnFailure":
-                raise UnsupportedManifest(f"{name} retryStrategy: only retryPolicy OnFailure is supported")
+                raise UnsupportedManifestError(f"{name} retryStrategy: only retryPolicy OnFailure is supported")
 
 
 class LocalRunner:
-    def __init__(self, deployment: Deployment, secrets: Secrets, env: dict[str, str], work_dir: Path,
-                 time_scale: float = 1.0, echo: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        secrets: Secrets,
+        env: dict[str, str],
+        work_dir: Path,
+        time_scale: float = 1.0,
+        echo: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         check(deployment)
         self.deployment = deployment
         self.secrets = secrets
@@ -171,7 +198,7 @@ class LocalRunner:
             _check_keys(f"workflow {name} workflowTemplateRef", ref, {"name"})
             template = self.deployment.templates.get((namespace, ref["name"]))
             if template is None:
-                raise UnsupportedManifest(f"workflow {name}: WorkflowTemplate {namespace}/{ref['name']} not found")
+                raise UnsupportedManifestError(f"workflow {name}: WorkflowTemplate {namespace}/{ref['name']} not found")
             merged = {**template["spec"], **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
         run = WorkflowRun(name, "Running")
         lock = None
@@ -222,27 +249,27 @@ class LocalRunner:
             for source in sources:
                 data = self.deployment.configmaps.get((namespace, source["configMap"]["name"]))
                 if data is None:
-                    raise UnsupportedManifest(f"ConfigMap {namespace}/{source['configMap']['name']} not found")
+                    raise UnsupportedManifestError(f"ConfigMap {namespace}/{source['configMap']['name']} not found")
                 for key, text in data.items():
                     (target / key).write_text(text)
             mounts[volume["name"]] = target
         return mounts
 
-    def _template(self, ctx: "_Context", name: str, inputs: dict[str, str]) -> bool:
+    def _template(self, ctx: _Context, name: str, inputs: dict[str, str]) -> bool:
         template = ctx.templates.get(name)
         if template is None:
-            raise UnsupportedManifest(f"template {name} not found")
+            raise UnsupportedManifestError(f"template {name} not found")
         declared = {p["name"]: p.get("value") for p in (template.get("inputs") or {}).get("parameters", [])}
         local = dict(ctx.values)
         for pname, default in declared.items():
             if pname not in inputs and default is None:
-                raise UnsupportedManifest(f"template {name}: input {pname} not given")
+                raise UnsupportedManifestError(f"template {name}: input {pname} not given")
             local[f"inputs.parameters.{pname}"] = inputs.get(pname, default)
         if "steps" in template:
             return self._steps(ctx, template, local)
         return self._container(ctx, template, local)
 
-    def _steps(self, ctx: "_Context", template: dict[str, Any], local: dict[str, str]) -> bool:
+    def _steps(self, ctx: _Context, template: dict[str, Any], local: dict[str, str]) -> bool:
         for group in template["steps"]:
             for step in group:  # parallel groups run one after the other here; our templates need no parallelism
                 items = step.get("withItems", [None])
@@ -252,7 +279,10 @@ class LocalRunner:
                         scope["item"] = str(item)
                     if "when" in step and not condition(substitute(step["when"], scope)):
                         continue
-                    arguments = {p["name"]: substitute(str(p["value"]), scope) for p in (step.get("arguments") or {}).get("parameters", [])}
+                    arguments = {
+                        p["name"]: substitute(str(p["value"]), scope)
+                        for p in (step.get("arguments") or {}).get("parameters", [])
+                    }
                     ok = self._template(ctx, step["template"], arguments)
                     for key, value in ctx.last_outputs.items():
                         local[f"steps.{step['name']}.outputs.parameters.{key}"] = value
@@ -260,19 +290,21 @@ class LocalRunner:
                         return False
         return True
 
-    def _container(self, ctx: "_Context", template: dict[str, Any], local: dict[str, str]) -> bool:
+    def _container(self, ctx: _Context, template: dict[str, Any], local: dict[str, str]) -> bool:
         container = template["container"]
         step_dir = Path(tempfile.mkdtemp(prefix=f"{template['name']}-", dir=ctx.folder))
         paths = {m["mountPath"]: ctx.mounts[m["name"]] for m in container.get("volumeMounts", [])}
-        paths["/tmp"] = step_dir
+        paths["/tmp"] = step_dir  # noqa: S108 - the container path, mapped to a private folder
 
         def local_path(text: str) -> str:
             for prefix, target in sorted(paths.items(), key=lambda p: -len(p[0])):
                 if text == prefix or text.startswith(prefix + "/"):
-                    return str(target) + text[len(prefix):]
+                    return str(target) + text[len(prefix) :]
             return text
 
-        command = [substitute(str(c), local) for c in container.get("command", [])] + [local_path(substitute(str(a), local)) for a in container.get("args", [])]
+        command = [substitute(str(c), local) for c in container.get("command", [])] + [
+            local_path(substitute(str(a), local)) for a in container.get("args", [])
+        ]
         if command and command[0] == "datasurface":
             command[0] = str(Path(sys.executable).parent / "datasurface")
         env = {**os.environ, **self.env}
@@ -283,7 +315,9 @@ class LocalRunner:
             ref = var["valueFrom"]["secretKeyRef"]
             value = self.secrets.get(ref["name"], ref["key"])
             if value is None and not ref.get("optional"):
-                raise UnsupportedManifest(f"secret {ref['name']} key {ref['key']} is not in the local secrets file or environment")
+                raise UnsupportedManifestError(
+                    f"secret {ref['name']} key {ref['key']} is not in the local secrets file or environment"
+                )
             if value is not None:
                 env[var["name"]] = value
         retry = template.get("retryStrategy") or {}
@@ -294,10 +328,15 @@ class LocalRunner:
         while True:
             attempts += 1
             remaining = max(1.0, ctx.deadline - time.monotonic())
-            process = subprocess.run(command, env=env, capture_output=True, text=True, timeout=remaining)
+            process = subprocess.run(command, env=env, capture_output=True, text=True, timeout=remaining, check=False)
             code = process.returncode
-            retryable = code != 0 and attempts <= limit and (
-                not retry.get("expression") or evaluate(retry["expression"], {"lastRetry.exitCode": str(code)}) is True
+            retryable = (
+                code != 0
+                and attempts <= limit
+                and (
+                    not retry.get("expression")
+                    or evaluate(retry["expression"], {"lastRetry.exitCode": str(code)}) is True
+                )
             )
             if not retryable:
                 break
@@ -315,12 +354,17 @@ class LocalRunner:
         log = (process.stdout + process.stderr)[-4000:]
         ctx.run.steps.append(StepRecord(template["name"], command, code, attempts, outputs, log))
         if code != 0:
-            ctx.run.failures.append({"displayName": template["name"], "message": (process.stderr.strip().splitlines() or [f"exit code {code}"])[-1]})
+            ctx.run.failures.append(
+                {
+                    "displayName": template["name"],
+                    "message": (process.stderr.strip().splitlines() or [f"exit code {code}"])[-1],
+                }
+            )
         return code == 0
 
     # --- schedules ----------------------------------------------------------------------------
 
-    def run_cron(self, cron: dict[str, Any]) -> Optional[WorkflowRun]:
+    def run_cron(self, cron: dict[str, Any]) -> WorkflowRun | None:
         meta, spec = cron["metadata"], cron["spec"]
         if spec.get("concurrencyPolicy", "Allow") == "Forbid":
             with self.mutex_guard:
@@ -335,21 +379,41 @@ class LocalRunner:
 
     def run_hooks(self) -> list[WorkflowRun]:
         """Argo CD PostSync hooks (the view-reconcile workflows), as after a sync."""
-        return [self.run_workflow(h["metadata"]["name"], h["metadata"].get("namespace", "default"), h["spec"]) for h in self.deployment.hooks]
+        return [
+            self.run_workflow(h["metadata"]["name"], h["metadata"].get("namespace", "default"), h["spec"])
+            for h in self.deployment.hooks
+        ]
 
-    def run_schedules(self, duration: float, stop: Optional[threading.Event] = None, on_run: Callable[[WorkflowRun], None] = lambda _r: None) -> None:
+    def run_schedules(
+        self,
+        duration: float,
+        stop: threading.Event | None = None,
+        on_run: Callable[[WorkflowRun], None] = lambda _r: None,
+    ) -> None:
         """Fire every CronWorkflow on its schedule for ``duration`` seconds (a clock ``time_scale`` times faster)."""
         stop = stop or threading.Event()
         start_real = time.monotonic()
-        start_virtual = datetime.now(timezone.utc)
-        threads = [threading.Thread(target=self._cron_loop, args=(c, start_real, start_virtual, duration, stop, on_run), daemon=True) for c in self.deployment.crons]
+        start_virtual = datetime.now(UTC)
+        threads = [
+            threading.Thread(
+                target=self._cron_loop, args=(c, start_real, start_virtual, duration, stop, on_run), daemon=True
+            )
+            for c in self.deployment.crons
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
 
-    def _cron_loop(self, cron: dict[str, Any], start_real: float, start_virtual: datetime, duration: float,
-                   stop: threading.Event, on_run: Callable[[WorkflowRun], None]) -> None:
+    def _cron_loop(
+        self,
+        cron: dict[str, Any],
+        start_real: float,
+        start_virtual: datetime,
+        duration: float,
+        stop: threading.Event,
+        on_run: Callable[[WorkflowRun], None],
+    ) -> None:
         schedules = [croniter(s, start_virtual) for s in cron["spec"]["schedules"]]
         next_fire = min(s.get_next(datetime) for s in schedules)
         while not stop.is_set():

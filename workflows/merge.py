@@ -41,25 +41,38 @@ def merge_dataset(conn: Connection, tables: DatasetTables, dataset: DatasetSpec,
     first_key = keys[0]
     changed = " OR ".join(f"s.{v} IS DISTINCT FROM m.{v}" for v in values) or "false"
     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DELTA}"))
-    conn.execute(text(
-        f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
-        f"SELECT {', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}, "
-        f"CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS ds_surf_op "
-        f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
-        f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
-    ))
-    counts = dict(conn.execute(text(f"SELECT ds_surf_op, count(*) FROM {_DELTA} GROUP BY ds_surf_op")).all())
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
+            f"SELECT {', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}, "
+            f"CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS ds_surf_op "
+            f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
+            f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
+        )
+    )
+    counts: dict[str, int] = dict(
+        conn.execute(text(f"SELECT ds_surf_op, count(*) FROM {_DELTA} GROUP BY ds_surf_op")).all()
+    )
     if tables.forensic:
         _apply_forensic(conn, tables, keys, columns, batch_id)
     else:
         _apply_live(conn, tables, keys, values, columns, batch_id)
     total = conn.execute(text(f"SELECT count(*) FROM {tables.staging}")).scalar_one()
-    return {"inserted": counts.get("I", 0), "updated": counts.get("U", 0), "deleted": counts.get("D", 0), "total": total}
+    return {
+        "inserted": counts.get("I", 0),
+        "updated": counts.get("U", 0),
+        "deleted": counts.get("D", 0),
+        "total": total,
+    }
 
 
-def _apply_live(conn: Connection, tables: DatasetTables, keys: list[str], values: list[str], columns: list[str], batch_id: int) -> None:
+def _apply_live(
+    conn: Connection, tables: DatasetTables, keys: list[str], values: list[str], columns: list[str], batch_id: int
+) -> None:
     b_in = quote(BATCH_IN)
-    conn.execute(text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.ds_surf_op = 'D' AND {_on(keys, 'm', 'd')}"))
+    conn.execute(
+        text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.ds_surf_op = 'D' AND {_on(keys, 'm', 'd')}")
+    )
     assignments = ", ".join([f"{v} = s.{v}" for v in values] + [f"{b_in} = :b"])
     conn.execute(
         text(
@@ -78,7 +91,9 @@ def _apply_live(conn: Connection, tables: DatasetTables, keys: list[str], values
     )
 
 
-def _apply_forensic(conn: Connection, tables: DatasetTables, keys: list[str], columns: list[str], batch_id: int) -> None:
+def _apply_forensic(
+    conn: Connection, tables: DatasetTables, keys: list[str], columns: list[str], batch_id: int
+) -> None:
     b_in, b_out = quote(BATCH_IN), quote(BATCH_OUT)
     conn.execute(
         text(

@@ -11,7 +11,6 @@ import json
 import os
 import urllib.error
 import urllib.request
-from typing import Optional
 
 URL_ENV = "DATASURFACE_NOTIFY_URL"
 
@@ -39,12 +38,16 @@ def _first_failure(failures: str) -> str:
     return ""
 
 
-def send(payload: dict[str, str], url: Optional[str] = None, timeout: float = 10.0) -> str:
+def send(payload: dict[str, str], url: str | None = None, timeout: float = 10.0) -> str:
     """Post the message; returns what happened, never raises."""
     url = url if url is not None else os.environ.get(URL_ENV, "")
     if not url:
         return f"no {URL_ENV}: notification skipped"
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    if not url.startswith(("https://", "http://")):
+        return f"{URL_ENV} is not an http(s) URL: notification skipped"
+    request = urllib.request.Request(  # noqa: S310 - only http(s), checked above
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - operator-provided URL
             return f"notified ({response.status})"

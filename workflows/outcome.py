@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 EXIT_DONE = 0
 EXIT_PERMANENT = 1  # fix the data or the model; retrying will not help
@@ -19,10 +18,10 @@ EXIT_TRANSIENT = 75  # EX_TEMPFAIL: retry later (connection refused, serializati
 class Outcome:
     outcome: str  # done | keep_working | error
     stream: str
-    batch: Optional[int] = None
+    batch: int | None = None
     datasets: dict[str, dict[str, int]] = field(default_factory=dict)
     schema_changed: bool = False
-    error: Optional[str] = None
+    error: str | None = None
     transient: bool = False
     locked: bool = False
 
@@ -37,7 +36,12 @@ class Outcome:
         return EXIT_TRANSIENT if self.transient else EXIT_PERMANENT
 
     def line(self) -> str:
-        body: dict[str, Any] = {"outcome": self.outcome, "stream": self.stream, "batch": self.batch, "datasets": self.datasets}
+        body: dict[str, Any] = {
+            "outcome": self.outcome,
+            "stream": self.stream,
+            "batch": self.batch,
+            "datasets": self.datasets,
+        }
         if self.schema_changed:
             body["schema_changed"] = True
         if self.error:
@@ -48,7 +52,11 @@ class Outcome:
     def write_files(self, folder: Path) -> None:
         """The files the rendered WorkflowTemplate reads as output parameters."""
         folder.mkdir(parents=True, exist_ok=True)
-        for name, value in (("outcome", self.outcome), ("schema_changed", "true" if self.schema_changed else "false"), ("batch", "" if self.batch is None else str(self.batch))):
+        for name, value in (
+            ("outcome", self.outcome),
+            ("schema_changed", "true" if self.schema_changed else "false"),
+            ("batch", "" if self.batch is None else str(self.batch)),
+        ):
             tmp = folder / f".{name}.tmp"
             tmp.write_text(value)
-            os.replace(tmp, folder / name)
+            tmp.replace(folder / name)

@@ -13,7 +13,6 @@ phase: the outcome is then ``keep_working``.
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -33,9 +32,9 @@ PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError,
 
 def run_snapshot_merge(
     spec: JobSpec,
-    source_url: Optional[str] = None,
-    merge_url: Optional[str] = None,
-    max_seconds: Optional[float] = None,
+    source_url: str | None = None,
+    merge_url: str | None = None,
+    max_seconds: float | None = None,
 ) -> Outcome:
     """Run the job; every failure becomes an ``error`` outcome saying whether it is transient."""
     try:
@@ -52,19 +51,29 @@ def run_snapshot_merge(
         return Outcome("error", spec.stream, error=f"{type(exc).__name__}: {exc}".strip(), transient=is_transient(exc))
 
 
-def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: Optional[float]) -> Outcome:
+def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: float | None) -> Outcome:
     started = time.monotonic()
     store = BatchStore(platform_schema(spec.platform), spec.stream)
     with store.locked(merge_engine) as acquired:
         if not acquired:
-            return Outcome("error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True)
+            return Outcome(
+                "error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True
+            )
         return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds)
 
 
-def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, store: BatchStore, started: float, max_seconds: Optional[float]) -> Outcome:
+def _run_locked(
+    spec: JobSpec,
+    source_engine: Engine,
+    merge_engine: Engine,
+    store: BatchStore,
+    started: float,
+    max_seconds: float | None,
+) -> Outcome:
     with merge_engine.connect() as conn:
         with conn.begin():
-            schema_changed = any([ensure_dataset_tables(conn, spec, d) for d in spec.datasets])
+            changed = [ensure_dataset_tables(conn, spec, d) for d in spec.datasets]  # every dataset, no short-circuit
+            schema_changed = any(changed)
             batch = store.last(conn)
             if batch is not None and schema_changed and batch.status == INGESTED and not batch.merged:
                 store.set_state(conn, batch, STARTED, {})  # staging predates the new layout: re-ingest
@@ -75,8 +84,11 @@ def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, stor
         if batch.status == STARTED:
             with conn.begin():
                 rows = ingest_stream(
-                    source_engine, conn, spec.datasets,
-                    lambda d: DatasetTables.of(spec, d).staging, spec.source.database,
+                    source_engine,
+                    conn,
+                    spec.datasets,
+                    lambda d: DatasetTables.of(spec, d).staging,
+                    spec.source.database,
                     on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
                 )
                 store.set_state(conn, batch, INGESTED, {"merged": [], "rows": rows})
@@ -88,12 +100,18 @@ def _run_locked(spec: JobSpec, source_engine: Engine, merge_engine: Engine, stor
                 continue
             # Every run merges at least one dataset, so a small budget still makes progress.
             if merged_now and max_seconds is not None and time.monotonic() - started >= max_seconds:
-                return Outcome("keep_working", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+                return Outcome(
+                    "keep_working",
+                    spec.stream,
+                    batch.batch_id,
+                    store_metrics(store, conn, batch.batch_id),
+                    schema_changed,
+                )
             with conn.begin():
                 metrics = merge_dataset(conn, DatasetTables.of(spec, dataset), dataset, batch.batch_id)
                 failpoints.reached(f"merge:{dataset.name}")
                 store.record_metrics(conn, batch, dataset.name, metrics)
-                merged = batch.merged + [dataset.name]
+                merged = [*batch.merged, dataset.name]
                 done = len(merged) == len(spec.datasets)
                 store.set_state(conn, batch, COMMITTED if done else INGESTED, {**batch.state, "merged": merged})
             failpoints.reached(f"merged:{dataset.name}")
@@ -106,7 +124,7 @@ def store_metrics(store: BatchStore, conn: Connection, batch_id: int) -> dict[st
         return store.metrics(conn, batch_id)
 
 
-def reset_batch(spec: JobSpec, merge_url: Optional[str] = None, dataset: Optional[str] = None) -> str:
+def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None = None) -> str:
     """Reset the stream's open batch so it is re-ingested from scratch; returns what was done."""
     names = [d.name for d in spec.datasets]
     if dataset is not None and dataset not in names:
@@ -120,8 +138,16 @@ def reset_batch(spec: JobSpec, merge_url: Optional[str] = None, dataset: Optiona
             with engine.begin() as conn:
                 batch = store.reset(conn)
                 if dataset is not None:
-                    conn.execute(text(f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"))
-        scope = f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)" if dataset else ""
+                    conn.execute(
+                        text(
+                            f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"
+                        )
+                    )
+        scope = (
+            f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)"
+            if dataset
+            else ""
+        )
         return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"
     finally:
         engine.dispose()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Literal, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,7 @@ class ColumnSpec(_Spec):
     name: str
     sql_type: str = Field(description="PostgreSQL type, e.g. VARCHAR(20), NUMERIC(10,2), TIMESTAMP")
     nullable: bool
-    key_position: Optional[int] = Field(None, description="0-based position in the primary key; None for non-key columns")
+    key_position: int | None = Field(None, description="0-based position in the primary key; None for non-key columns")
 
 
 class DatasetSpec(_Spec):
@@ -51,11 +52,11 @@ class ViewSpec(_Spec):
     dataset: str
     schema_name: str = Field(description="the workspace's schema in the merge database")
     live_view: str
-    history_view: Optional[str] = Field(None, description="forensic groups only: every version with milestones")
+    history_view: str | None = Field(None, description="forensic groups only: every version with milestones")
 
 
 class JobSpec(_Spec):
-    spec_version: Literal[1] = SPEC_VERSION
+    spec_version: Literal[1] = 1  # SPEC_VERSION
     platform: str
     strategy: Literal["live", "forensic"]
     stream: str

@@ -69,7 +69,11 @@ def derived(name: str, suffix: str) -> str:
 
 def reader_role(schema: str) -> str:
     """The role that may read a workspace's views, and nothing else."""
-    return derived("ds_reader_", schema) if len("ds_reader_" + schema) <= MAX_IDENTIFIER else _named("ds_reader_", _slug(schema), "reader", schema)
+    return (
+        derived("ds_reader_", schema)
+        if len("ds_reader_" + schema) <= MAX_IDENTIFIER
+        else _named("ds_reader_", _slug(schema), "reader", schema)
+    )
 
 
 def literal(value: str) -> str:

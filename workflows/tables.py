@@ -19,7 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from workflows.spec import DatasetSpec, JobSpec
-from workflows.sqlnames import history_partition, live_partition, merge_table, platform_schema, qualified, quote, staging_table
+from workflows.sqlnames import (
+    history_partition,
+    live_partition,
+    merge_table,
+    platform_schema,
+    qualified,
+    quote,
+    staging_table,
+)
 
 LIVE = 9223372036854775807  # ds_surf_batch_out of a current version
 BATCH_IN, BATCH_OUT = "ds_surf_batch_in", "ds_surf_batch_out"
@@ -37,7 +45,7 @@ class DatasetTables:
     forensic: bool
 
     @classmethod
-    def of(cls, spec: JobSpec, dataset: DatasetSpec) -> "DatasetTables":
+    def of(cls, spec: JobSpec, dataset: DatasetSpec) -> DatasetTables:
         schema = platform_schema(spec.platform)
         return cls(
             schema,
@@ -61,21 +69,29 @@ def ensure_platform_schema(conn: Connection, schema: str) -> None:
     _ddl_lock(conn, schema)
     t = bookkeeping(schema)
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
-    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {t['batch_counter']} (stream text PRIMARY KEY, last_batch bigint NOT NULL)"))
-    conn.execute(text(
-        f"CREATE TABLE IF NOT EXISTS {t['batches']} (stream text NOT NULL, batch_id bigint NOT NULL, status text NOT NULL, "
-        "started_at timestamptz NOT NULL DEFAULT now(), ended_at timestamptz, state jsonb NOT NULL DEFAULT '{}', "
-        "PRIMARY KEY (stream, batch_id))"
-    ))
-    conn.execute(text(
-        f"CREATE TABLE IF NOT EXISTS {t['batch_metrics']} (stream text NOT NULL, batch_id bigint NOT NULL, dataset text NOT NULL, "
-        "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, total bigint NOT NULL, "
-        "PRIMARY KEY (stream, batch_id, dataset))"
-    ))
-    conn.execute(text(
-        f"CREATE TABLE IF NOT EXISTS {t['dataset_schemas']} (stream text NOT NULL, dataset text NOT NULL, "
-        "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
-    ))
+    conn.execute(
+        text(f"CREATE TABLE IF NOT EXISTS {t['batch_counter']} (stream text PRIMARY KEY, last_batch bigint NOT NULL)")
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['batches']} (stream text NOT NULL, batch_id bigint NOT NULL, status text NOT NULL, "
+            "started_at timestamptz NOT NULL DEFAULT now(), ended_at timestamptz, state jsonb NOT NULL DEFAULT '{}', "
+            "PRIMARY KEY (stream, batch_id))"
+        )
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['batch_metrics']} (stream text NOT NULL, batch_id bigint NOT NULL, dataset text NOT NULL, "
+            "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, total bigint NOT NULL, "
+            "PRIMARY KEY (stream, batch_id, dataset))"
+        )
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['dataset_schemas']} (stream text NOT NULL, dataset text NOT NULL, "
+            "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
+        )
+    )
 
 
 def schema_hash(dataset: DatasetSpec) -> str:
@@ -96,12 +112,16 @@ def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: Datas
     keys = key_list(dataset)
     conn.execute(text(f"CREATE TABLE {tables.staging} ({columns})"))
     if not tables.forensic:
-        conn.execute(text(f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({keys}))"))
+        conn.execute(
+            text(f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({keys}))")
+        )
         return
-    conn.execute(text(
-        f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, "
-        f"{quote(BATCH_OUT)} bigint NOT NULL DEFAULT {LIVE}) PARTITION BY LIST ({quote(BATCH_OUT)})"
-    ))
+    conn.execute(
+        text(
+            f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, "
+            f"{quote(BATCH_OUT)} bigint NOT NULL DEFAULT {LIVE}) PARTITION BY LIST ({quote(BATCH_OUT)})"
+        )
+    )
     live = qualified(tables.schema, live_partition(spec.store, dataset.name))
     history = qualified(tables.schema, history_partition(spec.store, dataset.name))
     conn.execute(text(f"CREATE TABLE {live} PARTITION OF {tables.merge} FOR VALUES IN ({LIVE})"))
@@ -117,18 +137,28 @@ def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, store
     wanted = {c.name for c in dataset.columns}
     removed = sorted(set(before) - wanted)
     if removed:
-        raise SchemaEvolutionError(f"dataset {dataset.name}: columns {removed} are gone from the spec; columns are never removed")
+        raise SchemaEvolutionError(
+            f"dataset {dataset.name}: columns {removed} are gone from the spec; columns are never removed"
+        )
     for column in dataset.columns:
         old = before.get(column.name)
         for table in (tables.merge, tables.staging):
             if old is None:
                 if not column.nullable or column.key_position is not None:
-                    raise SchemaEvolutionError(f"dataset {dataset.name}: new column {column.name} must be nullable and not a key")
+                    raise SchemaEvolutionError(
+                        f"dataset {dataset.name}: new column {column.name} must be nullable and not a key"
+                    )
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {column.sql_type}"))
             elif old["sql_type"] != column.sql_type:
-                conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {quote(column.name)}::{column.sql_type}"))
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {quote(column.name)}::{column.sql_type}"
+                    )
+                )
             elif old["nullable"] != column.nullable or old["key_position"] != column.key_position:
-                raise SchemaEvolutionError(f"dataset {dataset.name}: column {column.name} changed nullability or key; that is never allowed")
+                raise SchemaEvolutionError(
+                    f"dataset {dataset.name}: column {column.name} changed nullability or key; that is never allowed"
+                )
 
 
 def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec) -> bool:
@@ -156,4 +186,3 @@ def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec)
         {"s": spec.stream, "d": dataset.name, "h": new_hash, "c": columns},
     )
     return True
-

@@ -15,8 +15,8 @@ still brought up to date.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -25,7 +25,15 @@ from sqlalchemy.exc import DBAPIError
 from workflows.db import MERGE_URL_ENV, make_engine
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import derived, literal, platform_schema, qualified, quote, reader_role
-from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables, bookkeeping, ensure_dataset_tables, ensure_platform_schema
+from workflows.tables import (
+    BATCH_IN,
+    BATCH_OUT,
+    LIVE,
+    DatasetTables,
+    bookkeeping,
+    ensure_dataset_tables,
+    ensure_platform_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,8 @@ class ViewResult:
 
 
 def as_of_function(view: ViewSpec) -> str:
-    assert view.history_view is not None
+    if view.history_view is None:
+        raise ValueError(f"view {view.live_view} of a live group has no history view, so no as-of function")
     return derived(view.history_view, "_as_of")
 
 
@@ -68,20 +77,26 @@ def _reconcile_one(conn: Connection, spec: JobSpec, view: ViewSpec, dataset: Dat
         batches = bookkeeping(platform_schema(spec.platform))["batches"]
         stream = literal(spec.stream)
         history = qualified(view.schema_name, view.history_view)
-        _replace_view(conn, history, (
-            f"SELECT {_columns(dataset)}, m.{quote(BATCH_IN)} AS ds_surf_batch_in, "
-            f"NULLIF(m.{quote(BATCH_OUT)}, {LIVE}) AS ds_surf_batch_out, "
-            "bi.ended_at AS ds_surf_valid_from, bo.ended_at AS ds_surf_valid_to "
-            f"FROM {tables.merge} m "
-            f"LEFT JOIN {batches} bi ON bi.stream = {stream} AND bi.batch_id = m.{quote(BATCH_IN)} "
-            f"LEFT JOIN {batches} bo ON bo.stream = {stream} AND bo.batch_id = m.{quote(BATCH_OUT)}"
-        ))
+        _replace_view(
+            conn,
+            history,
+            (
+                f"SELECT {_columns(dataset)}, m.{quote(BATCH_IN)} AS ds_surf_batch_in, "
+                f"NULLIF(m.{quote(BATCH_OUT)}, {LIVE}) AS ds_surf_batch_out, "
+                "bi.ended_at AS ds_surf_valid_from, bo.ended_at AS ds_surf_valid_to "
+                f"FROM {tables.merge} m "
+                f"LEFT JOIN {batches} bi ON bi.stream = {stream} AND bi.batch_id = m.{quote(BATCH_IN)} "
+                f"LEFT JOIN {batches} bo ON bo.stream = {stream} AND bo.batch_id = m.{quote(BATCH_OUT)}"
+            ),
+        )
         function = qualified(view.schema_name, as_of_function(view))
         conn.execute(text(f"DROP FUNCTION IF EXISTS {function}(timestamptz)"))
-        conn.execute(text(
-            f"CREATE FUNCTION {function}(at timestamptz) RETURNS SETOF {history} LANGUAGE sql STABLE AS "
-            f"$ds$ SELECT * FROM {history} h WHERE h.ds_surf_valid_from <= at AND (h.ds_surf_valid_to IS NULL OR at < h.ds_surf_valid_to) $ds$"
-        ))
+        conn.execute(
+            text(
+                f"CREATE FUNCTION {function}(at timestamptz) RETURNS SETOF {history} LANGUAGE sql STABLE AS "
+                f"$ds$ SELECT * FROM {history} h WHERE h.ds_surf_valid_from <= at AND (h.ds_surf_valid_to IS NULL OR at < h.ds_surf_valid_to) $ds$"
+            )
+        )
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {function}(timestamptz) TO {quote(role)}"))
         made.append(history)
     conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {quote(role)}"))
@@ -96,9 +111,15 @@ def _ensure_role(conn: Connection, role: str) -> None:
         conn.execute(text(f"CREATE ROLE {quote(role)} NOLOGIN"))
 
 
-def reconcile_views(spec: JobSpec, merge_url: Optional[str] = None, engine_factory: Optional[Callable[[], Engine]] = None) -> list[ViewResult]:
+def reconcile_views(
+    spec: JobSpec, merge_url: str | None = None, engine_factory: Callable[[], Engine] | None = None
+) -> list[ViewResult]:
     """Create or update every view the spec names; returns one result per view (and role)."""
-    engine = engine_factory() if engine_factory else make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-views:{spec.stream}")
+    engine = (
+        engine_factory()
+        if engine_factory
+        else make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-views:{spec.stream}")
+    )
     results: list[ViewResult] = []
     datasets = {d.name: d for d in spec.datasets}
     try:
@@ -115,7 +136,9 @@ def reconcile_views(spec: JobSpec, merge_url: Optional[str] = None, engine_facto
                 except DBAPIError as exc:
                     results.append(ViewResult(f"role {role}", False, _reason(exc)))
             for view in spec.views:
-                label = f"{view.schema_name}.{view.live_view}" + (f" (+ {view.history_view})" if view.history_view else "")
+                label = f"{view.schema_name}.{view.live_view}" + (
+                    f" (+ {view.history_view})" if view.history_view else ""
+                )
                 try:
                     with conn.begin():
                         _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -20,7 +19,7 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_CANNOT_RUN)
 
 
-def load_or_exit(model_dir: Path, timeout: Optional[float] = None) -> Ecosystem:
+def load_or_exit(model_dir: Path, timeout: float | None = None) -> Ecosystem:
     """Load a model for a command that needs one; a model that does not load ends the command (exit 1)."""
     if not (model_dir / "eco.py").is_file():
         raise fail(f"{model_dir} has no eco.py")
@@ -31,7 +30,7 @@ def load_or_exit(model_dir: Path, timeout: Optional[float] = None) -> Ecosystem:
     return result.ecosystem
 
 
-def limits(timeout: Optional[float]) -> SandboxLimits:
+def limits(timeout: float | None) -> SandboxLimits:
     try:
         limits = SandboxLimits.from_env()
     except ValueError as exc:

@@ -12,7 +12,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 import git
 from rich.console import Console
@@ -25,8 +24,8 @@ from sqlalchemy import create_engine, text
 from handler.cli.model_commands import MODEL_REPO_TEMPLATE
 from handler.deploy import deploy_model_commit
 from handler.gitrepo import DeployRepo
-from handler.reports.findings_report import print_text
 from handler.render import RenderOptions
+from handler.reports.findings_report import print_text
 from handler.reports.validation_report import to_markdown
 from handler.validation import ChangeSource, validate
 from pgtools.embedded import EmbeddedServer, start_embedded
@@ -46,13 +45,13 @@ def _git(repo: git.Repo, *args: str) -> str:
 
 
 class Demo:
-    def __init__(self, workdir: Path, pg_url: Optional[str], fast: bool, duration: float, console: Console) -> None:
+    def __init__(self, workdir: Path, pg_url: str | None, fast: bool, duration: float, console: Console) -> None:
         self.workdir, self.pg_url, self.fast, self.duration, self.console = workdir, pg_url, fast, duration, console
-        self.server: Optional[EmbeddedServer] = None
+        self.server: EmbeddedServer | None = None
         self.step = 0
         self.platforms: list[str] = []
         self.base_url = pg_url or ""
-        self.deployment_dir: Optional[Path] = None
+        self.deployment_dir: Path | None = None
 
     def say(self, title: str) -> None:
         self.step += 1
@@ -79,7 +78,9 @@ class Demo:
         source_url, merge_url = with_database(base, "customer_db"), with_database(base, "datasurface_merge")
         counts = init_producer(source_url)
         ensure_database(merge_url)
-        self.console.print(f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; merge database [cyan]datasurface_merge[/]")
+        self.console.print(
+            f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; merge database [cyan]datasurface_merge[/]"
+        )
         return source_url, merge_url
 
     def repositories(self) -> tuple[git.Repo, git.Repo]:
@@ -94,9 +95,11 @@ class Demo:
             config.set_value("user", "email", "owner@example.com")
         work.git.add("-A")
         work.index.commit("Initial model: the customer/address MVP")
-        work.create_remote("origin", bare.working_dir).push("main")
+        work.create_remote("origin", str(bare.working_dir)).push("main")
         git.Repo.init(repos / "deployment.git", bare=True, initial_branch="main")
-        self.console.print(f"model repository {MODEL_REPO} (branches: main, zone-usa, team1) and an empty deployment repository in {repos}")
+        self.console.print(
+            f"model repository {MODEL_REPO} (branches: main, zone-usa, team1) and an empty deployment repository in {repos}"
+        )
         return bare, work
 
     def _validate(self, work: git.Repo, title: str) -> str:
@@ -107,7 +110,13 @@ class Demo:
         _git(work, "worktree", "add", "--detach", str(base_dir), "main")
         result = validate(base_dir, Path(work.working_dir), ChangeSource(MODEL_REPO, "team1"))
         _git(work, "worktree", "remove", "--force", str(base_dir))
-        self.console.print(Panel(Markdown(to_markdown(result)), title=f"bot comment on PR: {title}", border_style="green" if result.verdict == "pass" else "red"))
+        self.console.print(
+            Panel(
+                Markdown(to_markdown(result)),
+                title=f"bot comment on PR: {title}",
+                border_style="green" if result.verdict == "pass" else "red",
+            )
+        )
         return result.verdict
 
     def pull_requests(self, model: git.Repo) -> None:
@@ -116,7 +125,12 @@ class Demo:
         self.console.print("The producer added customers.loyaltyTier; team1 publishes it in the model.")
         work.git.checkout("-B", "team1", "main")
         eco = Path(work.working_dir) / "eco.py"
-        eco.write_text(eco.read_text().replace('DDLColumn("phone", VarChar(100)),', 'DDLColumn("phone", VarChar(100)),\n                            ' + NEW_COLUMN))
+        eco.write_text(
+            eco.read_text().replace(
+                'DDLColumn("phone", VarChar(100)),',
+                'DDLColumn("phone", VarChar(100)),\n                            ' + NEW_COLUMN,
+            )
+        )
         work.git.commit("-am", "Publish customers.loyaltyTier")
         good = self._validate(work, "add loyaltyTier")
         self.say("A pull request that drops a column")
@@ -140,43 +154,73 @@ class Demo:
         source.dispose()
         deployment_url = str(self.workdir / "repos" / "deployment.git")
         deploy = DeployRepo(self.workdir / "deploy-work", deployment_url, "main")
-        outcome = deploy_model_commit(Path(work.working_dir), model, MODEL_REPO, sha, deploy, RenderOptions(repo_url=deployment_url))
+        outcome = deploy_model_commit(
+            Path(work.working_dir), model, MODEL_REPO, sha, deploy, RenderOptions(repo_url=deployment_url)
+        )
         if outcome.kind == "rejected":  # the model passed validation, so this is a bug of the demo itself
             print_text(self.console, outcome.detail, list(outcome.findings))
             raise RuntimeError(f"the merged model was not deployed: {outcome.detail}")
         self.platforms = sorted({spec.platform for spec in specs_from(deploy.path)})
         files = sum(1 for p in deploy.path.rglob("*") if p.is_file() and ".git" not in p.parts)
-        self.console.print(f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({files} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)")
+        self.console.print(
+            f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({files} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)"
+        )
         self.deployment_dir = deploy.path
         return deploy.path
 
     def operate(self, deploy_dir: Path, source_url: str, merge_url: str) -> list[WorkflowRun]:
         scale = FAST_SCALE if self.fast else 1.0
-        self.say(f"Run: simulator + local runner for {self.duration:.0f} s" + (" (schedules 20x faster)" if self.fast else ""))
-        secrets = Secrets({name: {"username": "demo", "password": "demo"} for name in ("postgres-merge", "postgres-producer")})
-        runner = LocalRunner(Deployment(deploy_dir), secrets, {"DATASURFACE_SOURCE_URL": source_url, "DATASURFACE_MERGE_URL": merge_url},
-                             self.workdir, scale)
-        simulator = ChangeSimulator(SimulatorConfig(source_url, seed=7, rate=4.0), out=open(self.workdir / "simulator.log", "w"))
+        self.say(
+            f"Run: simulator + local runner for {self.duration:.0f} s"
+            + (" (schedules 20x faster)" if self.fast else "")
+        )
+        secrets = Secrets(
+            {name: {"username": "demo", "password": "demo"} for name in ("postgres-merge", "postgres-producer")}
+        )
+        runner = LocalRunner(
+            Deployment(deploy_dir),
+            secrets,
+            {"DATASURFACE_SOURCE_URL": source_url, "DATASURFACE_MERGE_URL": merge_url},
+            self.workdir,
+            scale,
+        )
+        simulator_log = (self.workdir / "simulator.log").open("w")
+        simulator = ChangeSimulator(SimulatorConfig(source_url, seed=7, rate=4.0), out=simulator_log)
         sim_thread = threading.Thread(target=simulator.run, daemon=True)
         runner.run_hooks()
         for cron in runner.deployment.crons:  # as after the first sync: every stream once
             runner.run_cron(cron)
         sim_thread.start()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[batches]} runs"), TimeRemainingColumn(), console=self.console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[batches]} runs"),
+            TimeRemainingColumn(),
+            console=self.console,
+        ) as progress:
             task = progress.add_task("ingesting", total=self.duration, batches=len(runner.history))
             done = threading.Event()
-            scheduler = threading.Thread(target=lambda: (runner.run_schedules(self.duration, done), done.set()), daemon=True)
+
+            def schedule() -> None:
+                runner.run_schedules(self.duration, done)
+                done.set()
+
+            scheduler = threading.Thread(target=schedule, daemon=True)
             started = time.monotonic()
             scheduler.start()
             while not done.wait(0.5):
-                progress.update(task, completed=min(self.duration, time.monotonic() - started), batches=len(runner.history))
+                progress.update(
+                    task, completed=min(self.duration, time.monotonic() - started), batches=len(runner.history)
+                )
             progress.update(task, completed=self.duration, batches=len(runner.history))
         simulator.stop()
         sim_thread.join(30)
         for cron in runner.deployment.crons:  # a last batch after the producer went quiet
             runner.run_cron(cron)
         failed = [r for r in runner.history if r.status != "Succeeded"]
-        self.console.print(f"{len(runner.history)} workflow runs, {len(failed)} failed; simulator log: {self.workdir / 'simulator.log'}")
+        self.console.print(
+            f"{len(runner.history)} workflow runs, {len(failed)} failed; simulator log: {self.workdir / 'simulator.log'}"
+        )
         return runner.history
 
     def show(self, merge_url: str, source_url: str) -> None:
@@ -187,20 +231,39 @@ class Demo:
             table.add_column(column)
         for platform in self.platforms:
             for b in recent_batches(engine, platform, 3):
-                table.add_row(platform, b.stream, str(b.batch_id), b.status, b.dataset, *(str(n) for n in (b.inserted, b.updated, b.deleted, b.total)))
+                table.add_row(
+                    platform,
+                    b.stream,
+                    str(b.batch_id),
+                    b.status,
+                    b.dataset,
+                    *(str(n) for n in (b.inserted, b.updated, b.deleted, b.total)),
+                )
         self.console.print(table)
         with engine.connect() as conn:  # as a consumer: the workspace's views
-            live = conn.execute(text('SELECT id, "firstName", "lastName", email, "loyaltyTier" FROM consumer1.livedsg_customers ORDER BY id LIMIT 5')).all()
+            live = conn.execute(
+                text(
+                    'SELECT id, "firstName", "lastName", email, "loyaltyTier" FROM consumer1.livedsg_customers ORDER BY id LIMIT 5'
+                )
+            ).all()
             sample = Table(title="consumer1.livedsg_customers (live view, first 5 rows)")
             for column in ("id", "firstName", "lastName", "email", "loyaltyTier"):
                 sample.add_column(column)
             for row in live:
                 sample.add_row(*[str(v) for v in row])
             self.console.print(sample)
-            busiest = conn.execute(text("SELECT id FROM consumer1.forensicdsg_customers_history GROUP BY id ORDER BY count(*) DESC, id LIMIT 1")).scalar()
-            history = conn.execute(text(
-                "SELECT ds_surf_batch_in, ds_surf_batch_out, ds_surf_valid_from, email, phone FROM consumer1.forensicdsg_customers_history "
-                "WHERE id = :id ORDER BY ds_surf_batch_in"), {"id": busiest}).all()
+            busiest = conn.execute(
+                text(
+                    "SELECT id FROM consumer1.forensicdsg_customers_history GROUP BY id ORDER BY count(*) DESC, id LIMIT 1"
+                )
+            ).scalar()
+            history = conn.execute(
+                text(
+                    "SELECT ds_surf_batch_in, ds_surf_batch_out, ds_surf_valid_from, email, phone FROM consumer1.forensicdsg_customers_history "
+                    "WHERE id = :id ORDER BY ds_surf_batch_in"
+                ),
+                {"id": busiest},
+            ).all()
             versions = Table(title=f"consumer1.forensicdsg_customers_history: customer {busiest}")
             for column in ("batch in", "batch out", "valid from", "email", "phone"):
                 versions.add_column(column)
@@ -208,10 +271,16 @@ class Demo:
                 versions.add_row(*[str(v) if v is not None else "" for v in row])
             self.console.print(versions)
         engine.dispose()
-        self.console.print(Panel(
-            f"psql \"{merge_url}\"\n  SELECT * FROM consumer1.livedsg_customers;\n"
-            "  SELECT * FROM consumer1.forensicdsg_customers_history WHERE id = 'C1' ORDER BY ds_surf_batch_in;\n"
-            "  SELECT * FROM consumer1.forensicdsg_customers_history_as_of(now() - interval '1 minute');\n"
-            f"psql \"{source_url}\"   (the producer)\n"
-            "The embedded PostgreSQL keeps running for you; `datasurface demo --clean` starts over.", title="Query it yourself"))
-        (self.workdir / "demo.json").write_text(json.dumps({"source_url": source_url, "merge_url": merge_url, "deployment": str(self.deployment_dir)}))
+        self.console.print(
+            Panel(
+                f'psql "{merge_url}"\n  SELECT * FROM consumer1.livedsg_customers;\n'
+                "  SELECT * FROM consumer1.forensicdsg_customers_history WHERE id = 'C1' ORDER BY ds_surf_batch_in;\n"
+                "  SELECT * FROM consumer1.forensicdsg_customers_history_as_of(now() - interval '1 minute');\n"
+                f'psql "{source_url}"   (the producer)\n'
+                "The embedded PostgreSQL keeps running for you; `datasurface demo --clean` starts over.",
+                title="Query it yourself",
+            )
+        )
+        (self.workdir / "demo.json").write_text(
+            json.dumps({"source_url": source_url, "merge_url": merge_url, "deployment": str(self.deployment_dir)})
+        )

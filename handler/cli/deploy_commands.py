@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -20,10 +19,16 @@ job_app = typer.Typer()
 def render_command(
     model: Path = typer.Option(..., "--model", help="Model folder (eco.py)."),
     out: Path = typer.Option(..., "--out", help="Deployment repository folder to write."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."),
-    model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit to record in labels and the manifest."),
-    image: Optional[str] = typer.Option(None, "--image", help="Container image of the workflow steps."),
-    repo_url: Optional[str] = typer.Option(None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."),
+    templates: Path | None = typer.Option(
+        None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."
+    ),
+    model_commit: str | None = typer.Option(
+        None, "--model-commit", help="Model commit to record in labels and the manifest."
+    ),
+    image: str | None = typer.Option(None, "--image", help="Container image of the workflow steps."),
+    repo_url: str | None = typer.Option(
+        None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."
+    ),
 ) -> None:
     """Render platform artifacts into the deployment tree (files of removed platforms and streams are deleted)."""
     import dataclasses
@@ -39,8 +44,12 @@ def render_command(
         print_text(Console(stderr=True), f"lint {model}", lint_errors)
         raise typer.Exit(EXIT_FINDINGS)
     options = RenderOptions()
-    overrides = {"model_commit": model_commit, "image": image, "repo_url": repo_url}
-    options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v})
+    if model_commit:
+        options = dataclasses.replace(options, model_commit=model_commit)
+    if image:
+        options = dataclasses.replace(options, image=image)
+    if repo_url:
+        options = dataclasses.replace(options, repo_url=repo_url)
     try:
         tree = render_tree(eco, options, Templates(templates))
     except (FileNotFoundError, ValueError) as exc:
@@ -56,13 +65,23 @@ def render_command(
 @app.command("deploy")
 def deploy_command(
     model: Path = typer.Option(Path(), "--model", help="Model folder (a checkout of the model repository)."),
-    deploy_repo: str = typer.Option(..., "--deploy-repo", help="Deployment repository URL (credentials in the URL or git config)."),
+    deploy_repo: str = typer.Option(
+        ..., "--deploy-repo", help="Deployment repository URL (credentials in the URL or git config)."
+    ),
     branch: str = typer.Option("main", "--branch", help="Deployment branch."),
-    model_commit: Optional[str] = typer.Option(None, "--model-commit", help="Model commit being deployed (default: HEAD of --model)."),
-    model_repo: Optional[str] = typer.Option(None, "--model-repo", help="owner/name of the model repository (default: $GITHUB_REPOSITORY)."),
-    work_dir: Path = typer.Option(Path(".datasurface-deploy"), "--work-dir", help="Where to keep the deployment clone."),
-    repo_url: Optional[str] = typer.Option(None, "--repo-url", help="URL Argo CD syncs from (default: --deploy-repo)."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."),
+    model_commit: str | None = typer.Option(
+        None, "--model-commit", help="Model commit being deployed (default: HEAD of --model)."
+    ),
+    model_repo: str | None = typer.Option(
+        None, "--model-repo", help="owner/name of the model repository (default: $GITHUB_REPOSITORY)."
+    ),
+    work_dir: Path = typer.Option(
+        Path(".datasurface-deploy"), "--work-dir", help="Where to keep the deployment clone."
+    ),
+    repo_url: str | None = typer.Option(None, "--repo-url", help="URL Argo CD syncs from (default: --deploy-repo)."),
+    templates: Path | None = typer.Option(
+        None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."
+    ),
 ) -> None:
     """Render the model and commit it to the deployment repository, exactly once per model commit."""
     import os
@@ -86,8 +105,15 @@ def deploy_command(
     # The URL Argo CD syncs from goes into the manifests: never with the push credentials.
     options = RenderOptions(repo_url=repo_url or without_credentials(deploy_repo), target_revision=branch)
     try:
-        outcome = deploy_model_commit(model, model_git, name, sha, DeployRepo(work_dir, deploy_repo, branch), options,
-                                      templates=Templates(templates) if templates else None)
+        outcome = deploy_model_commit(
+            model,
+            model_git,
+            name,
+            sha,
+            DeployRepo(work_dir, deploy_repo, branch),
+            options,
+            templates=Templates(templates) if templates else None,
+        )
     except (DeployError, git.GitCommandError, FileNotFoundError) as exc:
         Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
@@ -125,7 +151,9 @@ def plan_command(
 def spec_command(
     model: Path = typer.Option(..., "--model", help="Model folder (eco.py)."),
     platform: str = typer.Option(..., "--platform", help="Data platform name."),
-    stream: str = typer.Option(..., "--stream", help="Stream key (the datastore, or STORE_DATASET for single-dataset ingestion)."),
+    stream: str = typer.Option(
+        ..., "--stream", help="Stream key (the datastore, or STORE_DATASET for single-dataset ingestion)."
+    ),
 ) -> None:
     """Print the job spec of one stream as JSON."""
     from handler.render.streams import platform_streams

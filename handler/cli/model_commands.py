@@ -6,7 +6,6 @@ import shutil
 import sys
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -40,7 +39,7 @@ def init_command(
 def lint_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py (and dsg_platform_mapping.json)."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
-    timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running the model, seconds."),
+    timeout: float | None = typer.Option(None, help="Wall-clock limit for running the model, seconds."),
 ) -> None:
     """Load the model in the sandbox and lint it. Exit 0 clean, 1 errors found, 2 could not run."""
     from handler.findings import has_errors
@@ -72,13 +71,15 @@ def lint_command(
 def validate_command(
     base: Path = typer.Option(..., "--base", help="Checkout of the target branch (may be empty: initial check-in)."),
     head: Path = typer.Option(..., "--head", help="Checkout of the pull request's head."),
-    source: str = typer.Option(..., "--source", help="The change source: OWNER/REPO@BRANCH of the pull request's head."),
-    changed_files: Optional[list[str]] = typer.Option(
+    source: str = typer.Option(
+        ..., "--source", help="The change source: OWNER/REPO@BRANCH of the pull request's head."
+    ),
+    changed_files: list[str] | None = typer.Option(
         None, "--changed-files", help="Changed paths (repeat); default: from git, or by comparing the folders."
     ),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
-    timeout: Optional[float] = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
+    out: Path | None = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
+    timeout: float | None = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
 ) -> None:
     """Decide whether HEAD may replace BASE. Exit 0 may merge, 1 errors found, 2 could not run."""
     from handler.reports import validation_report
@@ -95,11 +96,13 @@ def validate_command(
     result = validate(base, head, change_source, changed_files, limits(timeout))
     if format == OutputFormat.text and out is None:
         validation_report.print_validation(Console(), result)
-    elif format == OutputFormat.text:
+    elif format == OutputFormat.text and out is not None:
         with out.open("w") as stream:
             validation_report.print_validation(Console(file=stream, width=200), result)
     else:
-        report = validation_report.to_json(result) if format == OutputFormat.json else validation_report.to_markdown(result)
+        report = (
+            validation_report.to_json(result) if format == OutputFormat.json else validation_report.to_markdown(result)
+        )
         if out is not None:
             out.write_text(report)
         else:
@@ -110,7 +113,7 @@ def validate_command(
 @app.command("model-json")
 def model_json_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py."),
-    out: Optional[Path] = typer.Option(None, help="Write to this file instead of stdout."),
+    out: Path | None = typer.Option(None, help="Write to this file instead of stdout."),
 ) -> None:
     """Print the model's canonical JSON (sorted, stable: byte-identical for the same model)."""
     data = load_or_exit(model_dir).to_canonical_json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,7 +15,9 @@ app = typer.Typer()
 
 @app.command("serve")
 def serve_command(
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file; DATASURFACE_* environment variables override it."),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML config file; DATASURFACE_* environment variables override it."
+    ),
     host: str = typer.Option("0.0.0.0", "--host"),  # noqa: S104 - a service in a pod listens on every interface
     port: int = typer.Option(8080, "--port"),
     log_level: str = typer.Option("INFO", "--log-level"),
@@ -38,10 +39,14 @@ def serve_command(
 
 @app.command("demo")
 def demo_command(
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Work folder (default: the user's cache dir)/datasurface/demo)."),
-    pg_url: Optional[str] = typer.Option(None, "--pg-url", help="Use this PostgreSQL server instead of the embedded one."),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Work folder (default: the user's cache dir)/datasurface/demo)."
+    ),
+    pg_url: str | None = typer.Option(None, "--pg-url", help="Use this PostgreSQL server instead of the embedded one."),
     clean: bool = typer.Option(False, "--clean", help="Delete the work folder first (databases included)."),
-    fast: bool = typer.Option(False, "--fast", help="Run the schedules 20x faster: live every 3 s, forensic every 30 s."),
+    fast: bool = typer.Option(
+        False, "--fast", help="Run the schedules 20x faster: live every 3 s, forensic every 30 s."
+    ),
     duration: float = typer.Option(60.0, "--duration", help="Seconds the simulator and the local runner run."),
 ) -> None:
     """The whole loop on this machine: databases, repos, pull requests, merge, deploy, runs, views."""

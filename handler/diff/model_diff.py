@@ -10,9 +10,10 @@ own since a different repository owns them. Empty zone and team definitions (cre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Optional
+from typing import Any
 
 import msgspec
 
@@ -68,7 +69,7 @@ class _Differ:
         before: dict[str, Any],
         after: dict[str, Any],
         own: Callable[[Any], bytes],
-        children: Optional[Callable[[str, Any, Any], None]] = None,
+        children: Callable[[str, Any, Any], None] | None = None,
     ) -> None:
         """Diff two name->object maps; ``children(path, b, a)`` descends into objects in both."""
         for name in sorted(before.keys() | after.keys()):
@@ -85,36 +86,53 @@ class _Differ:
                     children(path, b, a)
 
 
-def _zones(eco: Optional[Ecosystem]) -> dict[str, GovernanceZone]:
+def _zones(eco: Ecosystem | None) -> dict[str, GovernanceZone]:
     return {} if eco is None else {z.name: z for z in eco.zones if z.team_declarations or z.teams or z.documentation}
 
 
-def _teams(zone: Optional[GovernanceZone]) -> dict[str, Team]:
+def _teams(zone: GovernanceZone | None) -> dict[str, Team]:
     return {} if zone is None else {t.name: t for t in zone.teams if t.datastores or t.workspaces or t.documentation}
+
+
+def _mapping_key(mapping: Any) -> str:
+    return f"{mapping.workspace}/{mapping.dsgName}"
+
+
+def _sink_key(sink: Any) -> str:
+    return f"{sink.storeName}.{sink.datasetName}"
 
 
 _ECO_CHILDREN = ("governance_zone_declarations", "zones", "data_platforms", "dsg_platform_mappings")
 
 
-def diff_models(base: Optional[Ecosystem], head: Ecosystem) -> list[ModelChange]:
+def diff_models(base: Ecosystem | None, head: Ecosystem) -> list[ModelChange]:
     """Every added, removed and modified object of ``head`` relative to ``base`` (None: initial check-in)."""
     d = _Differ()
     if base is None or _own(base, _ECO_CHILDREN) != _own(head, _ECO_CHILDREN):
-        d.emit("ecosystem", ChangeKind.ADDED if base is None else ChangeKind.MODIFIED, "ecosystem", "ecosystem", base, head)
+        d.emit(
+            "ecosystem", ChangeKind.ADDED if base is None else ChangeKind.MODIFIED, "ecosystem", "ecosystem", base, head
+        )
     eco_b = base.governance_zone_declarations if base else []
     d.collection("", "zone-declaration", "ecosystem", _named(eco_b), _named(head.governance_zone_declarations), _encode)
-    d.collection("", "platform", "ecosystem", _named(base.data_platforms if base else []), _named(head.data_platforms), _encode)
-    mapping_key: Callable[[Any], str] = lambda m: f"{m.workspace}/{m.dsgName}"
     d.collection(
-        "", "mapping", "ecosystem",
-        _named(base.dsg_platform_mappings if base else [], mapping_key), _named(head.dsg_platform_mappings, mapping_key), _encode,
+        "", "platform", "ecosystem", _named(base.data_platforms if base else []), _named(head.data_platforms), _encode
+    )
+    d.collection(
+        "",
+        "mapping",
+        "ecosystem",
+        _named(base.dsg_platform_mappings if base else [], _mapping_key),
+        _named(head.dsg_platform_mappings, _mapping_key),
+        _encode,
     )
     for name in sorted(_zones(base).keys() | _zones(head).keys()):
         _diff_zone(d, name, _zones(base).get(name), _zones(head).get(name))
     return d.changes
 
 
-def _definition_changed(d: _Differ, scope: str, object_type: str, before: Any, after: Any, children: tuple[str, ...]) -> bool:
+def _definition_changed(
+    d: _Differ, scope: str, object_type: str, before: Any, after: Any, children: tuple[str, ...]
+) -> bool:
     """Emit a zone's or team's own change; False when the whole definition is unchanged."""
     if before is not None and after is not None and _encode(before) == _encode(after):
         return False
@@ -124,26 +142,37 @@ def _definition_changed(d: _Differ, scope: str, object_type: str, before: Any, a
     return True
 
 
-def _diff_zone(d: _Differ, name: str, before: Optional[GovernanceZone], after: Optional[GovernanceZone]) -> None:
+def _diff_zone(d: _Differ, name: str, before: GovernanceZone | None, after: GovernanceZone | None) -> None:
     scope = f"zone:{name}"
     if not _definition_changed(d, scope, "zone", before, after, ("team_declarations", "teams")):
         return
     d.collection(
-        f"{scope}/", "team-declaration", scope,
-        _named(before.team_declarations if before else []), _named(after.team_declarations if after else []), _encode,
+        f"{scope}/",
+        "team-declaration",
+        scope,
+        _named(before.team_declarations if before else []),
+        _named(after.team_declarations if after else []),
+        _encode,
     )
     teams_b, teams_a = _teams(before), _teams(after)
     for team_name in sorted(teams_b.keys() | teams_a.keys()):
         _diff_team(d, f"{scope}/team:{team_name}", teams_b.get(team_name), teams_a.get(team_name))
 
 
-def _diff_team(d: _Differ, scope: str, before: Optional[Team], after: Optional[Team]) -> None:
+def _diff_team(d: _Differ, scope: str, before: Team | None, after: Team | None) -> None:
     if not _definition_changed(d, scope, "team", before, after, ("datastores", "workspaces")):
         return
 
     def datasets(path: str, b: Datastore, a: Datastore) -> None:
-        d.collection(f"{path}/", "dataset", scope, _named(b.datasets), _named(a.datasets),
-                     lambda x: _own(x, ("schema",)) + _own(x.schema, ("columns",)), columns)
+        d.collection(
+            f"{path}/",
+            "dataset",
+            scope,
+            _named(b.datasets),
+            _named(a.datasets),
+            lambda x: _own(x, ("schema",)) + _own(x.schema, ("columns",)),
+            columns,
+        )
 
     def columns(path: str, b: Dataset, a: Dataset) -> None:
         d.collection(f"{path}/", "column", scope, _named(b.schema.columns), _named(a.schema.columns), _encode)
@@ -152,11 +181,23 @@ def _diff_team(d: _Differ, scope: str, before: Optional[Team], after: Optional[T
         d.collection(f"{path}/", "dsg", scope, _named(b.dsgs), _named(a.dsgs), lambda x: _own(x, ("sinks",)), sinks)
 
     def sinks(path: str, b: DatasetGroup, a: DatasetGroup) -> None:
-        key: Callable[[Any], str] = lambda s: f"{s.storeName}.{s.datasetName}"
-        d.collection(f"{path}/", "sink", scope, _named(b.sinks, key), _named(a.sinks, key), _encode)
+        d.collection(f"{path}/", "sink", scope, _named(b.sinks, _sink_key), _named(a.sinks, _sink_key), _encode)
 
-    d.collection(f"{scope}/", "store", scope, _named(before.datastores if before else []), _named(after.datastores if after else []),
-                 lambda x: _own(x, ("datasets",)), datasets)
-    d.collection(f"{scope}/", "workspace", scope, _named(before.workspaces if before else []), _named(after.workspaces if after else []),
-                 lambda x: _own(x, ("dsgs",)), groups)
-
+    d.collection(
+        f"{scope}/",
+        "store",
+        scope,
+        _named(before.datastores if before else []),
+        _named(after.datastores if after else []),
+        lambda x: _own(x, ("datasets",)),
+        datasets,
+    )
+    d.collection(
+        f"{scope}/",
+        "workspace",
+        scope,
+        _named(before.workspaces if before else []),
+        _named(after.workspaces if after else []),
+        lambda x: _own(x, ("dsgs",)),
+        groups,
+    )

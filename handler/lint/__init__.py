@@ -9,9 +9,9 @@ from handler.findings import Finding, Severity
 from handler.lint.names import check_names
 from handler.lint.platforms import check_platforms_and_capture
 from handler.lint.references import check_declarations, check_mappings, check_sinks
-from handler.rules import RULES, Rule
 from handler.lint.schemas import check_schemas
 from handler.model.ecosystem import Ecosystem
+from handler.rules import RULES, Rule
 
 _CHECKS = (check_names, check_declarations, check_sinks, check_mappings, check_schemas, check_platforms_and_capture)
 
@@ -58,4 +58,4 @@ def lint_ecosystem(eco: Ecosystem) -> LintReport:
 Ecosystem.linter = lint_ecosystem
 
 
-__all__ = ["LintReport", "RULES", "Rule", "lint", "lint_ecosystem", "sort_findings"]
+__all__ = ["RULES", "LintReport", "Rule", "lint", "lint_ecosystem", "sort_findings"]

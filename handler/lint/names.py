@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from handler.findings import Finding, error
-from handler.model import walk
 from handler.lint.sql_reserved import RESERVED_COLUMN_PREFIX, RESERVED_WORDS
+from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 
 MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-T = TypeVar("T")
-
 
 def check_identifier(path: str, what: str, name: str) -> Iterator[Finding]:
     if not _IDENTIFIER.match(name) or len(name) > MAX_IDENTIFIER:
         yield error(
-            "identifier-invalid", path,
+            "identifier-invalid",
+            path,
             f"{what} name {name!r} is not SQL-safe: use a letter or _, then letters, digits or _, at most {MAX_IDENTIFIER} characters",
         )
     elif name.lower() in RESERVED_WORDS:
         yield error("identifier-reserved", path, f"{what} name {name!r} is an SQL reserved word")
 
 
-def duplicates(path: str, what: str, items: Iterable[T], key: Callable[[T], str] = lambda x: x.name) -> Iterator[Finding]:  # type: ignore[attr-defined]
+def duplicates(
+    path: str, what: str, items: Iterable[Any], key: Callable[[Any], str] = lambda x: x.name
+) -> Iterator[Finding]:
     counts = Counter(key(item) for item in items)
     for name, count in sorted(counts.items()):
         if count > 1:
@@ -47,8 +49,8 @@ def check_names(eco: Ecosystem) -> Iterator[Finding]:
         zpath = walk.zone_path(zone)
         yield from duplicates(f"{zpath}/team-declaration:", "team declaration", zone.team_declarations)
         yield from duplicates(f"{zpath}/team:", "team definition", zone.teams)
-        for decl in zone.team_declarations:
-            yield from check_identifier(f"{zpath}/team:{decl.name}", "team", decl.name)
+        for team_decl in zone.team_declarations:
+            yield from check_identifier(f"{zpath}/team:{team_decl.name}", "team", team_decl.name)
     # Sinks name a store without its team, and views are per workspace: both unique ecosystem-wide.
     yield from duplicates("store:", "datastore", (s for _, s in walk.datastores(eco)))
     yield from duplicates("workspace:", "workspace", (w for _, w in walk.workspaces(eco)))
@@ -64,7 +66,9 @@ def check_names(eco: Ecosystem) -> Iterator[Finding]:
         for group in workspace.dsgs:
             dsg_path = f"{ws_path}/dsg:{group.name}"
             yield from check_identifier(dsg_path, "dataset group", group.name)
-            yield from duplicates(f"{dsg_path}/sink:", "sink", group.sinks, key=lambda s: f"{s.storeName}.{s.datasetName}")
+            yield from duplicates(
+                f"{dsg_path}/sink:", "sink", group.sinks, key=lambda s: f"{s.storeName}.{s.datasetName}"
+            )
 
 
 def _check_columns(dataset_path: str, columns: list) -> Iterator[Finding]:  # type: ignore[type-arg]
@@ -75,7 +79,11 @@ def _check_columns(dataset_path: str, columns: list) -> Iterator[Finding]:  # ty
         if not _IDENTIFIER.match(name) or len(name) > MAX_IDENTIFIER or name.lower() in RESERVED_WORDS:
             yield from check_identifier(path, "column", name)
         elif name.lower().startswith(RESERVED_COLUMN_PREFIX):
-            yield error("identifier-reserved", path, f"column name {name!r} uses the prefix {RESERVED_COLUMN_PREFIX!r} reserved for DataSurface's own columns")
+            yield error(
+                "identifier-reserved",
+                path,
+                f"column name {name!r} uses the prefix {RESERVED_COLUMN_PREFIX!r} reserved for DataSurface's own columns",
+            )
         folded = name.lower()
         if folded in seen:
             same = "" if seen[folded] == name else f" (differs only in letter case from {seen[folded]!r})"

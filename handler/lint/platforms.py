@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from croniter import croniter
 
@@ -22,7 +22,7 @@ _SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 
-def cron_problem(expression: str) -> Optional[str]:
+def cron_problem(expression: str) -> str | None:
     if expression.strip() in _CRON_MACROS:
         return None
     fields = expression.split()
@@ -33,17 +33,18 @@ def cron_problem(expression: str) -> Optional[str]:
     return None
 
 
-def _check_cron(path: str, trigger: Optional[CronTrigger]) -> Iterator[Finding]:
+def _check_cron(path: str, trigger: CronTrigger | None) -> Iterator[Finding]:
     if trigger is not None:
         problem = cron_problem(trigger.cron)
         if problem:
             yield error("cron-invalid", path, f"schedule {trigger.cron!r} {problem}")
 
 
-def _check_credential(path: str, credential: Optional[Credential]) -> Iterator[Finding]:
+def _check_credential(path: str, credential: Credential | None) -> Iterator[Finding]:
     if credential is not None and (not _DNS_SUBDOMAIN.match(credential.name) or len(credential.name) > 253):
         yield error(
-            "credential-name-invalid", path,
+            "credential-name-invalid",
+            path,
             f"credential {credential.name!r} must name a Kubernetes secret: lower-case letters, digits, '-' and '.'",
         )
 
@@ -76,7 +77,11 @@ def check_platforms_and_capture(eco: Ecosystem) -> Iterator[Finding]:
     for path, store in walk.datastores(eco):
         capture = store.capture_metadata
         if capture is None:
-            yield warning("datastore-no-ingestion", path, f"datastore {store.name!r} has no capture_metadata; no platform can ingest it")
+            yield warning(
+                "datastore-no-ingestion",
+                path,
+                f"datastore {store.name!r} has no capture_metadata; no platform can ingest it",
+            )
             continue
         yield from _check_cron(path, capture.trigger)
         yield from _check_credential(path, capture.credential)
@@ -87,11 +92,17 @@ def check_platforms_and_capture(eco: Ecosystem) -> Iterator[Finding]:
         yield from _check_credential(path, platform.postgresCredential)
         yield from _check_credential(path, platform.gitCredential)
         if platform.merge_datacontainer is None:
-            yield error("platform-config", path, f"platform {platform.name!r} has no merge_datacontainer (the database it merges into)")
+            yield error(
+                "platform-config",
+                path,
+                f"platform {platform.name!r} has no merge_datacontainer (the database it merges into)",
+            )
         else:
             yield from _check_database(path, platform.merge_datacontainer)
         if platform.postgresCredential is None:
-            yield error("platform-config", path, f"platform {platform.name!r} has no postgresCredential for its merge database")
+            yield error(
+                "platform-config", path, f"platform {platform.name!r} has no postgresCredential for its merge database"
+            )
         namespace = platform.namespace or ""
         if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
             yield error("platform-config", path, f"namespace {namespace!r} is not a valid Kubernetes namespace name")

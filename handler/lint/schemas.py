@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from handler.findings import Finding, error, warning
 from handler.model import walk
@@ -26,7 +26,11 @@ def check_schemas(eco: Ecosystem) -> Iterator[Finding]:
             if column.primary_key == pk:
                 has_key = True
                 if column.nullable != not_null:
-                    yield error("primary-key-nullable", f"{path}/column:{column.name}", f"key column {column.name!r} must be NOT_NULLABLE")
+                    yield error(
+                        "primary-key-nullable",
+                        f"{path}/column:{column.name}",
+                        f"key column {column.name!r} must be NOT_NULLABLE",
+                    )
             size = getattr(column.type, "maxSize", None)
             if size is not None:
                 problem = _size_problem(column.type, size)

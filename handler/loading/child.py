@@ -16,12 +16,13 @@ import resource
 import sys
 import sysconfig
 import traceback
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
 
-import handler.lint  # noqa: F401  (before the model runs: the DSL it uses, and lintAndHydrateCaches)
+import handler.lint
 import handler.model  # noqa: F401
 from handler.loading import landlock
 from handler.model.ecosystem import Ecosystem
@@ -40,42 +41,42 @@ def _set_rlimits(args: dict[str, int]) -> None:
         (resource.RLIMIT_NPROC, args["processes"]),
         (resource.RLIMIT_CORE, 0),
     ]
-    for which, value in limits:
+    for which, wanted in limits:
         _soft, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
+        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
 
 
 def _readable_paths() -> list[str]:
     """What the interpreter may still read: its own installation and the libraries it loads."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths.update(p for p in sys.path if p and os.path.isabs(p))
+    paths.update(p for p in sys.path if p and Path(p).is_absolute())
     paths.update(v for k, v in sysconfig.get_paths().items() if v)
     paths.update(("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/dev/urandom", "/dev/null"))
-    return sorted(p for p in paths if os.path.exists(p))
+    return sorted(p for p in paths if Path(p).exists())
 
 
-def _model_location(model_dir: str, tb: Optional[TracebackType]) -> tuple[Optional[str], Optional[int]]:
+def _model_location(model_dir: str, tb: TracebackType | None) -> tuple[str | None, int | None]:
     """The innermost traceback frame inside the model folder, as (relative file, line)."""
-    found: tuple[Optional[str], Optional[int]] = (None, None)
+    found: tuple[str | None, int | None] = (None, None)
     for frame, line in traceback.walk_tb(tb):
-        filename = os.path.abspath(frame.f_code.co_filename)
+        filename = str(Path(frame.f_code.co_filename).absolute())
         if filename.startswith(model_dir + os.sep):
             found = (os.path.relpath(filename, model_dir), line)
     return found
 
 
-def _error(kind: str, message: str, file: Optional[str] = None, line: Optional[int] = None) -> dict[str, Any]:
+def _error(kind: str, message: str, file: str | None = None, line: int | None = None) -> dict[str, Any]:
     return {"kind": kind, "message": message, "file": file, "line": line}
 
 
-def _run_model(model_dir: str) -> tuple[Optional[bytes], Optional[dict[str, Any]]]:
-    path = os.path.join(model_dir, MODEL_FILE)
+def _run_model(model_dir: str) -> tuple[bytes | None, dict[str, Any] | None]:
+    path = Path(model_dir) / MODEL_FILE
     sys.path.insert(0, model_dir)
     try:
         spec = importlib.util.spec_from_file_location("eco", path)
-        assert spec is not None and spec.loader is not None
+        if spec is None or spec.loader is None:
+            return None, _error("entrypoint", f"{MODEL_FILE} cannot be loaded as a module", MODEL_FILE)
         module = importlib.util.module_from_spec(spec)
         sys.modules["eco"] = module
         spec.loader.exec_module(module)
@@ -91,10 +92,14 @@ def _run_model(model_dir: str) -> tuple[Optional[bytes], Optional[dict[str, Any]
             )
         return msgspec.json.encode(eco), None
     except SyntaxError as exc:
-        file = os.path.relpath(os.path.abspath(exc.filename), model_dir) if exc.filename else MODEL_FILE
-        return None, _error("syntax", f"{type(exc).__name__}: {exc.msg}", file, exc.lineno)
+        where = os.path.relpath(Path(exc.filename).absolute(), model_dir) if exc.filename else MODEL_FILE
+        return None, _error("syntax", f"{type(exc).__name__}: {exc.msg}", where, exc.lineno)
     except MemoryError:
-        return None, _error("memory", "the model ran out of memory (address-space limit)", *_model_location(model_dir, sys.exc_info()[2]))
+        return None, _error(
+            "memory",
+            "the model ran out of memory (address-space limit)",
+            *_model_location(model_dir, sys.exc_info()[2]),
+        )
     except RecursionError as exc:
         return None, _error("exception", f"RecursionError: {exc}", *_model_location(model_dir, exc.__traceback__))
     except msgspec.EncodeError as exc:
@@ -106,7 +111,7 @@ def _run_model(model_dir: str) -> tuple[Optional[bytes], Optional[dict[str, Any]
 
 def main() -> None:
     args = json.loads(sys.argv[1])
-    model_dir = os.path.realpath(os.getcwd())
+    model_dir = str(Path.cwd().resolve())
     # The parent reads the result from our stdout; model code gets stderr for its prints.
     result = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -118,10 +123,9 @@ def main() -> None:
         result.close()
         return
     model_json, error = _run_model(model_dir)
-    if error is not None:
+    if error is not None or model_json is None:
         result.write(b"ERR\n" + json.dumps(error).encode())
     else:
-        assert model_json is not None
         result.write(b"OK\n" + model_json)
     result.close()
 

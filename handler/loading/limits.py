@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Mapping
+from typing import Any
 
 ENV_PREFIX = "DATASURFACE_SANDBOX_"
 
@@ -26,9 +27,9 @@ class SandboxLimits:
     output_mb: int = 512  # largest model JSON the parent accepts
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SandboxLimits":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxLimits:
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for field in fields(cls):
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None:

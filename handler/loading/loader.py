@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
 
 from handler.findings import Finding, error
 from handler.loading.limits import SandboxLimits
 from handler.loading.sandbox import SandboxError, run_model
-from handler.model.canonical import canonicalize, from_canonical_json
-from handler.model.ecosystem import Ecosystem
+from handler.model.ecosystem import Ecosystem, canonicalize, from_canonical_json
 from handler.model.mapping import MAPPING_FILE, DSGPlatformMapping
 
 MAX_MAPPING_BYTES = 16 * 1024 * 1024
@@ -26,7 +25,7 @@ _mapping_decoder = msgspec.json.Decoder(list[DSGPlatformMapping])
 
 @dataclass
 class LoadResult:
-    ecosystem: Optional[Ecosystem]
+    ecosystem: Ecosystem | None
     findings: list[Finding] = field(default_factory=list)
     stderr: str = ""
 
@@ -35,7 +34,9 @@ class LoadResult:
         return self.ecosystem is not None
 
 
-def load_model(model_dir: Path | str, limits: Optional[SandboxLimits] = None, require_landlock: bool = False) -> LoadResult:
+def load_model(
+    model_dir: Path | str, limits: SandboxLimits | None = None, require_landlock: bool = False
+) -> LoadResult:
     model_dir = Path(model_dir)
     limits = limits or SandboxLimits.from_env()
     if not model_dir.is_dir():
@@ -43,7 +44,8 @@ def load_model(model_dir: Path | str, limits: Optional[SandboxLimits] = None, re
     run = run_model(model_dir, limits, require_landlock)
     if run.error is not None:
         return LoadResult(None, [_load_finding(run.error)], run.stderr)
-    assert run.model_json is not None
+    if run.model_json is None:
+        raise RuntimeError("the sandbox reported neither a model nor an error")
     try:
         eco = from_canonical_json(run.model_json)
     except msgspec.ValidationError as exc:
@@ -90,12 +92,23 @@ def _invalid_model_finding(model_json: bytes, exc: msgspec.ValidationError) -> F
     """Turn msgspec's ``... - at `$.zones[0].teams[1]...``` into a model path of names."""
     message = str(exc)
     text, _, json_path = message.partition(" - at `")
-    return error("load-invalid", model_path_of(model_json, json_path.rstrip("`")), f"the ecosystem is not valid model data: {text}")
+    return error(
+        "load-invalid",
+        model_path_of(model_json, json_path.rstrip("`")),
+        f"the ecosystem is not valid model data: {text}",
+    )
 
 
 _PATH_PREFIX = {
-    "zones": "zone", "teams": "team", "datastores": "store", "datasets": "dataset", "columns": "column",
-    "workspaces": "workspace", "dsgs": "dsg", "data_platforms": "platform", "governance_zone_declarations": "zone-declaration",
+    "zones": "zone",
+    "teams": "team",
+    "datastores": "store",
+    "datasets": "dataset",
+    "columns": "column",
+    "workspaces": "workspace",
+    "dsgs": "dsg",
+    "data_platforms": "platform",
+    "governance_zone_declarations": "zone-declaration",
     "team_declarations": "team-declaration",
 }
 

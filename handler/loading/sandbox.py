@@ -8,6 +8,7 @@ back the model JSON or an error that names the file and line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,6 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 from handler.loading.limits import SandboxLimits
 
@@ -31,14 +31,14 @@ class SandboxError:
 
     kind: str
     message: str
-    file: Optional[str] = None
-    line: Optional[int] = None
+    file: str | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True)
 class SandboxRun:
-    model_json: Optional[bytes]
-    error: Optional[SandboxError]
+    model_json: bytes | None
+    error: SandboxError | None
     stderr: str
 
 
@@ -74,18 +74,20 @@ def run_model(model_dir: Path, limits: SandboxLimits, require_landlock: bool = F
         _kill_group(proc.pid)  # anything the model left running
     stderr = err.decode("utf-8", "replace")[-_STDERR_TAIL:]
     if timed_out:
-        return SandboxRun(None, SandboxError("timeout", f"createEcosystem() did not finish within {limits.wall_seconds:g} s"), stderr)
+        return SandboxRun(
+            None, SandboxError("timeout", f"createEcosystem() did not finish within {limits.wall_seconds:g} s"), stderr
+        )
     return SandboxRun(*_parse_output(out, proc.returncode, limits, stderr), stderr)
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def _parse_output(out: bytes, returncode: int, limits: SandboxLimits, stderr: str) -> tuple[Optional[bytes], Optional[SandboxError]]:
+def _parse_output(
+    out: bytes, returncode: int, limits: SandboxLimits, stderr: str
+) -> tuple[bytes | None, SandboxError | None]:
     if out.startswith(b"OK\n"):
         if len(out) > limits.output_mb * 1024 * 1024:
             return None, SandboxError("output", f"the model's JSON is larger than {limits.output_mb} MiB")
@@ -93,7 +95,9 @@ def _parse_output(out: bytes, returncode: int, limits: SandboxLimits, stderr: st
     if out.startswith(b"ERR\n"):
         try:
             detail = json.loads(out[4:])
-            return None, SandboxError(str(detail["kind"]), str(detail["message"]), detail.get("file"), detail.get("line"))
+            return None, SandboxError(
+                str(detail["kind"]), str(detail["message"]), detail.get("file"), detail.get("line")
+            )
         except (ValueError, KeyError, TypeError):
             return None, SandboxError("output", "the sandbox returned an unreadable error report")
     if returncode == -signal.SIGXCPU:
@@ -102,7 +106,8 @@ def _parse_output(out: bytes, returncode: int, limits: SandboxLimits, stderr: st
         return None, SandboxError("crash", f"the model wrote a file larger than {limits.file_size_mb} MiB")
     if "MemoryError" in stderr or returncode in (-signal.SIGSEGV, -signal.SIGABRT):
         return None, SandboxError(
-            "memory", f"the model process died ({_describe(returncode)}); it probably exceeded the {limits.memory_mb} MiB memory limit"
+            "memory",
+            f"the model process died ({_describe(returncode)}); it probably exceeded the {limits.memory_mb} MiB memory limit",
         )
     return None, SandboxError("crash", f"the model process ended without a result ({_describe(returncode)})")
 

@@ -24,7 +24,7 @@ class FlexibleConstructor(StructMeta):
     not go through it.
     """
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - a metaclass method: cls is the class called
         return super().__call__(**cls._normalize_args(args, kwargs))  # type: ignore[attr-defined]
 
 

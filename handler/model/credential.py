@@ -8,8 +8,8 @@ from handler.model.base import ModelObject
 
 
 class CredentialType(str, Enum):
-    USER_PASSWORD = "USER_PASSWORD"
-    API_TOKEN = "API_TOKEN"
+    USER_PASSWORD = "USER_PASSWORD"  # noqa: S105 - the kind of a credential, not a value
+    API_TOKEN = "API_TOKEN"  # noqa: S105
     API_KEY_PAIR = "API_KEY_PAIR"
     CLIENT_CERT_WITH_KEY = "CLIENT_CERT_WITH_KEY"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from handler.model.base import ModelObject
 
 
@@ -16,7 +14,7 @@ class MarkdownDocumentation(ModelObject, tag="Markdown", tag_field="kind"):
     markdown: str = ""
 
 
-Documentation = Union[PlainTextDocumentation, MarkdownDocumentation]
+Documentation = PlainTextDocumentation | MarkdownDocumentation
 
 #: The concrete documentation classes, for isinstance checks.
 DOCUMENTATION_TYPES = (PlainTextDocumentation, MarkdownDocumentation)

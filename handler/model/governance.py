@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from handler.model.base import ModelObject, definition_of
 from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
@@ -17,14 +17,14 @@ class Dataset(ModelObject):
     name: str
     schema: DDLTable
     classifications: list[SimpleDC] = []
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
 
 class Datastore(ModelObject):
     name: str
-    capture_metadata: Optional[CaptureMetadata] = None
+    capture_metadata: CaptureMetadata | None = None
     datasets: list[Dataset] = []
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
     def add(self, *datasets: Dataset) -> None:
         for dataset in datasets:
@@ -32,7 +32,7 @@ class Datastore(ModelObject):
                 raise TypeError(f"Datastore.add() takes Dataset objects, not {type(dataset).__name__}")
             self.datasets.append(dataset)
 
-    def getDataset(self, name: str) -> Optional[Dataset]:
+    def getDataset(self, name: str) -> Dataset | None:
         return next((d for d in self.datasets if d.name == name), None)
 
 
@@ -41,7 +41,7 @@ class TeamDeclaration(ModelObject):
 
     name: str
     repo: GitHubRepository
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
 
 class Team(ModelObject):
@@ -50,7 +50,7 @@ class Team(ModelObject):
     name: str
     datastores: list[Datastore] = []
     workspaces: list[Workspace] = []
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
     def add(self, *items: Any) -> None:
         """Add datastores, workspaces and documentation, as DataSurface's ``Team.add``."""
@@ -64,7 +64,7 @@ class Team(ModelObject):
             else:
                 raise TypeError(f"Team.add() takes Datastore, Workspace or documentation, not {type(item).__name__}")
 
-    def getStore(self, name: str) -> Optional[Datastore]:
+    def getStore(self, name: str) -> Datastore | None:
         return next((s for s in self.datastores if s.name == name), None)
 
 
@@ -73,14 +73,14 @@ class GovernanceZoneDeclaration(ModelObject):
 
     name: str
     repo: GitHubRepository
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
 
 class GovernanceZone(ModelObject):
     name: str
     team_declarations: list[TeamDeclaration] = []
     teams: list[Team] = []
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
     def add(self, *items: Any) -> None:
         """Declare teams (and set documentation), as DataSurface's ``GovernanceZone.add``."""
@@ -94,10 +94,10 @@ class GovernanceZone(ModelObject):
                     f"GovernanceZone.add() takes TeamDeclaration or documentation, not {type(item).__name__}"
                 )
 
-    def getTeamDeclaration(self, name: str) -> Optional[TeamDeclaration]:
+    def getTeamDeclaration(self, name: str) -> TeamDeclaration | None:
         return next((t for t in self.team_declarations if t.name == name), None)
 
-    def getTeam(self, name: str) -> Optional[Team]:
+    def getTeam(self, name: str) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
 
     def getTeamOrThrow(self, name: str) -> Team:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from handler.model.base import ModelObject
 from handler.model.documentation import Documentation
@@ -20,12 +19,12 @@ class CloudVendor(str, Enum):
 
 class InfrastructureLocation(ModelObject):
     name: str
-    locations: list["InfrastructureLocation"] = []
-    documentation: Optional[Documentation] = None
+    locations: list[InfrastructureLocation] = []
+    documentation: Documentation | None = None
 
 
 class InfrastructureVendor(ModelObject):
     name: str
     cloud_vendor: CloudVendor = CloudVendor.PRIVATE
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
     locations: list[InfrastructureLocation] = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
-from typing import Optional, Union
 
 from handler.model.base import ModelObject
 from handler.model.credential import Credential
@@ -14,7 +14,7 @@ class HostPortPair(ModelObject):
     port: int
 
 
-class LocationKey(ModelObject, frozen=True):
+class LocationKey(ModelObject, frozen=True):  # type: ignore[misc]  # msgspec allows it: hashable, for sets of locations
     """A location such as ``"MyCorp:USA/NY_1"`` (vendor:location/sub-location)."""
 
     key: str
@@ -30,11 +30,11 @@ class PostgresDatabase(ModelObject, tag="PostgresDatabase", tag_field="kind"):
         self.locations = location_list(self.locations)
 
 
-def location_list(locations: object) -> list[LocationKey]:
+def location_list(locations: Iterable[LocationKey]) -> list[LocationKey]:
     """DataSurface models pass a set of LocationKey; keep a sorted list."""
     if isinstance(locations, list):
         return locations
-    return sorted(locations, key=lambda loc: loc.key)  # type: ignore[attr-defined]
+    return sorted(locations, key=lambda loc: loc.key)
 
 
 class CronTrigger(ModelObject):
@@ -49,9 +49,9 @@ class IngestionConsistencyType(str, Enum):
 
 class SQLSnapshotIngestion(ModelObject, tag="SQLSnapshotIngestion", tag_field="kind"):
     dataContainer: PostgresDatabase
-    trigger: Optional[CronTrigger]
+    trigger: CronTrigger | None
     singleOrMultiDatasetIngestion: IngestionConsistencyType
     credential: Credential
 
 
-CaptureMetadata = Union[SQLSnapshotIngestion]
+CaptureMetadata = SQLSnapshotIngestion  # the one capture kind so far; a union when others come

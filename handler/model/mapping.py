@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from handler.model.base import ModelObject
 
@@ -30,7 +29,7 @@ class DeprecationsAllowed(str, Enum):
 class DSGPlatformAssignment(ModelObject, kw_only=True):
     dataPlatform: str
     status: AssignmentStatus = AssignmentStatus.PROVISIONED
-    documentation: Optional[str] = None
+    documentation: str | None = None
     productionStatus: ProductionStatus = ProductionStatus.PRODUCTION
     deprecationsAllowed: DeprecationsAllowed = DeprecationsAllowed.NEVER
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Optional
 
 from handler.model.base import ModelObject
 from handler.model.credential import Credential
@@ -17,8 +16,8 @@ class YellowMilestoneStrategy(str, Enum):
     SCD1 = "SCD1"  # live: current state only
     SCD2 = "SCD2"  # forensic: full milestoned history
     # DataSurface's names for the same strategies.
-    LIVE_ONLY = "SCD1"
-    BATCH_MILESTONED = "SCD2"
+    LIVE_ONLY = "SCD1"  # noqa: PIE796 - an alias on purpose
+    BATCH_MILESTONED = "SCD2"  # noqa: PIE796 - an alias on purpose
 
     @property
     def serves(self) -> DataMilestoningStrategy:
@@ -42,12 +41,12 @@ class YellowDataPlatform(ModelObject, tag="YellowDataPlatform", tag_field="kind"
 
     name: str
     milestoneStrategy: YellowMilestoneStrategy
-    doc: Optional[Documentation] = None
-    namespace: Optional[str] = None
-    merge_datacontainer: Optional[PostgresDatabase] = None
-    postgresCredential: Optional[Credential] = None
-    gitCredential: Optional[Credential] = None
-    schedule: Optional[CronTrigger] = None
+    doc: Documentation | None = None
+    namespace: str | None = None
+    merge_datacontainer: PostgresDatabase | None = None
+    postgresCredential: Credential | None = None
+    gitCredential: Credential | None = None
+    schedule: CronTrigger | None = None
 
     def __post_init__(self) -> None:
         # Effective defaults are filled in here so the canonical JSON states them.
@@ -65,12 +64,12 @@ class YellowPlatformServiceProvider(ModelObject):
 
     name: str
     locations: list[LocationKey] = []
-    doc: Optional[Documentation] = None
-    namespace: Optional[str] = None
-    gitCredential: Optional[Credential] = None
-    connectCredentials: Optional[Credential] = None
-    postgresCredential: Optional[Credential] = None
-    merge_datacontainer: Optional[PostgresDatabase] = None
+    doc: Documentation | None = None
+    namespace: str | None = None
+    gitCredential: Credential | None = None
+    connectCredentials: Credential | None = None
+    postgresCredential: Credential | None = None
+    merge_datacontainer: PostgresDatabase | None = None
     dataPlatforms: list[YellowDataPlatform] = []
 
     def __post_init__(self) -> None:

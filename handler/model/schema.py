@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from handler.model.base import ModelObject
 from handler.model.policy import SimpleDC
@@ -25,7 +24,7 @@ class DDLColumn(ModelObject):
     type: DataType
     nullable: NullableStatus = NullableStatus.NULLABLE
     primary_key: PrimaryKeyStatus = PrimaryKeyStatus.NOT_PK
-    classifications: Optional[list[SimpleDC]] = None
+    classifications: list[SimpleDC] | None = None
 
     @property
     def is_key(self) -> bool:
@@ -41,5 +40,5 @@ class DDLTable(ModelObject):
 
     columns: list[DDLColumn]
 
-    def getColumnByName(self, name: str) -> Optional[DDLColumn]:
+    def getColumnByName(self, name: str) -> DDLColumn | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from handler.model.base import ModelObject
 
 
@@ -57,7 +55,7 @@ class Char(_Type):
 class String(_Type):
     """A string; unbounded when ``maxSize`` is None."""
 
-    maxSize: Optional[int] = None
+    maxSize: int | None = None
 
 
 class Date(_Type):
@@ -77,13 +75,27 @@ class Variant(_Type):
 
 
 class Binary(_Type):
-    maxSize: Optional[int] = None
+    maxSize: int | None = None
 
 
-DataType = Union[
-    TinyInt, SmallInt, Integer, BigInt, Float, Double, Decimal, VarChar, NVarChar, Char,
-    String, Date, Timestamp, Boolean, Variant, Binary,
-]
+DataType = (
+    TinyInt
+    | SmallInt
+    | Integer
+    | BigInt
+    | Float
+    | Double
+    | Decimal
+    | VarChar
+    | NVarChar
+    | Char
+    | String
+    | Date
+    | Timestamp
+    | Boolean
+    | Variant
+    | Binary
+)
 
 #: Types whose size is a character count.
 STRING_KINDS = frozenset({"VarChar", "NVarChar", "Char", "String"})

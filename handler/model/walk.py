@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from handler.model.ecosystem import Ecosystem
 from handler.model.governance import Dataset, Datastore, GovernanceZone, Team

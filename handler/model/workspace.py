@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from handler.model.base import FlexibleConstructor, ModelObject
 from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
@@ -24,7 +24,7 @@ class DataLatency(str, Enum):
 class ConsumerRetentionRequirements(ModelObject):
     r: DataMilestoningStrategy
     latency: DataLatency = DataLatency.MINUTES
-    regulator: Optional[str] = None
+    regulator: str | None = None
 
 
 class WorkspacePlatformConfig(ModelObject):
@@ -39,8 +39,8 @@ class DatasetSink(ModelObject):
 class DatasetGroup(ModelObject):
     name: str
     sinks: list[DatasetSink] = []
-    platform_chooser: Optional[WorkspacePlatformConfig] = None
-    documentation: Optional[Documentation] = None
+    platform_chooser: WorkspacePlatformConfig | None = None
+    documentation: Documentation | None = None
 
 
 class DataPlatformManagedDataContainer(ModelObject):
@@ -53,9 +53,9 @@ class Workspace(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
     """``Workspace(name, [container], DatasetGroup(...), ..., [documentation])``, as in DataSurface."""
 
     name: str
-    container: Optional[DataPlatformManagedDataContainer] = None
+    container: DataPlatformManagedDataContainer | None = None
     dsgs: list[DatasetGroup] = []
-    documentation: Optional[Documentation] = None
+    documentation: Documentation | None = None
 
     @classmethod
     def _normalize_args(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -78,5 +78,5 @@ class Workspace(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
                 )
         return {**kwargs, "name": args[0], "dsgs": dsgs}
 
-    def getDSG(self, name: str) -> Optional[DatasetGroup]:
+    def getDSG(self, name: str) -> DatasetGroup | None:
         return next((g for g in self.dsgs if g.name == name), None)

@@ -46,8 +46,8 @@ ECOSYSTEM_REPO = GitHubRepository("acme/datasurface-model", "main")
 ZONE_REPO = GitHubRepository("acme/datasurface-model", "zone-usa")
 TEAM_REPO = GitHubRepository("acme/datasurface-model", "team1")
 
-PK = dict(nullable=NullableStatus.NOT_NULLABLE, primary_key=PrimaryKeyStatus.PK)
-NOT_NULL = dict(nullable=NullableStatus.NOT_NULLABLE)
+PK = {"nullable": NullableStatus.NOT_NULLABLE, "primary_key": PrimaryKeyStatus.PK}
+NOT_NULL = {"nullable": NullableStatus.NOT_NULLABLE}
 
 
 def createEcosystem() -> Ecosystem:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Optional
 
 from handler.model.ecosystem import Ecosystem
 from handler.render.streams import Stream
@@ -46,7 +45,9 @@ def _compare(category: str, before: dict[str, object], after: dict[str, object])
     return items
 
 
-def _streams(eco: Optional[Ecosystem], all_specs: dict[str, list[Stream]]) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+def _streams(
+    eco: Ecosystem | None, all_specs: dict[str, list[Stream]]
+) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
     platforms: dict[str, object] = {}
     streams: dict[str, object] = {}
     views: dict[str, object] = {}
@@ -62,7 +63,7 @@ def _streams(eco: Optional[Ecosystem], all_specs: dict[str, list[Stream]]) -> tu
     return platforms, streams, views
 
 
-def preview(base: Optional[Ecosystem], head: Ecosystem, options: Optional[RenderOptions] = None) -> Preview:
+def preview(base: Ecosystem | None, head: Ecosystem, options: RenderOptions | None = None) -> Preview:
     """Render both models and compare: platforms, streams, views, and files with short diffs."""
     options = options or RenderOptions()
     base_specs = all_streams(base) if base is not None else {}
@@ -70,7 +71,9 @@ def preview(base: Optional[Ecosystem], head: Ecosystem, options: Optional[Render
     before_tree = render_tree(base, options, streams=base_specs) if base is not None else {}
     after_tree = render_tree(head, options, streams=head_specs)
     result = Preview()
-    for category, b, a in zip(("platform", "stream", "view"), _streams(base, base_specs), _streams(head, head_specs)):
+    for category, b, a in zip(
+        ("platform", "stream", "view"), _streams(base, base_specs), _streams(head, head_specs), strict=True
+    ):
         result.items += _compare(category, b, a)
     files_b = {k: v for k, v in before_tree.items() if k != MANIFEST_PATH}
     files_a = {k: v for k, v in after_tree.items() if k != MANIFEST_PATH}
@@ -84,6 +87,6 @@ def preview(base: Optional[Ecosystem], head: Ecosystem, options: Optional[Render
             old, new = before.decode().splitlines(), after.decode().splitlines()
             lines = list(difflib.unified_diff(old, new, f"a/{item.name}", f"b/{item.name}", lineterm="", n=2))
             if len(lines) > DIFF_LINES:
-                lines = lines[:DIFF_LINES] + [f"... {len(lines) - DIFF_LINES} more lines"]
+                lines = [*lines[:DIFF_LINES], f"... {len(lines) - DIFF_LINES} more lines"]
             result.diffs[item.name] = "\n".join(lines)
     return result

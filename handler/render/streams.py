@@ -23,14 +23,22 @@ from handler.model.governance import Dataset, Datastore
 from handler.model.ingestion import IngestionConsistencyType, PostgresDatabase, SQLSnapshotIngestion
 from handler.model.platform import YellowDataPlatform, YellowMilestoneStrategy
 from handler.model.schema import DDLColumn, NullableStatus, PrimaryKeyStatus
-from handler.model.types import type_name
+from handler.model.types import Decimal, type_name
 from handler.render.naming import stream_key
 from workflows.spec import SPEC_VERSION, spec_json, sql_name
 
 _SQL_TYPES = {
-    "TinyInt": "SMALLINT", "SmallInt": "SMALLINT", "Integer": "INTEGER", "BigInt": "BIGINT",
-    "Float": "REAL", "Double": "DOUBLE PRECISION", "Date": "DATE", "Timestamp": "TIMESTAMP",
-    "Boolean": "BOOLEAN", "Variant": "JSONB", "Binary": "BYTEA",
+    "TinyInt": "SMALLINT",
+    "SmallInt": "SMALLINT",
+    "Integer": "INTEGER",
+    "BigInt": "BIGINT",
+    "Float": "REAL",
+    "Double": "DOUBLE PRECISION",
+    "Date": "DATE",
+    "Timestamp": "TIMESTAMP",
+    "Boolean": "BOOLEAN",
+    "Variant": "JSONB",
+    "Binary": "BYTEA",
 }
 
 
@@ -57,8 +65,8 @@ def sql_type(column: DDLColumn) -> str:
     if kind in _SQL_TYPES:
         return _SQL_TYPES[kind]
     size = getattr(column.type, "maxSize", None)
-    if kind == "Decimal":
-        return f"NUMERIC({size},{column.type.precision})"  # type: ignore[attr-defined]
+    if isinstance(column.type, Decimal):
+        return f"NUMERIC({size},{column.type.precision})"
     if kind == "Char":
         return f"CHAR({size})"
     if kind in ("VarChar", "NVarChar", "String"):
@@ -67,7 +75,12 @@ def sql_type(column: DDLColumn) -> str:
 
 
 def _database(db: PostgresDatabase, credential: str) -> dict[str, Any]:
-    return {"host": db.hostPort.hostName, "port": db.hostPort.port, "database": db.databaseName, "credential": credential}
+    return {
+        "host": db.hostPort.hostName,
+        "port": db.hostPort.port,
+        "database": db.databaseName,
+        "credential": credential,
+    }
 
 
 def _dataset(dataset: Dataset) -> dict[str, Any]:
@@ -78,7 +91,9 @@ def _dataset(dataset: Dataset) -> dict[str, Any]:
         position = None
         if c.primary_key == pk:
             position, key_position = key_position, key_position + 1
-        columns.append({"name": c.name, "sql_type": sql_type(c), "nullable": c.nullable == nullable, "key_position": position})
+        columns.append(
+            {"name": c.name, "sql_type": sql_type(c), "nullable": c.nullable == nullable, "key_position": position}
+        )
     return {"name": dataset.name, "source_table": dataset.name, "columns": columns}
 
 
@@ -101,12 +116,16 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
             if store is None or sink.datasetName not in dataset_names[store.name]:
                 continue
             served[store.name].add(sink.datasetName)
-            views[(store.name, sink.datasetName)].append({
-                "workspace": workspace.name, "group": group.name, "dataset": sink.datasetName,
-                "schema_name": sql_name(workspace.name),
-                "live_view": sql_name(group.name, sink.datasetName),
-                "history_view": sql_name(group.name, sink.datasetName, "history") if forensic else None,
-            })
+            views[(store.name, sink.datasetName)].append(
+                {
+                    "workspace": workspace.name,
+                    "group": group.name,
+                    "dataset": sink.datasetName,
+                    "schema_name": sql_name(workspace.name),
+                    "live_view": sql_name(group.name, sink.datasetName),
+                    "history_view": sql_name(group.name, sink.datasetName, "history") if forensic else None,
+                }
+            )
     streams: list[Stream] = []
     for store_name in sorted(served):  # (datasets were checked to exist above)
         store = stores[store_name]
@@ -121,14 +140,26 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
     return sorted(streams, key=lambda s: s.stream)
 
 
-def _stream(platform: YellowDataPlatform, store: Datastore, dataset_names: list[str], key: str, views: dict[tuple[str, str], list[dict[str, Any]]]) -> Stream:
+def _stream(
+    platform: YellowDataPlatform,
+    store: Datastore,
+    dataset_names: list[str],
+    key: str,
+    views: dict[tuple[str, str], list[dict[str, Any]]],
+) -> Stream:
     capture = store.capture_metadata
-    assert isinstance(capture, SQLSnapshotIngestion)
+    if not isinstance(capture, SQLSnapshotIngestion):
+        raise TypeError(f"datastore {store.name} has no SQL snapshot ingestion")  # platform_streams filtered these out
     if platform.merge_datacontainer is None or platform.postgresCredential is None or platform.schedule is None:
-        raise ValueError(f"platform {platform.name} lacks a merge database, credential or schedule (lint rule platform-config)")
+        raise ValueError(
+            f"platform {platform.name} lacks a merge database, credential or schedule (lint rule platform-config)"
+        )
     by_name = {d.name: d for d in store.datasets}
     datasets = {name: _dataset(by_name[name]) for name in dataset_names if name in by_name}
-    stream_views = sorted((v for name in dataset_names for v in views[(store.name, name)]), key=lambda v: (v["workspace"], v["group"], v["dataset"]))
+    stream_views = sorted(
+        (v for name in dataset_names for v in views[(store.name, name)]),
+        key=lambda v: (v["workspace"], v["group"], v["dataset"]),
+    )
     strategy = "forensic" if platform.milestoneStrategy == YellowMilestoneStrategy.SCD2 else "live"
     spec = {  # field order of workflows.spec.JobSpec
         "spec_version": SPEC_VERSION,
@@ -150,7 +181,15 @@ def _stream(platform: YellowDataPlatform, store: Datastore, dataset_names: list[
         if v["history_view"]:
             view_columns[f"{v['schema_name']}.{v['history_view']}"] = columns
     return Stream(
-        platform=platform.name, stream=key, store=store.name, strategy=strategy, schedule=platform.schedule.cron,
-        datasets=tuple(datasets), credentials=(capture.credential.name, platform.postgresCredential.name),
-        merge_credential=platform.postgresCredential.name, views=view_columns, spec=spec, spec_json=spec_json(spec),
+        platform=platform.name,
+        stream=key,
+        store=store.name,
+        strategy=strategy,
+        schedule=platform.schedule.cron,
+        datasets=tuple(datasets),
+        credentials=(capture.credential.name, platform.postgresCredential.name),
+        merge_credential=platform.postgresCredential.name,
+        views=view_columns,
+        spec=spec,
+        spec_json=spec_json(spec),
     )

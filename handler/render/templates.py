@@ -9,7 +9,7 @@ package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import jinja2
 import yaml
@@ -25,13 +25,13 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
 
 
 class Templates:
-    def __init__(self, overrides: Optional[Path] = None) -> None:
+    def __init__(self, overrides: Path | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader(TEMPLATE_PACKAGE, "templates")]
         if overrides is not None:
             if not any((Path(overrides) / sub).is_dir() for sub in ("argo", "k8s")):
                 raise FileNotFoundError(f"template folder {overrides} has neither an argo/ nor a k8s/ subfolder")
             loaders.insert(0, jinja2.FileSystemLoader(str(overrides)))
-        self.env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
+        self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             variable_start_string="[[",
             variable_end_string="]]",
@@ -41,7 +41,7 @@ class Templates:
             comment_end_string="#]",
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
-            autoescape=False,
+            autoescape=False,  # noqa: S701 - renders YAML for Kubernetes, not HTML
         )
         self.env.policies["json.dumps_kwargs"] = {"sort_keys": True}
         self.env.filters["configmap_source"] = lambda name: {"configMap": {"name": name}}
@@ -58,7 +58,7 @@ class Templates:
             raise ValueError(f"template {name} did not produce valid YAML: {exc}") from exc
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+class _Dumper(_BaseDumper):  # type: ignore[misc]
     """Multi-line strings (job spec JSON) as literal blocks: readable in the repo, diff line by line."""
 
 
@@ -72,4 +72,6 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_documents(documents: list[dict[str, Any]]) -> bytes:
     """Canonical YAML: sorted keys, block style, no aliases; byte-identical for equal input."""
-    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120).encode()
+    return yaml.dump_all(
+        documents, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120
+    ).encode()

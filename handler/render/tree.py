@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from handler import __version__
 from handler.model.ecosystem import Ecosystem
@@ -35,13 +35,16 @@ class RenderOptions:
     argocd_namespace: str = "argocd"
     argocd_project: str = "default"
     argo_ui_url: str = "https://argo-workflows.example.com"
-    notify_secret: str = "datasurface-notify"
-    model_commit: Optional[str] = None
+    notify_secret: str = "datasurface-notify"  # noqa: S105 - the name of a Kubernetes secret
+    model_commit: str | None = None
     max_iterations: int = 10
     retry_limit: int = 3
     active_deadline_seconds: int = 3600
     resources: dict[str, Any] = field(
-        default_factory=lambda: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+        default_factory=lambda: {
+            "requests": {"cpu": "250m", "memory": "512Mi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        }
     )
 
 
@@ -73,7 +76,11 @@ _SECURITY_CONTEXT = {
 
 def _label_value(value: str) -> str:
     """Model names are valid label values when they are SQL-safe; others get a DNS form."""
-    return value if len(value) <= 63 and value.replace("_", "").replace("-", "").replace(".", "").isalnum() else k8s_name(value)
+    return (
+        value
+        if len(value) <= 63 and value.replace("_", "").replace("-", "").replace(".", "").isalnum()
+        else k8s_name(value)
+    )
 
 
 def _secret_env(credential: str) -> list[dict[str, Any]]:
@@ -96,7 +103,9 @@ def all_streams(eco: Ecosystem) -> dict[str, list[Stream]]:
     return {platform.name: platform_streams(eco, platform) for platform in eco.data_platforms}
 
 
-def render_platform(platform: YellowDataPlatform, specs: list[Stream], options: RenderOptions, templates: Templates) -> dict[str, bytes]:
+def render_platform(
+    platform: YellowDataPlatform, specs: list[Stream], options: RenderOptions, templates: Templates
+) -> dict[str, bytes]:
     pname = k8s_name(platform.name)
     namespace = platform.namespace or k8s_name("ds", platform.name)
     labels = {
@@ -140,26 +149,43 @@ def render_platform(platform: YellowDataPlatform, specs: list[Stream], options: 
     emit("00-namespace.yaml", "k8s/namespace.yaml.j2", base)
     emit("01-rbac.yaml", "k8s/rbac.yaml.j2", base)
     configmaps = templates.render_documents("k8s/configmap-job-specs.yaml.j2", base)
-    for document, chunk in zip(configmaps, base["spec_configmaps"]):
+    for document, chunk in zip(configmaps, spec_configmaps(f"{pname}-job-specs", specs), strict=True):
         document["data"] = chunk["data"]
     files[f"{folder}/10-job-specs.yaml"] = dump_documents(configmaps)
     emit("20-workflowtemplate-snapshot-merge.yaml", "argo/workflowtemplate-snapshot-merge.yaml.j2", base)
     for spec in specs:
         cron_name = k8s_name(pname, spec.stream, limit=CRON_WORKFLOW_NAME_MAX)
-        stream_labels = {**labels, "datasurface.io/stream": _label_value(spec.stream), "app.kubernetes.io/component": "ingestion"}
+        stream_labels = {
+            **labels,
+            "datasurface.io/stream": _label_value(spec.stream),
+            "app.kubernetes.io/component": "ingestion",
+        }
         title = f"{platform.name} / {spec.stream}"
-        description = f"Snapshot-merge of datastore {spec.store} ({', '.join(spec.datasets)}) into {spec.strategy} tables"
-        emit(f"30-cron-{k8s_name(spec.stream)}.yaml", "argo/cronworkflow-stream.yaml.j2", {
-            **base,
-            "cron_name": cron_name,
-            "stream": spec.stream,
-            "schedule": spec.schedule,
-            "starting_deadline_seconds": 60,
-            "mutex": f"{pname}-{k8s_name(spec.stream)}",
-            "stream_labels": stream_labels,
-            "cron_annotations": {"argocd.argoproj.io/sync-wave": "2", "workflows.argoproj.io/title": title, "workflows.argoproj.io/description": description},
-            "run_annotations": {"workflows.argoproj.io/title": title, "workflows.argoproj.io/description": description},
-        })
+        description = (
+            f"Snapshot-merge of datastore {spec.store} ({', '.join(spec.datasets)}) into {spec.strategy} tables"
+        )
+        emit(
+            f"30-cron-{k8s_name(spec.stream)}.yaml",
+            "argo/cronworkflow-stream.yaml.j2",
+            {
+                **base,
+                "cron_name": cron_name,
+                "stream": spec.stream,
+                "schedule": spec.schedule,
+                "starting_deadline_seconds": 60,
+                "mutex": f"{pname}-{k8s_name(spec.stream)}",
+                "stream_labels": stream_labels,
+                "cron_annotations": {
+                    "argocd.argoproj.io/sync-wave": "2",
+                    "workflows.argoproj.io/title": title,
+                    "workflows.argoproj.io/description": description,
+                },
+                "run_annotations": {
+                    "workflows.argoproj.io/title": title,
+                    "workflows.argoproj.io/description": description,
+                },
+            },
+        )
     if specs:
         emit("40-reconcile-views.yaml", "argo/workflow-reconcile-views.yaml.j2", base)
     app = {
@@ -171,15 +197,17 @@ def render_platform(platform: YellowDataPlatform, specs: list[Stream], options: 
         "target_revision": options.target_revision,
         "platform_path": folder,
     }
-    files[f"apps/platforms/{pname}.yaml"] = dump_documents(templates.render_documents("argo/application-platform.yaml.j2", app))
+    files[f"apps/platforms/{pname}.yaml"] = dump_documents(
+        templates.render_documents("argo/application-platform.yaml.j2", app)
+    )
     return files
 
 
 def render_tree(
     eco: Ecosystem,
-    options: Optional[RenderOptions] = None,
-    templates: Optional[Templates] = None,
-    streams: Optional[dict[str, list[Stream]]] = None,
+    options: RenderOptions | None = None,
+    templates: Templates | None = None,
+    streams: dict[str, list[Stream]] | None = None,
 ) -> dict[str, bytes]:
     """Every file of the deployment tree, deterministic for a given model and options.
 
@@ -191,13 +219,25 @@ def render_tree(
     files: dict[str, bytes] = {}
     for platform in sorted(eco.data_platforms, key=lambda p: p.name):
         files.update(render_platform(platform, streams[platform.name], options, templates))
-    root_labels = {"app.kubernetes.io/name": "datasurface", "app.kubernetes.io/managed-by": "datasurface-gitops", "app.kubernetes.io/version": __version__}
+    root_labels = {
+        "app.kubernetes.io/name": "datasurface",
+        "app.kubernetes.io/managed-by": "datasurface-gitops",
+        "app.kubernetes.io/version": __version__,
+    }
     if options.model_commit:
         root_labels["datasurface.io/model-commit"] = options.model_commit
-    files["apps/root.yaml"] = dump_documents(templates.render_documents("argo/application-root.yaml.j2", {
-        "labels": root_labels, "argocd_namespace": options.argocd_namespace, "argocd_project": options.argocd_project,
-        "repo_url": options.repo_url, "target_revision": options.target_revision,
-    }))
+    files["apps/root.yaml"] = dump_documents(
+        templates.render_documents(
+            "argo/application-root.yaml.j2",
+            {
+                "labels": root_labels,
+                "argocd_namespace": options.argocd_namespace,
+                "argocd_project": options.argocd_project,
+                "repo_url": options.repo_url,
+                "target_revision": options.target_revision,
+            },
+        )
+    )
     files[MANIFEST_PATH] = manifest(files, options)
     return dict(sorted(files.items()))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def write_tree(files: dict[str, bytes], out_dir: Path) -> WriteResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
-        os.replace(tmp, path)  # never a half-written manifest
+        tmp.replace(path)  # never a half-written manifest
         result.written.append(rel)
     for rel in sorted(before.keys() - files.keys()):
         (out_dir / rel).unlink()

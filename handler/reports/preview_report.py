@@ -9,7 +9,12 @@ from rich.table import Table
 
 from handler.render.preview import Preview
 
-_CATEGORIES = (("platform", "Platforms"), ("stream", "Ingestion streams (CronWorkflows)"), ("view", "Consumer views"), ("file", "Files"))
+_CATEGORIES = (
+    ("platform", "Platforms"),
+    ("stream", "Ingestion streams (CronWorkflows)"),
+    ("view", "Consumer views"),
+    ("file", "Files"),
+)
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 
 
@@ -49,7 +54,7 @@ def print_preview(console: Console, p: Preview) -> None:
 def to_markdown(p: Preview, heading: str = "### Merge preview") -> str:
     lines = [heading, ""]
     if p.empty:
-        return "\n".join(lines + ["The merge changes nothing in the deployment repository.", ""])
+        return "\n".join([*lines, "The merge changes nothing in the deployment repository.", ""])
     for category, title in _CATEGORIES[:3]:
         items = p.of(category)
         if items:

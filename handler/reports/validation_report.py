@@ -81,7 +81,11 @@ def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
         out.add("## ✅ DataSurface: this change may merge", "")
     else:
         out.add("## ❌ DataSurface: this change must not merge yet", "")
-    facts = [f"source `{result.source}`", summary(result.findings), f"{len(result.changes)} model change{'s' * (len(result.changes) != 1)}"]
+    facts = [
+        f"source `{result.source}`",
+        summary(result.findings),
+        f"{len(result.changes)} model change{'s' * (len(result.changes) != 1)}",
+    ]
     if result.initial_checkin:
         facts.append("initial check-in")
     out.add(" · ".join(facts), "")

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from handler.deploy import BOT_EMAIL, BOT_NAME
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 ENV_PREFIX = "DATASURFACE_"
 
@@ -37,24 +39,24 @@ class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     github_api_url: str = "https://api.github.com"
-    github_token: Optional[SecretStr] = None
-    github_token_file: Optional[Path] = None
-    github_app_id: Optional[int] = None
-    github_app_private_key_file: Optional[Path] = None
-    webhook_secret: Optional[SecretStr] = None
-    webhook_secret_file: Optional[Path] = None
+    github_token: SecretStr | None = None
+    github_token_file: Path | None = None
+    github_app_id: int | None = None
+    github_app_private_key_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
     allowed_repos: list[str] = Field(default_factory=list)
     deploy_repo_url: str
     deploy_branch: str = "main"
     work_dir: Path = Path("datasurface-work")
-    state_db_url: Optional[str] = None
+    state_db_url: str | None = None
     workers: int = 2
-    public_url: Optional[str] = None
+    public_url: str | None = None
     git_author_name: str = BOT_NAME
     git_author_email: str = BOT_EMAIL
 
     @model_validator(mode="after")
-    def _secrets_from_files(self) -> "ServiceConfig":
+    def _secrets_from_files(self) -> ServiceConfig:
         if self.webhook_secret is None and self.webhook_secret_file is not None:
             self.webhook_secret = SecretStr(self.webhook_secret_file.read_text().strip())
         if self.github_token is None and self.github_token_file is not None:
@@ -65,7 +67,7 @@ class ServiceConfig(BaseModel):
             raise ValueError("allowed_repos is required: the model repositories this service serves")
         return self
 
-    def job_url(self, job_id: int) -> Optional[str]:
+    def job_url(self, job_id: int) -> str | None:
         """The page of a job on this service (a status's ``target_url``); None without ``public_url``."""
         return f"{self.public_url.rstrip('/')}/jobs/{job_id}" if self.public_url else None
 
@@ -77,7 +79,7 @@ class ServiceConfig(BaseModel):
 _LIST_FIELDS = {"allowed_repos"}
 
 
-def load_config(path: Optional[Path] = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     if path is not None:

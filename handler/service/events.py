@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Union
+from typing import Any
 
 PR_ACTIONS = {"opened", "synchronize", "reopened"}
 
@@ -43,7 +43,7 @@ class Ignored:
     reason: str
 
 
-Event = Union[PullRequestEvent, PushEvent, Ignored]
+Event = PullRequestEvent | PushEvent | Ignored
 
 
 def parse(event_name: str, payload: dict[str, Any]) -> Event:
@@ -77,7 +77,9 @@ def parse(event_name: str, payload: dict[str, Any]) -> Event:
             return Ignored(f"push deleting {ref}")
         if ref != f"refs/heads/{default}":
             return Ignored(f"push to {ref}, not to the default branch {default}")
-        return PushEvent(repo=repository["full_name"], branch=default, sha=payload["after"], clone_url=repository["clone_url"])
+        return PushEvent(
+            repo=repository["full_name"], branch=default, sha=payload["after"], clone_url=repository["clone_url"]
+        )
     return Ignored(f"event {event_name!r} is not handled")
 
 
@@ -85,10 +87,10 @@ def repository_of(payload: dict[str, Any]) -> str:
     return str((payload.get("repository") or {}).get("full_name", ""))
 
 
-def to_dict(event: Union[PullRequestEvent, PushEvent]) -> dict[str, Any]:
+def to_dict(event: PullRequestEvent | PushEvent) -> dict[str, Any]:
     return {"type": type(event).__name__, **asdict(event)}
 
 
-def from_dict(data: dict[str, Any]) -> Union[PullRequestEvent, PushEvent]:
+def from_dict(data: dict[str, Any]) -> PullRequestEvent | PushEvent:
     kind = data.pop("type")
     return PullRequestEvent(**data) if kind == "PullRequestEvent" else PushEvent(**data)

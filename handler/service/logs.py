@@ -22,6 +22,8 @@ def scrub(text: str) -> str:
     for secret in _secrets:
         text = text.replace(secret, "***")
     return text
+
+
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 

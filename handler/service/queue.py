@@ -17,10 +17,27 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -30,7 +47,8 @@ QUEUED, RUNNING, DONE, FAILED, SUPERSEDED = "queued", "running", "done", "failed
 
 metadata = MetaData()
 deliveries = Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     Column("delivery_id", String(100), primary_key=True),
     Column("event", String(50), nullable=False),
     Column("repo", String(200), nullable=False),
@@ -38,7 +56,8 @@ deliveries = Table(
     Column("outcome", String(200), nullable=False),
 )
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", String(300), nullable=False),
     Column("kind", String(50), nullable=False),
@@ -98,7 +117,14 @@ class JobQueue:
         self._writer = threading.Thread(target=self._write_loop, name="datasurface-queue-writer", daemon=True)
         self._writer.start()
 
-    def submit(self, delivery_id: str, event: str, repo: str, outcome: str, job: Optional[tuple[str, str, dict[str, Any]]] = None) -> "Future[bool]":
+    def submit(
+        self,
+        delivery_id: str,
+        event: str,
+        repo: str,
+        outcome: str,
+        job: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Future[bool]:
         """Record a delivery (and enqueue its job) once. Resolves, when durably written by the
         writer thread, to False if the delivery id was seen before."""
         future: Future[bool] = Future()
@@ -127,22 +153,47 @@ class JobQueue:
                 for future, _args in batch:
                     future.set_exception(exc)
                 continue
-            for (future, _args), accepted in zip(batch, results):
+            for (future, _args), accepted in zip(batch, results, strict=True):
                 future.set_result(accepted)
 
-    def _record(self, conn: Connection, delivery_id: str, event: str, repo: str, outcome: str, job: Optional[tuple[str, str, dict[str, Any]]]) -> bool:
+    def _record(
+        self,
+        conn: Connection,
+        delivery_id: str,
+        event: str,
+        repo: str,
+        outcome: str,
+        job: tuple[str, str, dict[str, Any]] | None,
+    ) -> bool:
         now = time.time()
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         inserted = conn.execute(
-            dialect.insert(deliveries).values(delivery_id=delivery_id, event=event, repo=repo, received_at=now, outcome=outcome).on_conflict_do_nothing()
+            dialect.insert(deliveries)
+            .values(delivery_id=delivery_id, event=event, repo=repo, received_at=now, outcome=outcome)
+            .on_conflict_do_nothing()
         )
         if inserted.rowcount != 1:
             return False
         if job is not None:
             kind, key, payload = job
             if kind == "validate":
-                conn.execute(update(jobs).where(jobs.c.key == key, jobs.c.status == QUEUED).values(status=SUPERSEDED, updated_at=now, result="superseded by a newer push"))
-            conn.execute(insert(jobs).values(key=key, kind=kind, delivery_id=delivery_id, payload=msgspec.json.encode(payload).decode(), status=QUEUED, attempts=0, created_at=now, updated_at=now))
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.key == key, jobs.c.status == QUEUED)
+                    .values(status=SUPERSEDED, updated_at=now, result="superseded by a newer push")
+                )
+            conn.execute(
+                insert(jobs).values(
+                    key=key,
+                    kind=kind,
+                    delivery_id=delivery_id,
+                    payload=msgspec.json.encode(payload).decode(),
+                    status=QUEUED,
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         return True
 
     def close(self) -> None:
@@ -150,7 +201,7 @@ class JobQueue:
         self._writer.join(10)
         self.engine.dispose()
 
-    def claim(self) -> Optional[Job]:
+    def claim(self) -> Job | None:
         with self._claim_lock, self.engine.begin() as conn:
             busy = select(jobs.c.key).where(jobs.c.status == RUNNING).scalar_subquery()
             row = conn.execute(
@@ -159,17 +210,23 @@ class JobQueue:
             if row is None:
                 return None
             claimed = conn.execute(
-                update(jobs).where(jobs.c.id == row.id, jobs.c.status == QUEUED).values(status=RUNNING, attempts=row.attempts + 1, updated_at=time.time())
+                update(jobs)
+                .where(jobs.c.id == row.id, jobs.c.status == QUEUED)
+                .values(status=RUNNING, attempts=row.attempts + 1, updated_at=time.time())
             )
             if claimed.rowcount != 1:
                 return None
             return Job(row.id, row.key, row.kind, row.delivery_id, json.loads(row.payload), row.attempts + 1)
 
-    def finish(self, job: Job, status: str, result: str, report: Optional[str] = None) -> None:
+    def finish(self, job: Job, status: str, result: str, report: str | None = None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(jobs).where(jobs.c.id == job.id).values(status=status, result=result[:2000], report=report, updated_at=time.time()))
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(status=status, result=result[:2000], report=report, updated_at=time.time())
+            )
 
-    def job(self, job_id: int) -> Optional[dict[str, Any]]:
+    def job(self, job_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else dict(row._mapping)
@@ -177,11 +234,17 @@ class JobQueue:
     def recover(self) -> int:
         """Jobs left running by a dead process go back to the queue."""
         with self.engine.begin() as conn:
-            return conn.execute(update(jobs).where(jobs.c.status == RUNNING).values(status=QUEUED, updated_at=time.time())).rowcount
+            return conn.execute(
+                update(jobs).where(jobs.c.status == RUNNING).values(status=QUEUED, updated_at=time.time())
+            ).rowcount
 
     def depth(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(jobs).where(jobs.c.status.in_([QUEUED, RUNNING]))).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.status.in_([QUEUED, RUNNING]))
+                ).scalar_one()
+            )
 
     def recent_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -195,4 +258,7 @@ class JobQueue:
 
     def jobs_with(self, status: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(jobs).where(jobs.c.status == status).order_by(jobs.c.id)).all()]
+            return [
+                dict(r._mapping)
+                for r in conn.execute(select(jobs).where(jobs.c.status == status).order_by(jobs.c.id)).all()
+            ]

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from handler.deploy import bot_author, deploy_model_commit
 from handler.findings import Severity
+from handler.gitrepo import DeployRepo, ModelMirror
 from handler.render import RenderOptions
 from handler.reports.findings_report import to_markdown as findings_markdown
 from handler.reports.validation_report import to_markdown
 from handler.service.config import ServiceConfig
 from handler.service.events import PullRequestEvent, PushEvent
-from handler.gitrepo import DeployRepo, ModelMirror
 from handler.service.vcs import VcsClient
 from handler.validation import ChangeSource, validate
 
@@ -28,7 +28,7 @@ DEPLOY_CONTEXT = "datasurface/deploy"
 class RunResult:
     status: str  # done | failed
     summary: str
-    report: Optional[str] = None  # Markdown shown on the job's page
+    report: str | None = None  # Markdown shown on the job's page
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,15 @@ class JobContext:
     config: ServiceConfig
     vcs: VcsClient
     observe: Callable[[str, float], None]
-    target_url: Optional[str] = None
+    target_url: str | None = None
 
 
 def validate_pull_request(event: PullRequestEvent, ctx: JobContext) -> RunResult:
     config, vcs = ctx.config, ctx.vcs
     started = time.monotonic()
-    vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "pending", "DataSurface is validating this change", ctx.target_url)
+    vcs.set_status(
+        event.repo, event.head_sha, VALIDATE_CONTEXT, "pending", "DataSurface is validating this change", ctx.target_url
+    )
     mirror = ModelMirror(config.work_dir, event.repo)
     repo = mirror.fetch(vcs.clone_url(event.clone_url))
     if event.head_clone_url != event.clone_url:  # a fork: its commits come from its own repository
@@ -63,7 +65,14 @@ def validate_pull_request(event: PullRequestEvent, ctx: JobContext) -> RunResult
         description = f"May merge: {warnings} warnings, {len(result.changes)} model changes"
         vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "success", description, ctx.target_url)
     else:
-        vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "failure", f"{errors} errors: see the DataSurface comment", ctx.target_url)
+        vcs.set_status(
+            event.repo,
+            event.head_sha,
+            VALIDATE_CONTEXT,
+            "failure",
+            f"{errors} errors: see the DataSurface comment",
+            ctx.target_url,
+        )
     ctx.observe("validation", time.monotonic() - started)
     return RunResult("done", f"{result.verdict}: {errors} errors, {warnings} warnings", report)
 
@@ -72,20 +81,43 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
     """Render the merged model and commit it to the deployment repository, exactly once."""
     config, vcs = ctx.config, ctx.vcs
     started = time.monotonic()
-    vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit", ctx.target_url)
+    vcs.set_status(
+        event.repo, event.sha, DEPLOY_CONTEXT, "pending", "DataSurface is deploying this commit", ctx.target_url
+    )
     mirror = ModelMirror(config.work_dir, event.repo)
     model_repo = mirror.fetch(vcs.clone_url(event.clone_url))
     deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
     options = RenderOptions(repo_url=config.deploy_repo_url, target_revision=config.deploy_branch)
     with tempfile.TemporaryDirectory(prefix="datasurface-deploy-") as tmp:
         model_dir = mirror.export(model_repo, event.sha, Path(tmp) / "model")
-        outcome = deploy_model_commit(model_dir, model_repo, event.repo, event.sha, deploy, options,
-                                      author=bot_author(config.git_author_name, config.git_author_email))
+        outcome = deploy_model_commit(
+            model_dir,
+            model_repo,
+            event.repo,
+            event.sha,
+            deploy,
+            options,
+            author=bot_author(config.git_author_name, config.git_author_email),
+        )
     if outcome.kind == "rejected":
-        vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", outcome.detail[:1].upper() + outcome.detail[1:], ctx.target_url)
-        return RunResult("failed", outcome.detail, findings_markdown(f"Not deployed: {event.repo}@{event.sha[:12]}", list(outcome.findings)))
-    descriptions = {"deployed": f"Deployed as {outcome.deploy_commit[:12]}", "already-deployed": f"Already deployed ({outcome.deploy_commit[:12]})",
-                    "superseded": f"Superseded: {outcome.detail}"}
+        vcs.set_status(
+            event.repo,
+            event.sha,
+            DEPLOY_CONTEXT,
+            "failure",
+            outcome.detail[:1].upper() + outcome.detail[1:],
+            ctx.target_url,
+        )
+        return RunResult(
+            "failed",
+            outcome.detail,
+            findings_markdown(f"Not deployed: {event.repo}@{event.sha[:12]}", list(outcome.findings)),
+        )
+    descriptions = {
+        "deployed": f"Deployed as {outcome.deploy_commit[:12]}",
+        "already-deployed": f"Already deployed ({outcome.deploy_commit[:12]})",
+        "superseded": f"Superseded: {outcome.detail}",
+    }
     vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind], ctx.target_url)
     if outcome.kind == "deployed":
         ctx.observe("deploy", time.monotonic() - started)

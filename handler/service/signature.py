@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Optional
 
 
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: bytes, body: bytes, header: Optional[str]) -> bool:
+def verify(secret: bytes, body: bytes, header: str | None) -> bool:
     """Constant-time check of the signature header against the raw body."""
     if not header or not header.startswith("sha256="):
         return False

@@ -6,7 +6,7 @@ server that answers like GitHub).
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Protocol
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +18,9 @@ COMMENT_MARKER = "<!-- datasurface:validation -->"
 
 
 class VcsClient(Protocol):
-    def set_status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: Optional[str] = None) -> None: ...
+    def set_status(
+        self, repo: str, sha: str, context: str, state: str, description: str, target_url: str | None = None
+    ) -> None: ...
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str = COMMENT_MARKER) -> int: ...
 
@@ -30,9 +32,9 @@ class VcsClient(Protocol):
 class GitHubClient:
     """One client per GitHub App installation (or one for a token)."""
 
-    def __init__(self, config: ServiceConfig, installation_id: Optional[int] = None) -> None:
+    def __init__(self, config: ServiceConfig, installation_id: int | None = None) -> None:
         self.config = config
-        self.token: Optional[str] = None
+        self.token: str | None = None
         if config.github_app_id and config.github_app_private_key_file and installation_id:
             app = Auth.AppAuth(config.github_app_id, config.github_app_private_key_file.read_text())
             auth: Auth.Auth = app.get_installation_auth(installation_id)
@@ -41,10 +43,14 @@ class GitHubClient:
             auth = Auth.Token(self.token)
         else:
             raise ValueError("no GitHub credentials: set github_token or a GitHub App (app id, private key)")
-        self.github = Github(base_url=config.github_api_url.rstrip("/"), auth=auth, retry=3, timeout=30, per_page=100, lazy=True)
+        self.github = Github(
+            base_url=config.github_api_url.rstrip("/"), auth=auth, retry=3, timeout=30, per_page=100, lazy=True
+        )
         self._auth = auth
 
-    def set_status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: Optional[str] = None) -> None:
+    def set_status(
+        self, repo: str, sha: str, context: str, state: str, description: str, target_url: str | None = None
+    ) -> None:
         commit = self.github.get_repo(repo).get_commit(sha)
         kwargs = {"target_url": target_url} if target_url else {}
         commit.create_status(state=state, description=description[:140], context=context, **kwargs)
@@ -75,5 +81,7 @@ class GitHubClient:
         token = self.token or getattr(self._auth, "token", None)
         if parts.scheme != "https" or not token:
             return url
-        netloc = f"x-access-token:{url_quote(token, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        netloc = f"x-access-token:{url_quote(token, safe='')}@{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,7 +12,14 @@ from handler.service import events
 from handler.service.config import ServiceConfig
 from handler.service.logs import delivery_id, scrub
 from handler.service.queue import DONE, FAILED, QUEUED, Job, JobQueue
-from handler.service.runners import DEPLOY_CONTEXT, VALIDATE_CONTEXT, JobContext, RunResult, deploy_merge, validate_pull_request
+from handler.service.runners import (
+    DEPLOY_CONTEXT,
+    VALIDATE_CONTEXT,
+    JobContext,
+    RunResult,
+    deploy_merge,
+    validate_pull_request,
+)
 from handler.service.vcs import GitHubClient, VcsClient
 
 log = logging.getLogger("datasurface.service")
@@ -22,18 +29,36 @@ MAX_ATTEMPTS = 3
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.deliveries = Counter("datasurface_webhook_deliveries", "Webhook deliveries by event and result", ["event", "result"], registry=self.registry)
+        self.deliveries = Counter(
+            "datasurface_webhook_deliveries",
+            "Webhook deliveries by event and result",
+            ["event", "result"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge("datasurface_queue_depth", "Jobs queued or running", registry=self.registry)
-        self.durations = Histogram("datasurface_job_seconds", "Validation and deploy durations", ["kind"], registry=self.registry,
-                                   buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300))
-        self.jobs = Counter("datasurface_jobs", "Jobs finished by kind and status", ["kind", "status"], registry=self.registry)
+        self.durations = Histogram(
+            "datasurface_job_seconds",
+            "Validation and deploy durations",
+            ["kind"],
+            registry=self.registry,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+        )
+        self.jobs = Counter(
+            "datasurface_jobs", "Jobs finished by kind and status", ["kind", "status"], registry=self.registry
+        )
 
     def observe(self, kind: str, seconds: float) -> None:
         self.durations.labels(kind).observe(seconds)
 
 
 class Worker:
-    def __init__(self, config: ServiceConfig, queue: JobQueue, metrics: Metrics, vcs_factory: Optional[Callable[[Optional[int]], VcsClient]] = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        queue: JobQueue,
+        metrics: Metrics,
+        vcs_factory: Callable[[int | None], VcsClient] | None = None,
+    ) -> None:
         self.config = config
         self.queue = queue
         self.metrics = metrics
@@ -77,11 +102,11 @@ class Worker:
                     result: RunResult = validate_pull_request(event, ctx)
                 else:
                     result = deploy_merge(event, ctx)
-            except Exception as exc:  # noqa: BLE001 - a job must never kill its worker
+            except Exception as exc:
                 log.exception("job failed", extra={"job": job.id})
                 if job.attempts < MAX_ATTEMPTS and not self.stop_event.is_set():
                     self.queue.finish(job, QUEUED, scrub(f"attempt {job.attempts} failed: {exc}"))
-                    self.stop_event.wait(min(30, 2 ** job.attempts))
+                    self.stop_event.wait(min(30, 2**job.attempts))
                     return
                 self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {exc}"))
                 self.metrics.jobs.labels(job.kind, FAILED).inc()
@@ -94,11 +119,25 @@ class Worker:
             delivery_id.reset(token)
 
     @staticmethod
-    def _report_error(vcs: VcsClient, event: object, message: str, target_url: Optional[str]) -> None:
+    def _report_error(vcs: VcsClient, event: object, message: str, target_url: str | None) -> None:
         try:
             if isinstance(event, events.PullRequestEvent):
-                vcs.set_status(event.repo, event.head_sha, VALIDATE_CONTEXT, "error", f"DataSurface could not validate: {message}", target_url)
+                vcs.set_status(
+                    event.repo,
+                    event.head_sha,
+                    VALIDATE_CONTEXT,
+                    "error",
+                    f"DataSurface could not validate: {message}",
+                    target_url,
+                )
             elif isinstance(event, events.PushEvent):
-                vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "error", f"DataSurface could not deploy: {message}", target_url)
-        except Exception:  # noqa: BLE001 - the VCS itself may be what failed
+                vcs.set_status(
+                    event.repo,
+                    event.sha,
+                    DEPLOY_CONTEXT,
+                    "error",
+                    f"DataSurface could not deploy: {message}",
+                    target_url,
+                )
+        except Exception:
             log.exception("could not report the failure")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from handler.findings import Finding, error
 from handler.model import walk
@@ -30,7 +30,8 @@ def check_acceptance(head: Ecosystem) -> Iterator[Finding]:
             hist = group.platform_chooser.hist if group.platform_chooser else None
             if hist is not None and hist.latency in UNSERVABLE_LATENCY:
                 yield error(
-                    "platform-latency", path,
+                    "platform-latency",
+                    path,
                     f"{platform.name} runs at most once a minute and cannot meet {hist.latency.value} latency",
                 )
             for sink in group.sinks:
@@ -38,9 +39,12 @@ def check_acceptance(head: Ecosystem) -> Iterator[Finding]:
                 if store is None:
                     continue  # lint reports the unresolved sink
                 capture = store.capture_metadata
-                if not isinstance(capture, SQLSnapshotIngestion) or not isinstance(capture.dataContainer, PostgresDatabase):
+                if not isinstance(capture, SQLSnapshotIngestion) or not isinstance(
+                    capture.dataContainer, PostgresDatabase
+                ):
                     yield error(
-                        "platform-unsupported-capture", f"{path}/sink:{sink.storeName}.{sink.datasetName}",
+                        "platform-unsupported-capture",
+                        f"{path}/sink:{sink.storeName}.{sink.datasetName}",
                         f"{platform.name} ingests SQL snapshots of PostgreSQL databases; datastore {store.name!r} "
                         "has no such capture_metadata",
                     )

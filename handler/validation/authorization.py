@@ -14,7 +14,7 @@ defines it), and so does removing one (the child empties it, then the parent und
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from handler.diff import ModelChange
 from handler.findings import Finding, error
@@ -23,18 +23,18 @@ from handler.model.repo import GitHubRepository
 from handler.validation.source import ChangeSource
 
 
-def _zone_repo(eco: Optional[Ecosystem], zone: str) -> Optional[GitHubRepository]:
+def _zone_repo(eco: Ecosystem | None, zone: str) -> GitHubRepository | None:
     decl = eco.getZoneDeclaration(zone) if eco else None
     return decl.repo if decl else None
 
 
-def _team_repo(eco: Optional[Ecosystem], zone: str, team: str) -> Optional[GitHubRepository]:
+def _team_repo(eco: Ecosystem | None, zone: str, team: str) -> GitHubRepository | None:
     definition = eco.getZone(zone) if eco else None
     decl = definition.getTeamDeclaration(team) if definition else None
     return decl.repo if decl else None
 
 
-def owner_of(scope: str, base: Optional[Ecosystem], head: Ecosystem) -> tuple[Optional[GitHubRepository], str]:
+def owner_of(scope: str, base: Ecosystem | None, head: Ecosystem) -> tuple[GitHubRepository | None, str]:
     """The repository that owns objects of ``scope``, and a description of it for messages."""
     parts = dict(part.split(":", 1) for part in scope.split("/") if ":" in part)
     if "team" in parts:
@@ -55,11 +55,14 @@ def known_repositories(eco: Ecosystem) -> set[tuple[str, str]]:
     return repos
 
 
-def check_authorization(source: ChangeSource, base: Optional[Ecosystem], head: Ecosystem, changes: list[ModelChange]) -> Iterator[Finding]:
+def check_authorization(
+    source: ChangeSource, base: Ecosystem | None, head: Ecosystem, changes: list[ModelChange]
+) -> Iterator[Finding]:
     if base is None:
         if not source.owns(head.repo):
             yield error(
-                "auth-initial-checkin", "ecosystem",
+                "auth-initial-checkin",
+                "ecosystem",
                 f"an initial check-in must come from the ecosystem's repository {head.repo}, not {source}",
             )
         return
@@ -68,19 +71,27 @@ def check_authorization(source: ChangeSource, base: Optional[Ecosystem], head: E
         similar = sorted(f"{r}@{b}" for r, b in known if f"{r}@{b}".lower() == str(source).lower())
         hint = f" ({similar[0]} differs only in letter case; repository identity is case-sensitive)" if similar else ""
         yield error(
-            "auth-unknown-source", "ecosystem",
+            "auth-unknown-source",
+            "ecosystem",
             f"{source} owns nothing in this ecosystem: it is neither the ecosystem repository nor a declared zone or team repository{hint}",
         )
         return
     for change in changes:
         owner, what = owner_of(change.scope, base, head)
         if owner is None:
-            yield error("auth-undeclared", change.path, f"{change.path} is {change.kind.value} but {what} is not declared, so nobody may change it")
-        elif not source.owns(owner):
-            near = " (the names differ only in letter case; repository identity is case-sensitive)" if (
-                str(owner).lower() == str(source).lower()
-            ) else ""
             yield error(
-                "auth-not-owner", change.path,
+                "auth-undeclared",
+                change.path,
+                f"{change.path} is {change.kind.value} but {what} is not declared, so nobody may change it",
+            )
+        elif not source.owns(owner):
+            near = (
+                " (the names differ only in letter case; repository identity is case-sensitive)"
+                if (str(owner).lower() == str(source).lower())
+                else ""
+            )
+            yield error(
+                "auth-not-owner",
+                change.path,
                 f"{change.object_type} {change.kind.value} by {source}, but {what} is owned by {owner}{near}",
             )

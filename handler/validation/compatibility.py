@@ -8,7 +8,8 @@ dataset that a workspace still uses cannot be removed.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from handler.diff import ChangeKind, ModelChange
 from handler.findings import Finding, error
@@ -21,14 +22,14 @@ _STRINGS = ("Char", "VarChar", "String")  # each may widen to the ones after it
 _WIDER_KIND = {("Date", "Timestamp"), ("Float", "Double")}
 
 
-def widening_problem(before: Any, after: Any) -> Optional[str]:
+def widening_problem(before: Any, after: Any) -> str | None:
     """None when ``after`` can hold every value of ``before``; else why not."""
     kb, ka = type(before).__name__, type(after).__name__
     if kb == ka and before == after:
         return None
     if kb in INTEGER_KINDS and ka in INTEGER_KINDS:
         return None if INTEGER_KINDS.index(ka) >= INTEGER_KINDS.index(kb) else "a narrower integer type"
-    if kb in _STRINGS and ka in _STRINGS or kb == ka == "NVarChar" or (kb == "NVarChar" and ka == "String"):
+    if (kb in _STRINGS and ka in _STRINGS) or kb == ka == "NVarChar" or (kb == "NVarChar" and ka == "String"):
         if kb in _STRINGS and ka in _STRINGS and _STRINGS.index(ka) < _STRINGS.index(kb):
             return f"{kb} cannot become {ka}"
         return None if _size_at_least(after.maxSize, before.maxSize) else "a shorter string"
@@ -43,7 +44,7 @@ def widening_problem(before: Any, after: Any) -> Optional[str]:
     return f"the kind of type changed from {kb} to {ka}"
 
 
-def _size_at_least(after: Optional[int], before: Optional[int]) -> bool:
+def _size_at_least(after: int | None, before: int | None) -> bool:
     return after is None or (before is not None and after >= before)
 
 
@@ -56,7 +57,7 @@ def _users_of_datasets(head: Ecosystem) -> dict[tuple[str, str], list[str]]:
 
 
 def check_compatibility(head: Ecosystem, changes: list[ModelChange]) -> Iterator[Finding]:
-    users: Optional[dict[tuple[str, str], list[str]]] = None
+    users: dict[tuple[str, str], list[str]] | None = None
     for change in changes:
         if change.object_type == "column":
             yield from _check_column(change)
@@ -67,30 +68,59 @@ def check_compatibility(head: Ecosystem, changes: list[ModelChange]) -> Iterator
             used_by = users.get((store, change.before.name), [])
             if used_by:
                 yield error(
-                    "compat-dataset-in-use", change.path,
+                    "compat-dataset-in-use",
+                    change.path,
                     f"dataset {store}.{change.before.name} is removed but still used by {', '.join(sorted(used_by))}; "
                     "remove it from those dataset groups first",
                 )
 
 
 def _check_column(change: ModelChange) -> Iterator[Finding]:
-    before: Optional[DDLColumn] = change.before
-    after: Optional[DDLColumn] = change.after
+    before: DDLColumn | None = change.before
+    after: DDLColumn | None = change.after
     if after is None:
-        assert before is not None
-        yield error("compat-column-removed", change.path, f"column {before.name!r} is removed; columns can never be removed (consumers and history depend on them)")
+        if before is not None:
+            yield error(
+                "compat-column-removed",
+                change.path,
+                f"column {before.name!r} is removed; columns can never be removed (consumers and history depend on them)",
+            )
         return
     if before is None:
         if after.is_key:
-            yield error("compat-column-added-key", change.path, f"new column {after.name!r} is a primary key column; the key of an existing dataset cannot change")
+            yield error(
+                "compat-column-added-key",
+                change.path,
+                f"new column {after.name!r} is a primary key column; the key of an existing dataset cannot change",
+            )
         elif not after.is_nullable:
-            yield error("compat-column-added-not-null", change.path, f"new column {after.name!r} is NOT_NULLABLE; existing rows have no value for it, add it as NULLABLE")
+            yield error(
+                "compat-column-added-not-null",
+                change.path,
+                f"new column {after.name!r} is NOT_NULLABLE; existing rows have no value for it, add it as NULLABLE",
+            )
         return
     if before.nullable != after.nullable:
-        yield error("compat-nullability-changed", change.path, f"column {after.name!r} changed from {before.nullable.value} to {after.nullable.value}")
+        yield error(
+            "compat-nullability-changed",
+            change.path,
+            f"column {after.name!r} changed from {before.nullable.value} to {after.nullable.value}",
+        )
     if before.primary_key != after.primary_key:
-        yield error("compat-key-changed", change.path, f"column {after.name!r} changed from {before.primary_key.value} to {after.primary_key.value}; the key of an existing dataset cannot change")
+        yield error(
+            "compat-key-changed",
+            change.path,
+            f"column {after.name!r} changed from {before.primary_key.value} to {after.primary_key.value}; the key of an existing dataset cannot change",
+        )
     problem = widening_problem(before.type, after.type)
     if problem:
-        rule = "compat-type-kind-changed" if problem.startswith("the kind") or " cannot become " in problem else "compat-type-narrowed"
-        yield error(rule, change.path, f"column {after.name!r} changed from {type_name(before.type)} to {type_name(after.type)}: {problem}; types may only widen")
+        rule = (
+            "compat-type-kind-changed"
+            if problem.startswith("the kind") or " cannot become " in problem
+            else "compat-type-narrowed"
+        )
+        yield error(
+            rule,
+            change.path,
+            f"column {after.name!r} changed from {type_name(before.type)} to {type_name(after.type)}: {problem}; types may only widen",
+        )

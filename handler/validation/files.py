@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
-from typing import Iterable, Iterator
 
 from handler.findings import Finding, error
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import git
 
 
-def changed_files_from_git(base_dir: Path, head_dir: Path) -> Optional[list[str]]:
+def changed_files_from_git(base_dir: Path, head_dir: Path) -> list[str] | None:
     """Paths changed from base's commit to head's (and uncommitted in head), relative to the
     repository root; None when the folders are not checkouts of one repository."""
     try:

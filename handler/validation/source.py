@@ -18,7 +18,7 @@ class ChangeSource:
     branch: str
 
     @classmethod
-    def parse(cls, text: str) -> "ChangeSource":
+    def parse(cls, text: str) -> ChangeSource:
         match = _SOURCE.match(text.strip())
         if not match:
             raise ValueError(f"change source {text!r} is not of the form OWNER/REPO@BRANCH")

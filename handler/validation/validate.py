@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, TypeVar
+from typing import TypeVar
 
 from handler.diff import ModelChange, diff_models
 from handler.findings import Finding, error, has_errors
@@ -37,9 +38,9 @@ class ValidationResult:
     changes: list[ModelChange] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     initial_checkin: bool = False
-    head: Optional[Ecosystem] = None
-    base: Optional[Ecosystem] = None
-    preview: Optional[Preview] = None  # what the merge would deploy; only for a change that may merge
+    head: Ecosystem | None = None
+    base: Ecosystem | None = None
+    preview: Preview | None = None  # what the merge would deploy; only for a change that may merge
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -67,15 +68,15 @@ def validate(
     base_dir: Path,
     head_dir: Path,
     source: ChangeSource,
-    changed_files: Optional[Iterable[str]] = None,
-    limits: Optional[SandboxLimits] = None,
+    changed_files: Iterable[str] | None = None,
+    limits: SandboxLimits | None = None,
 ) -> ValidationResult:
     """Load both folders in sandboxes (in parallel) and check the change."""
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     initial = not has_model(base_dir)
 
-    def load_both() -> tuple[Optional[LoadResult], LoadResult]:
+    def load_both() -> tuple[LoadResult | None, LoadResult]:
         with ThreadPoolExecutor(max_workers=2) as pool:  # two sandboxes at once: the work is in the children
             head_future = pool.submit(load_model, head_dir, limits)
             base = None if initial else load_model(base_dir, limits)
@@ -88,19 +89,23 @@ def validate(
 
 
 def check_change(
-    base_load: Optional[LoadResult],
+    base_load: LoadResult | None,
     head_load: LoadResult,
     source: ChangeSource,
     changed_files: Iterable[str],
-    timings: Optional[dict[str, float]] = None,
+    timings: dict[str, float] | None = None,
 ) -> ValidationResult:
     """The pure part: all checks over loaded models. ``base_load`` None means an initial check-in."""
-    result = ValidationResult(source=source, initial_checkin=base_load is None, timings=timings if timings is not None else {})
+    result = ValidationResult(
+        source=source, initial_checkin=base_load is None, timings=timings if timings is not None else {}
+    )
     clock = _Clock(result.timings)
     findings: list[Finding] = list(head_load.findings)
     if base_load is not None and base_load.ecosystem is None:
         reasons = "; ".join(f"{f.path}: {f.message}" for f in base_load.findings)
-        findings.append(error("base-unloadable", "base", f"the base model does not load, so the change cannot be judged: {reasons}"))
+        findings.append(
+            error("base-unloadable", "base", f"the base model does not load, so the change cannot be judged: {reasons}")
+        )
     result.base = base_load.ecosystem if base_load else None
     result.head = head_load.ecosystem
     result.changed_files = sorted(set(changed_files))
@@ -139,9 +144,8 @@ def _digests(root: Path) -> dict[str, str]:
         dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
         for name in files:
             path = Path(folder) / name
-            if path.is_symlink():
-                digest = "link:" + os.readlink(path)
-            else:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = (
+                "link:" + str(path.readlink()) if path.is_symlink() else hashlib.sha256(path.read_bytes()).hexdigest()
+            )
             digests[path.relative_to(root).as_posix()] = digest
     return digests
