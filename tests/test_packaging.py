@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .manifests import SCHEMAS, validation_errors
+from tests.support.manifests import SCHEMAS, validation_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 

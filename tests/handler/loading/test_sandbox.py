@@ -1,0 +1,219 @@
+"""Loading untrusted eco.py in the sandbox (docs/sandbox.md): each hostile case on its own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from handler.loading import SandboxLimits, landlock, load_model
+from tests.support.template import TEMPLATE
+
+FAST = SandboxLimits(wall_seconds=20)
+HAS_LANDLOCK = landlock.abi_version() > 0
+
+MakeModel = Callable[[str], Path]
+
+
+def only_finding(folder: Path, limits: SandboxLimits = FAST):
+    result = load_model(folder, limits)
+    assert result.ecosystem is None
+    assert len(result.findings) == 1, result.findings
+    return result.findings[0]
+
+
+def test_template_loads_with_mapping() -> None:
+    result = load_model(TEMPLATE, FAST)
+    assert result.findings == []
+    assert result.ecosystem is not None
+    assert {m.dsgName for m in result.ecosystem.dsg_platform_mappings} == {"LiveDSG", "ForensicDSG"}
+
+
+def test_syntax_error_names_file_and_line(model_dir: MakeModel) -> None:
+    folder = model_dir("from handler.model import *\n\ndef createEcosystem(:\n    pass\n")
+    finding = only_finding(folder)
+    assert finding.rule == "load-syntax"
+    assert finding.path == "file:eco.py:3"
+    assert "SyntaxError" in finding.message
+
+
+def test_syntax_error_in_an_imported_model_module_names_that_module(model_dir: MakeModel) -> None:
+    folder = model_dir("import helpers\n\ndef createEcosystem():\n    return helpers.build()\n")
+    (folder / "helpers.py").write_text("def build(:\n")
+    finding = only_finding(folder)
+    assert (finding.rule, finding.path) == ("load-syntax", "file:helpers.py:1")
+
+
+def test_exception_inside_create_ecosystem_names_file_and_line(model_dir: MakeModel) -> None:
+    folder = model_dir(
+        """\
+        def helper():
+            return {}["missing-key"]
+
+        def createEcosystem():
+            return helper()
+        """
+    )
+    finding = only_finding(folder)
+    assert finding.rule == "load-exception"
+    assert finding.path == "file:eco.py:2"
+    assert "KeyError" in finding.message and "missing-key" in finding.message
+
+
+def test_missing_create_ecosystem_is_a_clear_error(model_dir: MakeModel) -> None:
+    finding = only_finding(model_dir("def create_ecosystem():\n    pass\n"))
+    assert finding.rule == "load-entrypoint"
+    assert "defines no createEcosystem() function" in finding.message
+
+
+def test_create_ecosystem_must_return_an_ecosystem(model_dir: MakeModel) -> None:
+    finding = only_finding(model_dir("def createEcosystem():\n    return {'name': 'x'}\n"))
+    assert finding.rule == "load-entrypoint"
+    assert "returned dict, expected an Ecosystem" in finding.message
+
+
+def test_endless_loop_is_stopped_by_the_wall_clock_timeout(model_dir: MakeModel) -> None:
+    folder = model_dir("def createEcosystem():\n    while True:\n        pass\n")
+    started = time.monotonic()
+    finding = only_finding(folder, SandboxLimits(wall_seconds=2, cpu_seconds=60))
+    assert time.monotonic() - started < 15
+    assert finding.rule == "load-timeout"
+    assert "did not finish within 2 s" in finding.message
+
+
+def test_cpu_limit_stops_a_busy_model_before_the_wall_clock(model_dir: MakeModel) -> None:
+    folder = model_dir("def createEcosystem():\n    while True:\n        pass\n")
+    finding = only_finding(folder, SandboxLimits(wall_seconds=60, cpu_seconds=1))
+    assert finding.rule == "load-timeout"
+    assert "more than 1 s of CPU time" in finding.message
+
+
+def test_memory_bomb_is_stopped_by_the_memory_limit(model_dir: MakeModel) -> None:
+    folder = model_dir(
+        """\
+        def createEcosystem():
+            blocks = []
+            while True:
+                blocks.append(bytearray(10_000_000))
+        """
+    )
+    finding = only_finding(folder, SandboxLimits(wall_seconds=30, memory_mb=512))
+    assert finding.rule == "load-memory"
+    assert finding.path == "file:eco.py:4"
+
+
+def test_model_sees_no_environment_variable_of_the_parent(
+    model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_fake_token_for_the_test")
+    folder = model_dir(
+        """\
+        import os
+
+        def createEcosystem():
+            raise RuntimeError("environment=" + repr(sorted(os.environ)) + " token=" + repr(os.environ.get("GITHUB_TOKEN")))
+        """
+    )
+    finding = only_finding(folder)
+    assert "environment=[] token=None" in finding.message
+    assert "ghp_fake" not in finding.message
+
+
+def test_model_writes_stay_in_its_temporary_copy(model_dir: MakeModel) -> None:
+    folder = model_dir(
+        """\
+        def createEcosystem():
+            with open("scratch.txt", "w") as f:   # allowed: inside the temporary copy
+                f.write("scratch")
+            with open("../escaped.txt", "w") as f:  # outside the copy
+                f.write("escaped")
+        """
+    )
+    result = load_model(folder, FAST)
+    assert result.ecosystem is None
+    assert not (folder / "scratch.txt").exists(), "the model's own folder is never written"
+    assert not (folder.parent / "escaped.txt").exists()
+    if HAS_LANDLOCK:
+        assert "PermissionError" in result.findings[0].message and "escaped.txt" in result.findings[0].message
+
+
+@pytest.mark.skipif(
+    not HAS_LANDLOCK, reason="kernel without Landlock: absolute-path writes are not isolated (see docs/sandbox.md)"
+)
+def test_model_cannot_touch_the_parents_files_by_absolute_path(model_dir: MakeModel, tmp_path: Path) -> None:
+    victim = tmp_path / "parent-state.txt"
+    victim.write_text("precious")
+    folder = model_dir(
+        f"""\
+        def createEcosystem():
+            open({str(victim)!r}, "w").write("overwritten")
+        """
+    )
+    finding = only_finding(folder)
+    assert finding.rule == "load-exception" and "PermissionError" in finding.message
+    assert victim.read_text() == "precious"
+
+
+@pytest.mark.skipif(
+    not HAS_LANDLOCK,
+    reason="kernel without Landlock: reads, programs and sockets are not restricted (see docs/sandbox.md)",
+)
+def test_model_cannot_read_secrets_run_programs_or_open_sockets(model_dir: MakeModel) -> None:
+    folder = model_dir(
+        """\
+        import os, socket, subprocess
+
+        def createEcosystem():
+            results = []
+            for attempt in (
+                lambda: open(f"/proc/{os.getppid()}/environ", "rb").read(),
+                lambda: subprocess.run(["/bin/true"]),
+                lambda: socket.create_connection(("127.0.0.1", 9), timeout=2),
+            ):
+                try:
+                    attempt()
+                    results.append("allowed")
+                except OSError as exc:
+                    results.append(type(exc).__name__)
+            raise RuntimeError(",".join(results))
+        """
+    )
+    finding = only_finding(folder)
+    assert "RuntimeError: PermissionError,PermissionError,PermissionError" in finding.message
+
+
+def test_model_prints_do_not_corrupt_the_result(model_dir: MakeModel) -> None:
+    template = (TEMPLATE / "eco.py").read_text()
+    folder = model_dir(template.replace("    return ecosystem", '    print("OK\\n{not json")\n    return ecosystem'))
+    result = load_model(folder, FAST)
+    assert result.findings == [] and result.ecosystem is not None
+    assert "{not json" in result.stderr
+
+
+def test_wrong_argument_type_is_reported_at_its_model_path(model_dir: MakeModel) -> None:
+    template = (TEMPLATE / "eco.py").read_text()
+    folder = model_dir(template.replace('DDLColumn("dob", Date(), **NOT_NULL)', 'DDLColumn("dob", "date", **NOT_NULL)'))
+    finding = only_finding(folder)
+    assert finding.rule == "load-invalid"
+    assert finding.path.startswith("zone:USA/team:team1/store:Store1/dataset:customers/")
+    assert "Expected `object`, got `str`" in finding.message
+
+
+def test_broken_mapping_file_is_a_finding_and_the_model_still_loads(model_dir: MakeModel) -> None:
+    folder = model_dir((TEMPLATE / "eco.py").read_text())
+    (folder / "dsg_platform_mapping.json").write_text(
+        '[{"dsgName": "LiveDSG", "workspace": "Consumer1", "assignments": [{"dataPlatfrom": "YellowLive"}]}]'
+    )
+    result = load_model(folder, FAST)
+    assert result.ecosystem is not None
+    assert [f.rule for f in result.findings] == ["mapping-invalid"]
+    assert "dataPlatfrom" in result.findings[0].message
+
+
+def test_limits_come_from_the_environment() -> None:
+    limits = SandboxLimits.from_env({"DATASURFACE_SANDBOX_WALL_SECONDS": "5.5", "DATASURFACE_SANDBOX_MEMORY_MB": "700"})
+    assert (limits.wall_seconds, limits.memory_mb, limits.cpu_seconds) == (5.5, 700, 30)
+    with pytest.raises(ValueError, match="DATASURFACE_SANDBOX_CPU_SECONDS='lots' is not a number"):
+        SandboxLimits.from_env({"DATASURFACE_SANDBOX_CPU_SECONDS": "lots"})

@@ -1,0 +1,211 @@
+"""Consumer views: the whole chain from the producer to what consumers read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
+from tests.support.pg import PostgresServer
+from workflows.spec import ColumnSpec, JobSpec
+from workflows.sqlnames import merge_table, platform_schema, qualified, reader_role, staging_table
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+class Chain:
+    def __init__(self, pg: PostgresServer, tmp: Path) -> None:
+        self.pg, self.tmp = pg, tmp
+        self.source_db = pg.create_database("customer_db")
+        self.merge_db = pg.create_database("datasurface_merge")
+        assert cli("producer", "init", "--db", pg.url(self.source_db)).returncode == 0
+
+    def spec_path(self, spec: JobSpec) -> str:
+        path = self.tmp / f"{spec.platform}.json"
+        path.write_text(spec.to_json())
+        return str(path)
+
+    def merge(self, spec: JobSpec) -> dict:
+        result = cli(
+            "job",
+            "snapshot-merge",
+            "--spec",
+            self.spec_path(spec),
+            "--source-url",
+            self.pg.url(self.source_db),
+            "--merge-url",
+            self.pg.url(self.merge_db),
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def reconcile(self, spec: JobSpec) -> subprocess.CompletedProcess[str]:
+        return cli("job", "reconcile-views", "--spec", self.spec_path(spec), "--merge-url", self.pg.url(self.merge_db))
+
+    def producer(self, table: str, columns: list[str]) -> list[tuple]:
+        return self.pg.execute(
+            self.source_db, f"SELECT {', '.join(c.lower() for c in columns)} FROM {table} ORDER BY 1"
+        )
+
+    def consumer(self, sql: str, params: object = None) -> list[tuple]:
+        return self.pg.execute(self.merge_db, sql, params)
+
+
+@pytest.fixture
+def chain(postgres: PostgresServer, tmp_path: Path) -> Chain:
+    return Chain(postgres, tmp_path)
+
+
+def quoted(columns: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def test_producer_to_views_end_to_end(chain: Chain) -> None:
+    live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
+    snapshots: dict[int, dict[str, list[tuple]]] = {}
+    for round_seed in (None, 7, 8):  # the seed data, then two rounds of 50 simulated changes
+        if round_seed is not None:
+            simulated = cli(
+                "simulate",
+                "--db",
+                chain.pg.url(chain.source_db),
+                "--max-changes",
+                "50",
+                "--seed",
+                str(round_seed),
+                "--min-interval",
+                "0",
+                "--max-interval",
+                "0",
+            )
+            assert simulated.returncode == 0, simulated.stderr
+        state = {
+            "customers": chain.producer("customers", CUSTOMER_COLUMNS),
+            "addresses": chain.producer("addresses", ADDRESS_COLUMNS),
+        }
+        assert chain.merge(live)["outcome"] == "done"
+        batch = chain.merge(forensic)["batch"]
+        snapshots[batch] = state
+    for spec in (live, forensic):
+        result = chain.reconcile(spec)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "0 failed" in result.stdout
+
+    final = snapshots[max(snapshots)]
+    assert (
+        chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer1.livedsg_customers ORDER BY 1")
+        == final["customers"]
+    )
+    assert (
+        chain.consumer(f"SELECT {quoted(ADDRESS_COLUMNS)} FROM consumer1.livedsg_addresses ORDER BY 1")
+        == final["addresses"]
+    )
+    assert (
+        chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer1.forensicdsg_customers ORDER BY 1")
+        == final["customers"]
+    )
+    for batch, state in snapshots.items():
+        for dataset, columns in (("customers", CUSTOMER_COLUMNS), ("addresses", ADDRESS_COLUMNS)):
+            as_of_batch = chain.consumer(
+                f"SELECT {quoted(columns)} FROM consumer1.forensicdsg_{dataset}_history "
+                "WHERE ds_surf_batch_in <= %s AND (ds_surf_batch_out IS NULL OR %s < ds_surf_batch_out) ORDER BY 1",
+                (batch, batch),
+            )
+            assert as_of_batch == state[dataset], f"{dataset} as of batch {batch}"
+            committed = chain.consumer(
+                f"SELECT ended_at FROM {qualified(platform_schema('YellowForensic'), 'batches')} WHERE batch_id = %s",
+                (batch,),
+            )[0][0]
+            as_of_time = chain.consumer(
+                f"SELECT {quoted(columns)} FROM consumer1.forensicdsg_{dataset}_history_as_of(%s) ORDER BY 1",
+                (committed,),
+            )
+            assert as_of_time == state[dataset], f"{dataset} as of the commit of batch {batch}"
+    versions = chain.consumer(
+        "SELECT id, count(*) FROM consumer1.forensicdsg_customers_history GROUP BY id HAVING count(*) > 1"
+    )
+    assert versions, "simulated email and phone updates give customers more than one version"
+    columns = [
+        r[0]
+        for r in chain.consumer(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'consumer1' AND table_name = 'forensicdsg_customers_history' ORDER BY ordinal_position"
+        )
+    ]
+    assert columns == [
+        *CUSTOMER_COLUMNS,
+        "ds_surf_batch_in",
+        "ds_surf_batch_out",
+        "ds_surf_valid_from",
+        "ds_surf_valid_to",
+    ]
+
+
+def test_the_workspace_role_reads_its_views_and_nothing_else(chain: Chain) -> None:
+    spec = mvp_spec("YellowForensic")
+    chain.merge(spec)
+    assert chain.reconcile(spec).returncode == 0
+    role = reader_role("consumer1")
+    merge = qualified(platform_schema(spec.platform), merge_table(spec.store, "customers"))
+    staging = qualified(platform_schema(spec.platform), staging_table(spec.store, "customers"))
+    conn = chain.pg.connect(chain.merge_db)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f'SET ROLE "{role}"')
+            cursor.execute("SELECT count(*) FROM consumer1.forensicdsg_customers")
+            assert cursor.fetchone() == (5,)
+            cursor.execute("SELECT count(*) FROM consumer1.forensicdsg_customers_history_as_of(now())")
+            assert cursor.fetchone() == (5,)
+            for table in (merge, staging, qualified(platform_schema(spec.platform), "batches")):
+                cursor.execute("SAVEPOINT probe")
+                with pytest.raises(Exception, match="permission denied"):
+                    cursor.execute(f"SELECT * FROM {table}")
+                cursor.execute("ROLLBACK TO SAVEPOINT probe")
+    finally:
+        conn.close()
+
+
+def test_appending_a_nullable_column_updates_the_views(chain: Chain) -> None:
+    spec = mvp_spec("YellowLive")
+    chain.merge(spec)
+    assert chain.reconcile(spec).returncode == 0
+    chain.pg.execute(chain.source_db, "ALTER TABLE customers ADD COLUMN loyalty varchar(20)")
+    chain.pg.execute(chain.source_db, "UPDATE customers SET loyalty = 'gold' WHERE id = 'C2'")
+    customers = spec.datasets[1]
+    wider = customers.model_copy(
+        update={"columns": [*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]}
+    )
+    spec2 = spec.model_copy(update={"datasets": [spec.datasets[0], wider]})
+    outcome = chain.merge(spec2)
+    assert outcome["schema_changed"] is True
+    assert chain.reconcile(spec2).returncode == 0
+    assert chain.consumer(
+        "SELECT id, loyalty FROM consumer1.livedsg_customers WHERE id IN ('C1', 'C2') ORDER BY 1"
+    ) == [("C1", None), ("C2", "gold")]
+
+
+def test_a_failing_view_is_reported_and_the_others_still_reconcile(chain: Chain) -> None:
+    spec = mvp_spec("YellowLive")
+    chain.merge(spec)
+    chain.consumer("CREATE SCHEMA consumer1")
+    chain.consumer("CREATE TABLE consumer1.livedsg_addresses (squatter int)")  # something else holds the name
+    result = chain.reconcile(spec)
+    assert result.returncode == 1
+    assert (
+        "FAILED consumer1.livedsg_addresses" in result.stdout and '"livedsg_addresses" is not a view' in result.stdout
+    )
+    assert "ok     consumer1.livedsg_customers" in result.stdout
+    assert "2 reconciled, 1 failed" in result.stdout  # the role and the customers view
+    assert chain.consumer("SELECT count(*) FROM consumer1.livedsg_customers") == [(5,)]
+
+
+def test_views_exist_before_the_first_merge(chain: Chain) -> None:
+    spec = mvp_spec("YellowForensic")
+    result = chain.reconcile(spec)  # the PostSync hook runs right after deployment
+    assert result.returncode == 0, result.stdout
+    assert chain.consumer("SELECT count(*) FROM consumer1.forensicdsg_customers_history") == [(0,)]
