@@ -181,3 +181,17 @@ def test_validate_cannot_run_on_bad_arguments(tmp_path: Path) -> None:
     assert no_base.returncode == 2 and "is not a folder" in no_base.stderr
     for result in (bad_source, no_head, no_base):
         assert "Traceback" not in result.stderr
+
+
+# --- init -------------------------------------------------------------------------------
+
+
+def test_init_starts_a_model_repository_that_lints_clean(tmp_path: Path) -> None:
+    folder = tmp_path / "my-model"
+    result = run("init", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in folder.iterdir()} >= {"eco.py", "dsg_platform_mapping.json", "README.md", ".github"}
+    assert (folder / ".github" / "workflows" / "validate.yml").is_file()
+    assert run("lint", str(folder)).returncode == 0
+    again = run("init", str(folder))
+    assert again.returncode == 2 and "not an empty folder" in again.stderr

@@ -1,0 +1,125 @@
+"""The operating view (``workflows/status.py``): per stream, its last batch, age, counts, success
+rate and freshness, from the merge database's bookkeeping tables, as text, JSON and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from handler.render import render_tree, write_tree
+from pgtools.urls import psycopg2_url
+from tests.support.merge_stack import mvp_spec
+from tests.support.pg import PostgresServer
+from tests.support.template import build_template_ecosystem
+from workflows import status
+from workflows.batch import COMMITTED, INGESTED, BatchStore
+from workflows.spec import JobSpec
+from workflows.sqlnames import platform_schema
+
+
+@pytest.fixture
+def merge(postgres: PostgresServer) -> Iterator[Engine]:
+    engine = create_engine(psycopg2_url(postgres.url(postgres.create_database("merge"))))
+    yield engine
+    engine.dispose()
+
+
+def add_batch(engine: Engine, spec: JobSpec, state: str, counts: dict[str, tuple[int, int, int, int]], age: float = 0) -> int:
+    """A batch of ``spec``'s stream in ``state``, with metrics per dataset, committed ``age`` seconds ago."""
+    store = BatchStore(platform_schema(spec.platform), spec.stream)
+    with store.locked(engine), engine.begin() as conn:
+        batch = store.start(conn)
+        for dataset, (inserted, updated, deleted, total) in counts.items():
+            store.record_metrics(conn, batch, dataset, {"inserted": inserted, "updated": updated, "deleted": deleted, "total": total})
+        store.set_state(conn, batch, state, {})
+        conn.exec_driver_sql(
+            f'UPDATE "{platform_schema(spec.platform)}".batches SET ended_at = ended_at - make_interval(secs => %s) '
+            "WHERE stream = %s AND batch_id = %s",
+            (age, spec.stream, batch.batch_id),
+        )
+    return batch.batch_id
+
+
+def test_freshness_limit_is_two_schedule_intervals_and_a_minute() -> None:
+    assert status.freshness_limit("*/1 * * * *") == 180
+    assert status.freshness_limit("*/10 * * * *") == 1260
+    assert status.freshness_limit("0 * * * *") == 2 * 3600 + 60
+
+
+def test_a_stream_that_never_committed_is_stale(merge: Engine) -> None:
+    (never,) = status.collect(merge, [mvp_spec("YellowLive")])
+    assert (never.platform, never.stream, never.last_batch, never.age_seconds) == ("YellowLive", "Store1", None, None)
+    assert never.stale and not never.failing and never.success_rate is None
+
+
+def test_last_committed_batch_gives_counts_age_and_freshness(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    add_batch(merge, live, COMMITTED, {"customers": (5, 0, 0, 5), "addresses": (8, 0, 0, 8)}, age=100)
+    second = add_batch(merge, live, COMMITTED, {"customers": (1, 2, 3, 3), "addresses": (0, 1, 0, 8)}, age=30)
+    (fresh,) = status.collect(merge, [live])
+    assert fresh.last_batch == fresh.last_committed == second
+    assert (fresh.inserted, fresh.updated, fresh.deleted) == (1, 3, 3)  # summed over the batch's datasets
+    assert 29 <= fresh.age_seconds <= 60 and fresh.max_age_seconds == 180 and not fresh.stale
+    assert fresh.success_rate == 1.0
+
+
+def test_a_stream_whose_last_commit_is_too_old_is_stale(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)}, age=600)
+    (old,) = status.collect(merge, [live])
+    assert old.stale and old.age_seconds >= 600
+
+
+def test_the_newest_unfinished_batch_may_be_running_and_is_not_a_failure(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    committed = add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)})
+    running = add_batch(merge, live, INGESTED, {})
+    (stream,) = status.collect(merge, [live])
+    assert (stream.last_batch, stream.last_status, stream.last_committed) == (running, INGESTED, committed)
+    assert not stream.failing and stream.success_rate == 1.0
+
+
+def test_without_specs_every_platform_schema_is_listed(merge: Engine) -> None:
+    add_batch(merge, mvp_spec("YellowLive"), COMMITTED, {"customers": (1, 0, 0, 1)})
+    add_batch(merge, mvp_spec("YellowForensic"), COMMITTED, {"customers": (2, 0, 0, 2)})
+    found = {(s.platform, s.stream) for s in status.collect(merge, [], default_max_age=900)}
+    assert found == {(platform_schema("YellowLive"), "Store1"), (platform_schema("YellowForensic"), "Store1")}
+
+
+def test_specs_come_from_a_rendered_deployment_tree(tmp_path: Path) -> None:
+    write_tree(render_tree(build_template_ecosystem()), tmp_path)
+    specs = status.specs_from(tmp_path)
+    assert sorted((s.platform, s.stream, s.schedule) for s in specs) == [
+        ("YellowForensic", "Store1", "*/10 * * * *"),
+        ("YellowLive", "Store1", "*/1 * * * *"),
+    ]
+
+
+def test_recent_batches_list_each_datasets_figures(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    for n in range(4):
+        add_batch(merge, live, COMMITTED, {"customers": (n, 0, 0, n)})
+    recent = status.recent_batches(merge, "YellowLive", batches=2)
+    assert [(b.batch_id, b.dataset, b.inserted) for b in recent] == [(3, "customers", 2), (4, "customers", 3)]
+
+
+def test_the_same_figures_as_prometheus_metrics(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    add_batch(merge, live, COMMITTED, {"customers": (4, 5, 6, 10)}, age=10)
+    registry = CollectorRegistry()
+    registry.register(status.StatusCollector(merge, [live, mvp_spec("YellowForensic")]))
+    text = generate_latest(registry).decode()
+    assert 'datasurface_stream_stale{platform="YellowLive",stream="Store1"} 0.0' in text
+    assert 'datasurface_stream_stale{platform="YellowForensic",stream="Store1"} 1.0' in text
+    assert 'datasurface_stream_last_batch_rows{change="updated",platform="YellowLive",stream="Store1"} 5.0' in text
+    assert 'datasurface_stream_last_batch{platform="YellowLive",stream="Store1"} 1.0' in text
+
+
+def test_json_report_lists_every_stream() -> None:
+    report = status.to_json([status.StreamStatus("P", "S", 1, COMMITTED, 1, 5.0, 1, 2, 3, 1.0, 180.0, False, False)])
+    assert '"stream": "S"' in report and '"stale": false' in report
