@@ -36,8 +36,9 @@ import httpx  # noqa: E402
 from handler.service.app import create_app  # noqa: E402
 from handler.service.config import ServiceConfig  # noqa: E402
 from handler.service.signature import sign  # noqa: E402
-from tests.fake_github import FakeGitHub, ServerThread  # noqa: E402
-from tests.service_helpers import REPO, SECRET, ModelRepo, add_column, deliver, git, pr_payload, wait_until  # noqa: E402
+from tests.support.fake_github import FakeGitHub, ServerThread  # noqa: E402
+from tests.support.gitrepos import ModelRepo, add_column, git  # noqa: E402
+from tests.support.service_env import REPO, SECRET, deliver, pr_payload, wait_until  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -10,7 +10,13 @@ from tests.support.pg import PostgresServer
 
 def test_libpq_urls_get_the_psycopg2_driver() -> None:
     url = psycopg2_url("postgresql://alice:pw@db.example.com:5433/merge")
-    assert (url.drivername, url.host, url.port, url.database, url.password) == ("postgresql+psycopg2", "db.example.com", 5433, "merge", "pw")
+    assert (url.drivername, url.host, url.port, url.database, url.password) == (
+        "postgresql+psycopg2",
+        "db.example.com",
+        5433,
+        "merge",
+        "pw",
+    )
     socket = psycopg2_url("postgresql://postgres:@/postgres?host=/tmp/pg")
     assert socket.query["host"] == "/tmp/pg"
 
@@ -19,7 +25,12 @@ def test_another_database_on_the_same_server_keeps_user_password_and_socket() ->
     other = with_database("postgresql://postgres:pw@/postgres?host=/tmp/pg", "customer_db")
     assert other.startswith("postgresql://postgres:pw@/customer_db?host=")  # libpq form, percent-encoded
     parsed = psycopg2_url(other)
-    assert (parsed.username, parsed.password, parsed.database, parsed.query["host"]) == ("postgres", "pw", "customer_db", "/tmp/pg")
+    assert (parsed.username, parsed.password, parsed.database, parsed.query["host"]) == (
+        "postgres",
+        "pw",
+        "customer_db",
+        "/tmp/pg",
+    )
     assert libpq_url("postgresql+psycopg2://u@h/d") == "postgresql://u@h/d"
 
 

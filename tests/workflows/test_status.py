@@ -29,13 +29,17 @@ def merge(postgres: PostgresServer) -> Iterator[Engine]:
     engine.dispose()
 
 
-def add_batch(engine: Engine, spec: JobSpec, state: str, counts: dict[str, tuple[int, int, int, int]], age: float = 0) -> int:
+def add_batch(
+    engine: Engine, spec: JobSpec, state: str, counts: dict[str, tuple[int, int, int, int]], age: float = 0
+) -> int:
     """A batch of ``spec``'s stream in ``state``, with metrics per dataset, committed ``age`` seconds ago."""
     store = BatchStore(platform_schema(spec.platform), spec.stream)
     with store.locked(engine), engine.begin() as conn:
         batch = store.start(conn)
         for dataset, (inserted, updated, deleted, total) in counts.items():
-            store.record_metrics(conn, batch, dataset, {"inserted": inserted, "updated": updated, "deleted": deleted, "total": total})
+            store.record_metrics(
+                conn, batch, dataset, {"inserted": inserted, "updated": updated, "deleted": deleted, "total": total}
+            )
         store.set_state(conn, batch, state, {})
         conn.exec_driver_sql(
             f'UPDATE "{platform_schema(spec.platform)}".batches SET ended_at = ended_at - make_interval(secs => %s) '

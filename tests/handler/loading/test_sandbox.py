@@ -221,7 +221,10 @@ def test_limits_come_from_the_environment() -> None:
 
 def test_a_model_may_lint_itself_as_datasurface_models_do(model_dir: Callable[[str], Path]) -> None:
     template = (TEMPLATE / "eco.py").read_text()
-    source = template.replace("    return ecosystem\n", "    report = ecosystem.lintAndHydrateCaches()\n    assert not report.hasErrors()\n    return ecosystem\n")
+    source = template.replace(
+        "    return ecosystem\n",
+        "    report = ecosystem.lintAndHydrateCaches()\n    assert not report.hasErrors()\n    return ecosystem\n",
+    )
     assert "lintAndHydrateCaches" in source
     result = load_model(model_dir(source), FAST)
     assert result.findings == [] and result.ecosystem is not None
