@@ -42,6 +42,7 @@ class DeployOutcome:
     deploy_commit: str  # the deployment branch's head afterwards ("" when rejected before any push)
     detail: str
     findings: tuple[Finding, ...] = ()  # why a rejected model was not deployed
+    unsandboxed: str | None = None  # what of the sandbox was missing when the model ran (allowed explicitly)
 
 
 class DeployError(Exception):
@@ -74,10 +75,13 @@ def deploy_model_commit(
     errors = tuple(f for f in findings if f.is_error)
     if loaded.ecosystem is None or errors:
         first = f"{errors[0].rule} at {errors[0].path}" if errors else "the model does not load"
-        return DeployOutcome("rejected", "", f"not deployed: {len(errors)} errors ({first})", errors)
+        return DeployOutcome(
+            "rejected", "", f"not deployed: {len(errors)} errors ({first})", errors, loaded.unsandboxed
+        )
     options = dataclasses.replace(options, model_commit=model_commit)
     tree = render_tree(loaded.ecosystem, options, templates)
-    return commit_deployment(tree, model_repo, model_commit, model_git, deploy, author or bot_author())
+    outcome = commit_deployment(tree, model_repo, model_commit, model_git, deploy, author or bot_author())
+    return dataclasses.replace(outcome, unsandboxed=loaded.unsandboxed)
 
 
 def commit_deployment(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -19,22 +20,41 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_CANNOT_RUN)
 
 
-def load_or_exit(model_dir: Path, timeout: float | None = None) -> Ecosystem:
+#: ``--allow-unsandboxed``, on every command that runs model code.
+ALLOW_UNSANDBOXED = typer.Option(
+    False,
+    "--allow-unsandboxed",
+    help="Run model code even where Landlock or seccomp cannot be applied (every report says so). "
+    "Without it such a machine refuses to run models. Also: DATASURFACE_SANDBOX_ALLOW_UNSANDBOXED=1.",
+)
+
+
+def load_or_exit(model_dir: Path, timeout: float | None = None, allow_unsandboxed: bool = False) -> Ecosystem:
     """Load a model for a command that needs one; a model that does not load ends the command (exit 1)."""
     if not (model_dir / "eco.py").is_file():
         raise fail(f"{model_dir} has no eco.py")
-    result = load_model(model_dir, limits(timeout))
+    result = load_model(model_dir, limits(timeout, allow_unsandboxed))
+    warn_unsandboxed(result.unsandboxed)
     if result.ecosystem is None:
         print_text(Console(stderr=True), f"load {model_dir}", result.findings)
         raise typer.Exit(EXIT_FINDINGS)
     return result.ecosystem
 
 
-def limits(timeout: float | None) -> SandboxLimits:
+def warn_unsandboxed(missing: str | None) -> None:
+    if missing:
+        Console(stderr=True).print(
+            f"[bold red]WARNING: the model ran WITHOUT the full sandbox[/] ({missing})", soft_wrap=True
+        )
+
+
+def limits(timeout: float | None, allow_unsandboxed: bool = False) -> SandboxLimits:
     try:
-        limits = SandboxLimits.from_env()
+        settings = SandboxLimits.from_env()
     except ValueError as exc:
         raise fail(str(exc)) from None
     if timeout is not None:
-        limits = SandboxLimits(**{**limits.__dict__, "wall_seconds": timeout})
-    return limits
+        settings = dataclasses.replace(settings, wall_seconds=timeout)
+    if allow_unsandboxed:
+        settings = dataclasses.replace(settings, allow_unsandboxed=True)
+    return settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from handler.cli.common import EXIT_FINDINGS, fail, load_or_exit
+from handler.cli.common import ALLOW_UNSANDBOXED, EXIT_FINDINGS, fail, limits, load_or_exit, warn_unsandboxed
 from handler.reports.findings_report import OutputFormat
 
 app = typer.Typer()
@@ -29,6 +29,7 @@ def render_command(
     repo_url: str | None = typer.Option(
         None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."
     ),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Render platform artifacts into the deployment tree (files of removed platforms and streams are deleted)."""
     import dataclasses
@@ -38,7 +39,7 @@ def render_command(
     from handler.render.templates import Templates
     from handler.reports.findings_report import print_text
 
-    eco = load_or_exit(model)
+    eco = load_or_exit(model, allow_unsandboxed=allow_unsandboxed)
     lint_errors = [f for f in lint(eco) if f.is_error]
     if lint_errors:
         print_text(Console(stderr=True), f"lint {model}", lint_errors)
@@ -82,6 +83,7 @@ def deploy_command(
     templates: Path | None = typer.Option(
         None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."
     ),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Render the model and commit it to the deployment repository, exactly once per model commit."""
     import os
@@ -113,10 +115,12 @@ def deploy_command(
             DeployRepo(work_dir, deploy_repo, branch),
             options,
             templates=Templates(templates) if templates else None,
+            limits=limits(None, allow_unsandboxed),
         )
     except (DeployError, git.GitCommandError, FileNotFoundError) as exc:
         Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
+    warn_unsandboxed(outcome.unsandboxed)
     if outcome.kind == "rejected":
         print_text(Console(stderr=True), f"{outcome.detail}: {model}", list(outcome.findings))
         raise typer.Exit(EXIT_FINDINGS)
@@ -128,6 +132,7 @@ def plan_command(
     base: Path = typer.Option(..., "--base", help="Model folder before the merge (may be empty)."),
     head: Path = typer.Option(..., "--head", help="Model folder after the merge."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Show what a merge would add, change and remove in the deployment repository."""
     import msgspec
@@ -137,8 +142,8 @@ def plan_command(
 
     if not base.is_dir():
         raise fail(f"--base {base} is not a folder")
-    base_eco = load_or_exit(base) if (base / "eco.py").is_file() else None
-    result = preview(base_eco, load_or_exit(head))
+    base_eco = load_or_exit(base, allow_unsandboxed=allow_unsandboxed) if (base / "eco.py").is_file() else None
+    result = preview(base_eco, load_or_exit(head, allow_unsandboxed=allow_unsandboxed))
     if format == OutputFormat.json:
         sys.stdout.write(msgspec.json.encode(preview_report.to_dict(result)).decode() + "\n")
     elif format == OutputFormat.markdown:
@@ -154,11 +159,12 @@ def spec_command(
     stream: str = typer.Option(
         ..., "--stream", help="Stream key (the datastore, or STORE_DATASET for single-dataset ingestion)."
     ),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Print the job spec of one stream as JSON."""
     from handler.render.streams import platform_streams
 
-    eco = load_or_exit(model)
+    eco = load_or_exit(model, allow_unsandboxed=allow_unsandboxed)
     found = eco.getDataPlatform(platform)
     if found is None:
         raise fail(f"no data platform {platform!r}; platforms: {', '.join(sorted(p.name for p in eco.data_platforms))}")

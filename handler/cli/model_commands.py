@@ -11,7 +11,15 @@ import typer
 from rich.console import Console
 
 from handler import __version__
-from handler.cli.common import EXIT_CLEAN, EXIT_FINDINGS, fail, limits, load_or_exit
+from handler.cli.common import (
+    ALLOW_UNSANDBOXED,
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    fail,
+    limits,
+    load_or_exit,
+    warn_unsandboxed,
+)
 from handler.reports.findings_report import OutputFormat
 
 app = typer.Typer()
@@ -40,6 +48,7 @@ def lint_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py (and dsg_platform_mapping.json)."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
     timeout: float | None = typer.Option(None, help="Wall-clock limit for running the model, seconds."),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Load the model in the sandbox and lint it. Exit 0 clean, 1 errors found, 2 could not run."""
     from handler.findings import has_errors
@@ -51,7 +60,8 @@ def lint_command(
         raise fail(f"{model_dir} is not a folder")
     if not (model_dir / "eco.py").is_file():
         raise fail(f"{model_dir} has no eco.py; point at the folder of the model repository")
-    result = load_model(model_dir, limits(timeout))
+    result = load_model(model_dir, limits(timeout, allow_unsandboxed))
+    warn_unsandboxed(result.unsandboxed)
     findings = list(result.findings)
     if result.ecosystem is not None:
         findings = sort_findings(findings + lint(result.ecosystem))
@@ -80,6 +90,7 @@ def validate_command(
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
     out: Path | None = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
     timeout: float | None = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Decide whether HEAD may replace BASE. Exit 0 may merge, 1 errors found, 2 could not run."""
     from handler.reports import validation_report
@@ -93,7 +104,8 @@ def validate_command(
         raise fail(f"--base {base} is not a folder (use an empty folder for an initial check-in)")
     if not head.is_dir() or not (head / "eco.py").is_file():
         raise fail(f"--head {head} is not a model folder (no eco.py)")
-    result = validate(base, head, change_source, changed_files, limits(timeout))
+    result = validate(base, head, change_source, changed_files, limits(timeout, allow_unsandboxed))
+    warn_unsandboxed(result.unsandboxed)
     if format == OutputFormat.text and out is None:
         validation_report.print_validation(Console(), result)
     elif format == OutputFormat.text and out is not None:
@@ -114,9 +126,10 @@ def validate_command(
 def model_json_command(
     model_dir: Path = typer.Argument(..., help="Folder holding eco.py."),
     out: Path | None = typer.Option(None, help="Write to this file instead of stdout."),
+    allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Print the model's canonical JSON (sorted, stable: byte-identical for the same model)."""
-    data = load_or_exit(model_dir).to_canonical_json()
+    data = load_or_exit(model_dir, allow_unsandboxed=allow_unsandboxed).to_canonical_json()
     if out is not None:
         out.write_bytes(data)
     else:

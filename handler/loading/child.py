@@ -1,20 +1,31 @@
-"""The sandbox child: runs ``createEcosystem()`` of an untrusted model and prints its JSON.
+"""The sandbox child: runs ``createEcosystem()`` of an untrusted model and returns its JSON.
 
-Started by ``handler.loading.sandbox`` as ``python -I -m handler.loading.child`` with an empty
-environment, the model's temporary copy as working directory. Everything before
-``_run_model`` is trusted code that sets limits; the model code runs after. The result goes
-to the file descriptor the parent reads (the original stdout): ``OK\\n`` + model JSON, or
-``ERR\\n`` + a JSON error. Whatever the model prints goes to stderr.
+Started by ``handler.loading.sandbox`` as ``python -s -P -B -m handler.loading.child ARGS`` with
+an environment of only ``PYTHONHASHSEED``, in a new session, in the model's temporary copy.
+
+Two processes. This one, the supervisor, becomes a *child subreaper*: whatever the model starts
+and however it detaches (double fork, ``setsid``), it stays a descendant of the supervisor,
+which kills every descendant when the model process ends or when the parent asks it to stop
+(SIGTERM). The model process then sets resource limits, applies Landlock (files) and seccomp
+(system calls), reads the mapping file, and only then imports model code. Its result goes to
+the file descriptor the parent reads (the original stdout) as one JSON envelope; whatever the
+model prints goes to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import datetime as dt
 import importlib.util
 import json
 import os
+import random
 import resource
+import signal
 import sys
 import sysconfig
+import time
 import traceback
 from pathlib import Path
 from types import TracebackType
@@ -22,13 +33,143 @@ from typing import Any
 
 import msgspec
 
-import handler.lint
-import handler.model  # noqa: F401
-from handler.loading import landlock
+from handler.lint import lint_ecosystem
+from handler.loading import landlock, seccomp
+from handler.loading.model_tree import read_regular_file
 from handler.model.ecosystem import Ecosystem
+from handler.model.mapping import MAPPING_FILE
 
 ENTRYPOINT = "createEcosystem"
 MODEL_FILE = "eco.py"
+MAX_MAPPING_BYTES = 16 * 1024 * 1024
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+# --- the supervisor ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    Ecosystem.linter = lint_ecosystem  # what a model's lintAndHydrateCaches() runs
+    args = json.loads(sys.argv[1])
+    result = os.dup(1)  # the parent reads the result here; model code gets stderr for its prints
+    os.dup2(2, 1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        _write(result, _error_envelope("sandbox", "cannot become a child subreaper", {}))
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _model_process(args, result)
+        except BaseException:  # noqa: BLE001 - a bug of this module: the parent reports a crash
+            traceback.print_exc()
+            os._exit(70)
+        finally:
+            for stream in (sys.stdout, sys.stderr):  # what the model printed, before os._exit skips it
+                with contextlib.suppress(Exception):
+                    stream.flush()
+        os._exit(0)
+    os.close(result)  # the parent sees the end of the result when the model process is gone
+    signal.signal(signal.SIGTERM, lambda *_: _stop())
+    _, status = os.waitpid(pid, 0)
+    _kill_descendants()
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def _stop() -> None:
+    _kill_descendants()
+    os._exit(128 + signal.SIGTERM)
+
+
+def _kill_descendants() -> None:
+    """Kill every process below this one: orphans are re-parented here, so repeat until none is left."""
+    me = os.getpid()
+    for _ in range(1000):
+        children = _children(me)
+        if not children:
+            return
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        while True:
+            try:
+                reaped, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if reaped == 0:
+                time.sleep(0.005)
+                if not _children(me):
+                    break
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc/PID/task/*/children, else a scan of /proc)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        found = [p for p in _all_pids() if _parent_of(p) == pid]
+    return found
+
+
+def _all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the name in parentheses may hold spaces
+
+
+# --- the model process ------------------------------------------------------------------------
+
+
+def _model_process(args: dict[str, Any], result: int) -> None:
+    model_dir = str(Path.cwd().resolve())
+    _set_rlimits(args)
+    os.environ.clear()  # started with an environment of one variable; drop what Python itself set
+    layers = _apply_sandbox(model_dir, set(args.get("pretend_missing", [])))
+    report = {name: layer.detail for name, layer in layers.items()}
+    missing = [f"{name}: {layer.detail}" for name, layer in layers.items() if not layer.applied]
+    if missing and not args.get("allow_unsandboxed"):
+        message = "the model was not run: the sandbox cannot be fully applied (" + "; ".join(missing) + ")"
+        _write(result, _error_envelope("sandbox", message, report))
+        return
+    mapping, mapping_error = _read_mapping(model_dir)
+    _perturb(int(args.get("variant", 0)))
+    model_json, error = _run_model(model_dir)
+    if error is not None or model_json is None:
+        _write(result, _error_envelope(error["kind"], error["message"], report, error) if error else b"")
+        return
+    envelope = {
+        "status": "ok",
+        "model": msgspec.Raw(model_json),
+        "mapping": mapping,
+        "mapping_error": mapping_error,
+        "sandbox": report,
+        "missing": missing,
+    }
+    _write(result, msgspec.json.encode(envelope))
+
+
+def _apply_sandbox(model_dir: str, pretend_missing: set[str]) -> dict[str, seccomp.LayerResult]:
+    """Landlock, then seccomp (a layer listed in ``pretend_missing`` is reported absent: for tests)."""
+    layers: dict[str, seccomp.LayerResult] = {}
+    syscall_filter = seccomp.Filter()  # built while programs may still run: libseccomp is located then
+    if "landlock" in pretend_missing:
+        layers["landlock"] = seccomp.LayerResult(False, "Landlock is not available (pretended for a test)")
+    else:
+        applied = landlock.restrict(read_only=_readable_paths(), read_write=[model_dir])
+        layers["landlock"] = seccomp.LayerResult(applied.applied, applied.detail)
+    if "seccomp" in pretend_missing:
+        layers["seccomp"] = seccomp.LayerResult(False, "seccomp is not available (pretended for a test)")
+    else:
+        layers["seccomp"] = syscall_filter.load()
+    return layers
 
 
 def _set_rlimits(args: dict[str, int]) -> None:
@@ -56,6 +197,63 @@ def _readable_paths() -> list[str]:
     return sorted(p for p in paths if Path(p).exists())
 
 
+def _read_mapping(model_dir: str) -> tuple[str | None, str | None]:
+    """The mapping file's text, read in the sandbox: a regular file, no link followed, size-capped."""
+    try:
+        data = read_regular_file(Path(model_dir), MAPPING_FILE, MAX_MAPPING_BYTES)
+    except ValueError as exc:
+        return None, str(exc)
+    if data is None:
+        return None, None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"{MAPPING_FILE} is not UTF-8 text"
+
+
+def _perturb(variant: int) -> None:
+    """Run variant 1 under other conditions than variant 0, so a model whose result depends on
+    them gives two different results: clock, process id, random seed, directory listing order.
+    (The hash seed and the folder differ too: the parent gives each run its own.)"""
+    random.seed(variant)
+    if variant == 0:
+        return
+    offset = 86_400.0 * 367 + 3_723.5  # a year and a day, an hour, a minute, and some seconds later
+    real_time, real_time_ns, real_pid = time.time, time.time_ns, os.getpid
+    time.time = lambda: real_time() + offset
+    time.time_ns = lambda: real_time_ns() + int(offset * 1e9)
+    os.getpid = lambda: real_pid() + 1
+    real_listdir, real_scandir = os.listdir, os.scandir
+    os.listdir = lambda path=".": sorted(real_listdir(path), reverse=True)  # type: ignore[assignment]
+
+    def scandir(path: Any = ".") -> Any:
+        with real_scandir(path) as entries:
+            return iter(sorted(entries, key=lambda e: e.name, reverse=True))
+
+    os.scandir = scandir
+
+    class _Later(dt.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return super().now(tz) + dt.timedelta(seconds=offset)
+
+        @classmethod
+        def utcnow(cls) -> Any:
+            return super().utcnow() + dt.timedelta(seconds=offset)
+
+        @classmethod
+        def today(cls) -> Any:
+            return cls.now()
+
+    class _LaterDate(dt.date):
+        @classmethod
+        def today(cls) -> Any:
+            return _Later.now().date()
+
+    dt.datetime = _Later  # type: ignore[misc]
+    dt.date = _LaterDate  # type: ignore[misc]
+
+
 def _model_location(model_dir: str, tb: TracebackType | None) -> tuple[str | None, int | None]:
     """The innermost traceback frame inside the model folder, as (relative file, line)."""
     found: tuple[str | None, int | None] = (None, None)
@@ -68,6 +266,17 @@ def _model_location(model_dir: str, tb: TracebackType | None) -> tuple[str | Non
 
 def _error(kind: str, message: str, file: str | None = None, line: int | None = None) -> dict[str, Any]:
     return {"kind": kind, "message": message, "file": file, "line": line}
+
+
+def _error_envelope(kind: str, message: str, sandbox: dict[str, str], error: dict[str, Any] | None = None) -> bytes:
+    return msgspec.json.encode({"status": "error", "error": error or _error(kind, message), "sandbox": sandbox})
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.close(fd)
 
 
 def _run_model(model_dir: str) -> tuple[bytes | None, dict[str, Any] | None]:
@@ -109,30 +318,5 @@ def _run_model(model_dir: str) -> tuple[bytes | None, dict[str, Any] | None]:
         return None, _error("exception", f"{type(exc).__name__}: {exc}", file, line)
 
 
-def main() -> None:
-    args = json.loads(sys.argv[1])
-    model_dir = str(Path.cwd().resolve())
-    # The parent reads the result from our stdout; model code gets stderr for its prints.
-    result = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    _set_rlimits(args)
-    os.environ.clear()  # started with an empty environment; also drop what Python itself set (locale)
-    sandbox = landlock.restrict(read_only=_readable_paths(), read_write=[model_dir])
-    if args.get("require_landlock") and not sandbox.applied:
-        result.write(b"ERR\n" + json.dumps(_error("sandbox", f"cannot isolate the model: {sandbox.detail}")).encode())
-        result.close()
-        return
-    model_json, error = _run_model(model_dir)
-    if error is not None or model_json is None:
-        result.write(b"ERR\n" + json.dumps(error).encode())
-    else:
-        result.write(b"OK\n" + model_json)
-    result.close()
-
-
 if __name__ == "__main__":
     main()
-    # Do not wait for threads the model may have left behind.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)

@@ -1,4 +1,5 @@
-"""Resource limits of a sandboxed model run, with their documented defaults."""
+"""Settings of a sandboxed model run: resource limits, with their documented defaults, and
+whether a model may run when the sandbox cannot be fully applied (never, by default)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class SandboxLimits:
     open_files: int = 256  # RLIMIT_NOFILE
     processes: int = 0  # RLIMIT_NPROC: new processes (not enforced for root; Landlock denies exec)
     output_mb: int = 512  # largest model JSON the parent accepts
+    # Run model code even when Landlock or seccomp cannot be applied (every report then says so).
+    # Off: such a machine refuses to run models (--allow-unsandboxed, or this variable, to override).
+    allow_unsandboxed: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxLimits:
@@ -32,9 +36,15 @@ class SandboxLimits:
         values: dict[str, Any] = {}
         for field in fields(cls):
             raw = environ.get(ENV_PREFIX + field.name.upper())
-            if raw is not None:
-                try:
-                    values[field.name] = float(raw) if field.type in ("float", float) else int(raw)
-                except ValueError as exc:
-                    raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a number") from exc
+            if raw is None:
+                continue
+            if field.type in ("bool", bool):
+                if raw.lower() not in ("0", "1", "true", "false", "yes", "no"):
+                    raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not true or false")
+                values[field.name] = raw.lower() in ("1", "true", "yes")
+                continue
+            try:
+                values[field.name] = float(raw) if field.type in ("float", float) else int(raw)
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a number") from exc
         return cls(**values)

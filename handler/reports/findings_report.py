@@ -8,8 +8,10 @@ from enum import Enum
 import msgspec
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from handler.findings import Finding, Severity
+from handler.reports.markdown import code, escape
 from handler.rules import RULES
 
 
@@ -32,29 +34,26 @@ def to_json(findings: Iterable[Finding]) -> str:
 def to_markdown(title: str, findings: list[Finding]) -> str:
     errors = [f for f in findings if f.severity == Severity.ERROR]
     verdict = "❌ **Errors found**" if errors else "✅ **Clean**"
-    lines = [f"### {title}", "", f"{verdict}: {summary(findings)}", ""]
+    lines = [f"### {escape(title)}", "", f"{verdict}: {summary(findings)}", ""]
     if findings:
         lines += ["| severity | rule | where | problem | what to do |", "|---|---|---|---|---|"]
         for f in findings:
             fix = RULES[f.rule].fix if f.rule in RULES else ""
-            lines.append(f"| {f.severity.value} | `{f.rule}` | `{f.path}` | {_cell(f.message)} | {_cell(fix)} |")
+            cells = [f.severity.value, code(f.rule, in_table=True), code(f.path, in_table=True), escape(f.message), fix]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def print_text(console: Console, title: str, findings: list[Finding]) -> None:
     if not findings:
-        console.print(f"[green]✔[/green] {title}: clean ({summary(findings)})", soft_wrap=True)
+        console.print(Text.assemble(("✔", "green"), f" {title}: clean ({summary(findings)})"), soft_wrap=True)
         return
     table = Table(show_lines=False, expand=False)
     for column in ("severity", "rule", "where", "problem"):
         table.add_column(column, overflow="fold")
     for f in findings:
         style = "red" if f.severity == Severity.ERROR else "yellow"
-        table.add_row(f"[{style}]{f.severity.value}[/{style}]", f.rule, f.path, f.message)
+        table.add_row(Text(f.severity.value, style=style), Text(f.rule), Text(f.path), Text(f.message))
     console.print(table)
-    mark = "[red]✘[/red]" if any(f.severity == Severity.ERROR for f in findings) else "[yellow]![/yellow]"
-    console.print(f"{mark} {title}: {summary(findings)}", soft_wrap=True)
+    mark = ("✘", "red") if any(f.severity == Severity.ERROR for f in findings) else ("!", "yellow")
+    console.print(Text.assemble(mark, f" {title}: {summary(findings)}"), soft_wrap=True)

@@ -6,8 +6,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from handler.render.preview import Preview
+from handler.reports.markdown import code, fenced
 
 _CATEGORIES = (
     ("platform", "Platforms"),
@@ -44,10 +46,10 @@ def print_preview(console: Console, p: Preview) -> None:
         table.add_column("", width=1)
         table.add_column("name", overflow="fold")
         for item in items:
-            table.add_row(_MARK[item.kind], item.name)
+            table.add_row(_MARK[item.kind], Text(item.name))
         console.print(table)
     for path, diff in p.diffs.items():
-        console.print(f"[bold]{path}[/bold]")
+        console.print(Text(path, style="bold"))
         console.print(diff, markup=False, highlight=False)
 
 
@@ -59,14 +61,14 @@ def to_markdown(p: Preview, heading: str = "### Merge preview") -> str:
         items = p.of(category)
         if items:
             lines.append(f"**{title}**: {counts(p, category)}")
-            lines += [f"- `{_MARK[i.kind]}` {i.kind} `{i.name}`" for i in items[:50]]
+            lines += [f"- `{_MARK[i.kind]}` {i.kind} {code(i.name)}" for i in items[:50]]
             if len(items) > 50:
                 lines.append(f"- ... and {len(items) - 50} more")
             lines.append("")
     files = p.of("file")
     lines += [f"<details><summary>Deployment files: {counts(p, 'file')}</summary>", ""]
-    lines += [f"- `{_MARK[i.kind]}` `{i.name}`" for i in files[:200]]
+    lines += [f"- `{_MARK[i.kind]}` {code(i.name)}" for i in files[:200]]
     for path, diff in list(p.diffs.items())[:20]:
-        lines += ["", f"`{path}`", "```diff", diff, "```"]
+        lines += ["", code(path), *fenced(diff, "diff")]
     lines += ["", "</details>", ""]
     return "\n".join(lines)

@@ -12,10 +12,12 @@ from rich.table import Table
 from handler.findings import Finding, Severity
 from handler.reports import preview_report
 from handler.reports.findings_report import print_text, summary
+from handler.reports.markdown import code, escape
 from handler.rules import RULES
 from handler.validation import ValidationResult
 
 MARKDOWN_LIMIT = 60_000
+UNSANDBOXED = "The model code ran WITHOUT the full sandbox, as this machine's configuration allows"
 _COLLAPSE_AFTER = 10  # list items shown before a section is folded into <details>
 
 
@@ -28,6 +30,7 @@ def to_dict(result: ValidationResult) -> dict[str, Any]:
         "changes": [{"path": c.path, "kind": c.kind.value} for c in result.changes],
         "changed_files": result.changed_files,
         "preview": preview_report.to_dict(result.preview) if result.preview is not None else None,
+        "unsandboxed": result.unsandboxed,
     }
 
 
@@ -37,6 +40,8 @@ def to_json(result: ValidationResult) -> str:
 
 def print_validation(console: Console, result: ValidationResult) -> None:
     title = f"validate {result.source}" + (" (initial check-in)" if result.initial_checkin else "")
+    if result.unsandboxed:
+        console.print(f"[bold red]{UNSANDBOXED}[/] ({result.unsandboxed})", soft_wrap=True, markup=True)
     if result.changes:
         table = Table(title=f"{len(result.changes)} model changes", title_justify="left")
         table.add_column("change")
@@ -74,37 +79,17 @@ class _Budget:
 
 
 def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
+    """The bot's comment. Every name and message from the model is escaped (``handler.reports.markdown``)."""
+    out = _Budget(limit - 600)  # room for the truncation notice and closing tags
+    _header(out, result)
     errors = [f for f in result.findings if f.severity == Severity.ERROR]
     warnings = [f for f in result.findings if f.severity == Severity.WARNING]
-    out = _Budget(limit - 600)  # room for the truncation notice and closing tags
-    if result.verdict == "pass":
-        out.add("## ✅ DataSurface: this change may merge", "")
-    else:
-        out.add("## ❌ DataSurface: this change must not merge yet", "")
-    facts = [
-        f"source `{result.source}`",
-        summary(result.findings),
-        f"{len(result.changes)} model change{'s' * (len(result.changes) != 1)}",
-    ]
-    if result.initial_checkin:
-        facts.append("initial check-in")
-    out.add(" · ".join(facts), "")
     if errors:
         _findings_section(out, "Errors", errors, fold=False)
     if warnings:
         _findings_section(out, "Warnings", warnings, fold=len(warnings) > _COLLAPSE_AFTER)
     if result.changes:
-        fold = len(result.changes) > _COLLAPSE_AFTER
-        out.add("### Model changes", "")
-        if fold:
-            out.add(f"<details><summary>{len(result.changes)} objects added, changed or removed</summary>", "")
-        out.add("| change | object |", "|---|---|")
-        for change in result.changes:
-            if not out.add(f"| {change.kind.value} | `{change.path}` |"):
-                break
-        out.add("")
-        if fold:
-            out.add("</details>", "")
+        _changes_section(out, result)
     if result.preview is not None:
         out.add(preview_report.to_markdown(result.preview))
     text = "\n".join(out.lines)
@@ -117,6 +102,37 @@ def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
     return text[:limit]
 
 
+def _header(out: _Budget, result: ValidationResult) -> None:
+    if result.unsandboxed:
+        out.add(f"> ⚠️ **{UNSANDBOXED}**: {escape(result.unsandboxed)}", "")
+    if result.verdict == "pass":
+        out.add("## ✅ DataSurface: this change may merge", "")
+    else:
+        out.add("## ❌ DataSurface: this change must not merge yet", "")
+    facts = [
+        f"source {code(str(result.source))}",
+        summary(result.findings),
+        f"{len(result.changes)} model change{'s' * (len(result.changes) != 1)}",
+    ]
+    if result.initial_checkin:
+        facts.append("initial check-in")
+    out.add(" · ".join(facts), "")
+
+
+def _changes_section(out: _Budget, result: ValidationResult) -> None:
+    fold = len(result.changes) > _COLLAPSE_AFTER
+    out.add("### Model changes", "")
+    if fold:
+        out.add(f"<details><summary>{len(result.changes)} objects added, changed or removed</summary>", "")
+    out.add("| change | object |", "|---|---|")
+    for change in result.changes:
+        if not out.add(f"| {change.kind.value} | {code(change.path, in_table=True)} |"):
+            break
+    out.add("")
+    if fold:
+        out.add("</details>", "")
+
+
 def _findings_section(out: _Budget, title: str, findings: list[Finding], fold: bool) -> None:
     out.add(f"### {title}", "")
     if fold:
@@ -125,9 +141,9 @@ def _findings_section(out: _Budget, title: str, findings: list[Finding], fold: b
     for f in findings:
         by_object[f.path].append(f)
     for path, group in by_object.items():
-        lines = [f"**`{path}`**", ""]
+        lines = [f"**{code(path)}**", ""]
         for f in group:
-            lines.append(f"- `{f.rule}`: {f.message}")
+            lines.append(f"- {code(f.rule)}: {escape(f.message)}")
             if f.rule in RULES:
                 lines.append(f"  - *What to do:* {RULES[f.rule].fix}")
         lines.append("")

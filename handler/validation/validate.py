@@ -41,6 +41,7 @@ class ValidationResult:
     head: Ecosystem | None = None
     base: Ecosystem | None = None
     preview: Preview | None = None  # what the merge would deploy; only for a change that may merge
+    unsandboxed: str | None = None  # what of the sandbox was missing when model code ran (allowed explicitly)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -78,7 +79,9 @@ def validate(
 
     def load_both() -> tuple[LoadResult | None, LoadResult]:
         with ThreadPoolExecutor(max_workers=2) as pool:  # two sandboxes at once: the work is in the children
-            head_future = pool.submit(load_model, head_dir, limits)
+            # The head runs twice, under different conditions: a model that is not deterministic fails,
+            # since what is validated must be what will deploy.
+            head_future = pool.submit(load_model, head_dir, limits, check_determinism=True)
             base = None if initial else load_model(base_dir, limits)
             return base, head_future.result()
 
@@ -108,6 +111,9 @@ def check_change(
         )
     result.base = base_load.ecosystem if base_load else None
     result.head = head_load.ecosystem
+    result.unsandboxed = (
+        "; ".join(r.unsandboxed for r in (base_load, head_load) if r is not None and r.unsandboxed) or None
+    )
     result.changed_files = sorted(set(changed_files))
     if base_load is not None:  # an initial check-in sets up the whole repository, workflows included
         findings += check_changed_files(result.changed_files)
