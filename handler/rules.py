@@ -82,6 +82,50 @@ RULES: dict[str, Rule] = {
             "See the message; the process crashed or printed no model.",
         ),
         Rule(
+            "load-sandbox-unavailable",
+            E,
+            "model code runs only inside the full sandbox: Landlock for files, seccomp for system calls",
+            "Run on a Linux kernel with Landlock (5.13+, enabled in the LSM list) and libseccomp installed; "
+            "only on a machine you trust with every model, pass --allow-unsandboxed (service: allow_unsandboxed).",
+        ),
+        Rule(
+            "load-unsandboxed",
+            W,
+            "the model ran with the full sandbox",
+            "This machine was configured with --allow-unsandboxed: the model ran without part of its isolation.",
+        ),
+        Rule(
+            "load-output-truncated",
+            W,
+            "the model prints at most 1 MiB",
+            "Remove the prints from the model; only the first MiB of its output is kept.",
+        ),
+        Rule(
+            "load-nondeterministic",
+            E,
+            "createEcosystem() returns the same model every time it runs",
+            "Do not build the model from the clock, process ids, random numbers, set or hash order, the folder "
+            "path or directory listing order: what was validated must be what is deployed.",
+        ),
+        Rule(
+            "load-symlink-outside",
+            E,
+            "links in the model repository lead to files inside it",
+            "Replace the link with the file it points to, or point it at a file of the repository.",
+        ),
+        Rule(
+            "load-file-type",
+            E,
+            "the model repository holds only regular files, folders and links",
+            "Remove the named pipe, socket or device file from the repository.",
+        ),
+        Rule(
+            "load-tree-limit",
+            E,
+            "the model repository stays within the sandbox's size limits (16 MiB a file, 256 MiB, 20,000 files)",
+            "Keep data files out of the model repository.",
+        ),
+        Rule(
             "mapping-invalid",
             E,
             "dsg_platform_mapping.json is a list of {dsgName, workspace, assignments:[{dataPlatform, status}]}",
@@ -335,6 +379,17 @@ EXAMPLES: dict[str, str] = {
     "load-invalid": "zone:USA/team:team1/store:Store1/dataset:customers/schema/columns/column:dob/type: Expected `object`, got `str`",
     "load-missing": "file:models/eco: models/eco is not a folder",
     "load-failed": "file:eco.py: the model process ended without a result (signal SIGKILL)",
+    "load-sandbox-unavailable": "file:eco.py: the model was not run: the sandbox cannot be fully applied "
+    "(seccomp: seccomp is not available (libseccomp not found))",
+    "load-unsandboxed": "file:eco.py: the model ran WITHOUT part of the sandbox (landlock: Landlock is not available "
+    "on this kernel)",
+    "load-output-truncated": "file:eco.py: the model printed more than 1 MiB; 52,428,800 bytes of its output were "
+    "discarded",
+    "load-nondeterministic": "zone:USA/team:team1: two runs of createEcosystem() returned different models, first at "
+    "zone:USA/team:team1: the model must not depend on the clock, process id, ...",
+    "load-symlink-outside": "file:secrets.json: secrets.json is a link to '/etc/passwd', outside the model folder",
+    "load-file-type": "file:pipe: pipe is a named pipe (FIFO); a model folder may hold only files, folders and links",
+    "load-tree-limit": "file:data.bin: data.bin is larger than 16 MiB: the model folder may not hold it",
     "mapping-invalid": "file:dsg_platform_mapping.json: Object contains unknown field `dataPlatfrom`",
     "identifier-invalid": "zone:USA/team:team1/store:Store1/dataset:customers/column:first-name: column name 'first-name' is not SQL-safe",
     "identifier-reserved": "zone:USA/team:team1/store:Store1/dataset:customers/column:order: column name 'order' is an SQL reserved word",

@@ -212,25 +212,28 @@ def _read_mapping(model_dir: str) -> tuple[str | None, str | None]:
 
 
 def _perturb(variant: int) -> None:
-    """Run variant 1 under other conditions than variant 0, so a model whose result depends on
-    them gives two different results: clock, process id, random seed, directory listing order.
-    (The hash seed and the folder differ too: the parent gives each run its own.)"""
+    """Run variant 1 under other conditions than variant 0, so that a model whose result depends on
+    them gives two different results. Each condition is made to differ for certain, not by chance:
+    process ids are consecutive numbers, the clock is a year, a day, an hour and 3.5 s apart,
+    random seeds differ, and directory listings come in opposite orders. (The hash seed and the
+    folder differ too: the parent gives each run its own.)"""
     random.seed(variant)
-    if variant == 0:
-        return
-    offset = 86_400.0 * 367 + 3_723.5  # a year and a day, an hour, a minute, and some seconds later
-    real_time, real_time_ns, real_pid = time.time, time.time_ns, os.getpid
-    time.time = lambda: real_time() + offset
-    time.time_ns = lambda: real_time_ns() + int(offset * 1e9)
-    os.getpid = lambda: real_pid() + 1
+    real_pid = os.getpid() // 2 * 2
+    os.getpid = lambda: real_pid + variant
     real_listdir, real_scandir = os.listdir, os.scandir
-    os.listdir = lambda path=".": sorted(real_listdir(path), reverse=True)  # type: ignore[assignment]
+    os.listdir = lambda path=".": sorted(real_listdir(path), reverse=bool(variant))  # type: ignore[assignment]
 
     def scandir(path: Any = ".") -> Any:
         with real_scandir(path) as entries:
-            return iter(sorted(entries, key=lambda e: e.name, reverse=True))
+            return iter(sorted(entries, key=lambda e: e.name, reverse=bool(variant)))
 
     os.scandir = scandir
+    if variant == 0:
+        return
+    offset = 86_400.0 * 367 + 3_723.5  # a year and a day, an hour, a minute, and 3.5 seconds later
+    real_time, real_time_ns = time.time, time.time_ns
+    time.time = lambda: real_time() + offset
+    time.time_ns = lambda: real_time_ns() + int(offset * 1e9)
 
     class _Later(dt.datetime):
         @classmethod

@@ -142,6 +142,7 @@ _LOAD_RULES = {
     "cpu": "load-timeout",
     "memory": "load-memory",
     "missing": "load-missing",
+    "sandbox": "load-sandbox-unavailable",
 }
 
 

@@ -228,3 +228,128 @@ def test_a_model_may_lint_itself_as_datasurface_models_do(model_dir: Callable[[s
     assert "lintAndHydrateCaches" in source
     result = load_model(model_dir(source), FAST)
     assert result.findings == [] and result.ecosystem is not None
+
+
+# --- the process tree, the output, and failing closed ---------------------------------------------
+
+UNSANDBOXED_FORKS = {"DATASURFACE_SANDBOX_PRETEND_MISSING": "seccomp"}  # so that a model can fork at all
+
+
+def test_a_detached_daemon_is_killed_and_the_parent_returns_on_time(
+    model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even without seccomp (explicitly allowed), a model that double-forks a daemon into its own
+    session, holding the output pipes, neither outlives the load nor makes the parent wait."""
+    for key, value in UNSANDBOXED_FORKS.items():
+        monkeypatch.setenv(key, value)
+    folder = model_dir(
+        """\
+        import os, sys, time
+
+        def createEcosystem():
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    sys.stderr.write(f"daemon={os.getpid()}\\n"); sys.stderr.flush()
+                    while True:
+                        time.sleep(1)
+                os._exit(0)
+            time.sleep(0.5)
+            while True:
+                pass
+        """
+    )
+    started = time.monotonic()
+    result = load_model(folder, SandboxLimits(wall_seconds=3, allow_unsandboxed=True))
+    elapsed = time.monotonic() - started
+    assert result.findings[0].rule == "load-timeout"
+    assert elapsed < 3 + 6, f"the parent waited {elapsed:.1f} s"
+    daemon = int(result.stderr.split("daemon=")[1].split()[0])
+    time.sleep(0.2)
+    assert not Path(f"/proc/{daemon}").exists(), "the detached daemon outlived the load"
+
+
+def test_a_daemon_left_behind_by_a_model_that_returns_is_killed(
+    model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATASURFACE_SANDBOX_PRETEND_MISSING", "seccomp")
+    template = (TEMPLATE / "eco.py").read_text()
+    folder = model_dir(
+        template.replace(
+            "    return ecosystem\n",
+            "    import os, sys, time\n"
+            "    if os.fork() == 0:\n"
+            "        os.setsid()\n"
+            "        sys.stderr.write(f'daemon={os.getpid()}\\n'); sys.stderr.flush()\n"
+            "        time.sleep(3600)\n"
+            "    time.sleep(0.3)\n"
+            "    return ecosystem\n",
+        )
+    )
+    started = time.monotonic()
+    result = load_model(folder, SandboxLimits(wall_seconds=20, allow_unsandboxed=True))
+    assert result.ecosystem is not None and time.monotonic() - started < 10
+    assert [f.rule for f in result.findings] == ["load-unsandboxed"]
+    daemon = int(result.stderr.split("daemon=")[1].split()[0])
+    assert not Path(f"/proc/{daemon}").exists()
+
+
+def test_output_is_capped_and_the_rest_discarded_with_a_warning(model_dir: MakeModel) -> None:
+    template = (TEMPLATE / "eco.py").read_text()
+    folder = model_dir(
+        template.replace(
+            "    return ecosystem\n",
+            "    import sys\n    chunk = 'x' * 65536\n    for _ in range(800):\n        sys.stderr.write(chunk)\n"
+            "        print(chunk)\n    return ecosystem\n",
+        )
+    )
+    result = load_model(folder, FAST)
+    assert result.ecosystem is not None
+    (warning,) = result.findings
+    assert warning.rule == "load-output-truncated" and "discarded" in warning.message
+    discarded = int(warning.message.split("; ")[1].split(" bytes")[0].replace(",", ""))
+    assert discarded == 2 * 800 * 65536 + 800 - 1024 * 1024  # prints on both streams, newlines included
+    assert len(result.stderr) <= 2000
+
+
+@pytest.mark.parametrize("missing", ["landlock", "seccomp", "landlock,seccomp"])
+def test_without_a_sandbox_layer_no_model_code_runs(
+    model_dir: MakeModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setenv("DATASURFACE_SANDBOX_PRETEND_MISSING", missing)
+    witness = tmp_path / "model-code-ran"
+    folder = model_dir(f"open({str(witness)!r}, 'w').write('ran')\n\ndef createEcosystem():\n    pass\n")
+    finding = only_finding(folder)
+    assert finding.rule == "load-sandbox-unavailable"
+    assert "the model was not run" in finding.message and all(layer in finding.message for layer in missing.split(","))
+    assert not witness.exists()
+
+
+def test_allowed_explicitly_the_model_runs_and_says_so(model_dir: MakeModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATASURFACE_SANDBOX_PRETEND_MISSING", "landlock")
+    folder = model_dir((TEMPLATE / "eco.py").read_text())
+    result = load_model(folder, SandboxLimits(wall_seconds=20, allow_unsandboxed=True))
+    assert result.ecosystem is not None
+    assert result.unsandboxed is not None and "landlock" in result.unsandboxed
+    assert [f.rule for f in result.findings] == ["load-unsandboxed"]
+    assert SandboxLimits.from_env({"DATASURFACE_SANDBOX_ALLOW_UNSANDBOXED": "1"}).allow_unsandboxed
+    with pytest.raises(ValueError, match="not true or false"):
+        SandboxLimits.from_env({"DATASURFACE_SANDBOX_ALLOW_UNSANDBOXED": "maybe"})
+
+
+def test_the_mapping_file_is_read_inside_the_sandbox_without_following_links(
+    model_dir: MakeModel, tmp_path: Path
+) -> None:
+    folder = model_dir((TEMPLATE / "eco.py").read_text())
+    other = tmp_path / "other-repository.json"
+    other.write_text('[{"dsgName": "SECRET-FROM-ANOTHER-REPO", "workspace": "x", "assignments": []}]')
+    (folder / "dsg_platform_mapping.json").unlink()
+    (folder / "dsg_platform_mapping.json").symlink_to(other)
+    finding = only_finding(folder)
+    assert finding.rule == "load-symlink-outside" and "SECRET" not in finding.message
+    (folder / "dsg_platform_mapping.json").unlink()
+    (folder / "real.json").write_text("[]")
+    (folder / "dsg_platform_mapping.json").symlink_to("real.json")  # a link inside the folder is still not followed
+    result = load_model(folder, FAST)
+    assert result.ecosystem is None or any(f.rule == "mapping-invalid" for f in result.findings)
+    assert any("symbolic link" in f.message for f in result.findings)
