@@ -44,7 +44,7 @@ def create_app(
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        reply = intake.refuse_size(request.headers) or await intake.receive(request.headers, await request.body())
+        reply = await intake.receive(request.headers, request.stream())
         return JSONResponse(reply.body, status_code=reply.status)
 
     @app.get("/healthz")

@@ -1,11 +1,108 @@
-"""Parse GitHub webhook deliveries into the few events the service acts on."""
+"""Parse GitHub webhook deliveries into the few events the service acts on.
+
+Signed payloads are still decoded as untrusted data: into typed structures of exactly the fields
+the service uses (msgspec), each checked (repository names, SHAs, numbers, URLs), so a wrong
+type or value anywhere is a ``PayloadError`` naming the field (the intake answers 400) and
+nothing unchecked reaches a git command line or an API URL.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 PR_ACTIONS = {"opened", "synchronize", "reopened"}
+#: The event names the service knows; metrics label any other as "other".
+KNOWN_EVENTS = frozenset(
+    {
+        "ping",
+        "push",
+        "pull_request",
+        "issue_comment",
+        "check_run",
+        "check_suite",
+        "merge_group",
+        "installation",
+        "installation_repositories",
+        "pull_request_review",
+        "status",
+    }
+)
+
+Sha = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{40}$")]
+RepoName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")]
+GitRef = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f ~^:?*\[\\]+$")]
+# Clone URLs go to `git fetch`: a scheme git knows or an absolute path, never anything that reads as an option.
+CloneUrl = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^(https?://|file://|/)[^\x00-\x20]*$")]
+Number = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+
+
+class PayloadError(ValueError):
+    """A signed payload that does not have the fields the service uses, with the right types."""
+
+
+class _Repository(msgspec.Struct):
+    full_name: RepoName
+    clone_url: CloneUrl
+    default_branch: GitRef | None = None
+    master_branch: GitRef | None = None
+
+
+class _Installation(msgspec.Struct):
+    id: Number
+
+
+class _HeadRepository(msgspec.Struct):
+    full_name: RepoName
+    clone_url: CloneUrl
+
+
+class _Head(msgspec.Struct):
+    ref: GitRef
+    sha: Sha
+    repo: _HeadRepository | None = None  # null when the fork was deleted
+
+
+class _Base(msgspec.Struct):
+    ref: GitRef
+    sha: Sha
+
+
+class _PullRequest(msgspec.Struct):
+    head: _Head
+    base: _Base
+
+
+class _PullRequestPayload(msgspec.Struct):
+    action: Annotated[str, msgspec.Meta(max_length=100)]
+    number: Number
+    pull_request: _PullRequest
+    repository: _Repository
+    installation: _Installation | None = None
+
+
+class _PushPayload(msgspec.Struct):
+    ref: GitRef
+    after: Sha
+    repository: _Repository
+    deleted: bool = False
+    installation: _Installation | None = None
+
+
+class _RepositoryName(msgspec.Struct):
+    full_name: str = ""
+
+
+class _AnyPayload(msgspec.Struct):
+    """What every delivery is checked for before its event is parsed: which repository it is about."""
+
+    repository: _RepositoryName | None = None
+
+
+class _InstallationOnly(msgspec.Struct):
+    installation: _Installation | None = None
 
 
 @dataclass(frozen=True)
@@ -13,7 +110,7 @@ class PullRequestEvent:
     repo: str  # owner/name of the model repository (the base)
     number: int
     action: str
-    head_repo: str
+    head_repo: str  # "" when the fork was deleted
     head_branch: str
     head_sha: str
     head_clone_url: str
@@ -46,45 +143,70 @@ class Ignored:
 Event = PullRequestEvent | PushEvent | Ignored
 
 
-def parse(event_name: str, payload: dict[str, Any]) -> Event:
-    """The event a delivery means, or why it is ignored. Raises KeyError/TypeError on a malformed payload."""
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise PayloadError(f"invalid payload: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise PayloadError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("the body is nested too deeply") from None
+
+
+def repository_of(body: bytes) -> str:
+    """The ``repository.full_name`` a delivery is about ("" when none); raises PayloadError."""
+    payload = _decode(body, _AnyPayload)
+    return payload.repository.full_name if payload.repository else ""
+
+
+def installation_of(body: bytes) -> int | None:
+    payload = _decode(body, _InstallationOnly)
+    return payload.installation.id if payload.installation else None
+
+
+def parse(event_name: str, body: bytes) -> Event:
+    """The event a delivery means, or why it is ignored. Raises PayloadError on a malformed payload."""
     if event_name == "ping":
         return Ignored("ping")
     if event_name == "pull_request":
-        action = payload["action"]
-        if action not in PR_ACTIONS:
-            return Ignored(f"pull_request action {action!r} is not validated")
-        pr = payload["pull_request"]
-        head, base = pr["head"], pr["base"]
-        head_repo = head.get("repo") or {}
-        return PullRequestEvent(
-            repo=payload["repository"]["full_name"],
-            number=int(payload["number"]),
-            action=action,
-            head_repo=head_repo.get("full_name", ""),
-            head_branch=head["ref"],
-            head_sha=head["sha"],
-            head_clone_url=head_repo.get("clone_url", payload["repository"]["clone_url"]),
-            base_branch=base["ref"],
-            base_sha=base["sha"],
-            clone_url=payload["repository"]["clone_url"],
-        )
+        return _pull_request(_decode(body, _PullRequestPayload))
     if event_name == "push":
-        repository = payload["repository"]
-        default = repository.get("default_branch") or repository.get("master_branch") or "main"
-        ref = payload["ref"]
-        if payload.get("deleted"):
-            return Ignored(f"push deleting {ref}")
-        if ref != f"refs/heads/{default}":
-            return Ignored(f"push to {ref}, not to the default branch {default}")
-        return PushEvent(
-            repo=repository["full_name"], branch=default, sha=payload["after"], clone_url=repository["clone_url"]
-        )
-    return Ignored(f"event {event_name!r} is not handled")
+        return _push(_decode(body, _PushPayload))
+    return Ignored(f"event {event_name[:100]!r} is not handled")
 
 
-def repository_of(payload: dict[str, Any]) -> str:
-    return str((payload.get("repository") or {}).get("full_name", ""))
+def _pull_request(payload: _PullRequestPayload) -> Event:
+    if payload.action not in PR_ACTIONS:
+        return Ignored(f"pull_request action {payload.action!r} is not validated")
+    head, base, repository = payload.pull_request.head, payload.pull_request.base, payload.repository
+    return PullRequestEvent(
+        repo=repository.full_name,
+        number=payload.number,
+        action=payload.action,
+        head_repo=head.repo.full_name if head.repo else "",
+        head_branch=head.ref,
+        head_sha=head.sha,
+        head_clone_url=head.repo.clone_url if head.repo else repository.clone_url,
+        base_branch=base.ref,
+        base_sha=base.sha,
+        clone_url=repository.clone_url,
+    )
+
+
+def _push(payload: _PushPayload) -> Event:
+    repository = payload.repository
+    default = repository.default_branch or repository.master_branch or "main"
+    if payload.deleted:
+        return Ignored(f"push deleting {payload.ref}")
+    if payload.ref != f"refs/heads/{default}":
+        return Ignored(f"push to {payload.ref}, not to the default branch {default}")
+    return PushEvent(repo=repository.full_name, branch=default, sha=payload.after, clone_url=repository.clone_url)
+
+
+def event_label(event_name: str) -> str:
+    """The metrics label of an event name: known names as they are, anything else ``other``."""
+    return event_name if event_name in KNOWN_EVENTS else "other"
 
 
 def to_dict(event: PullRequestEvent | PushEvent) -> dict[str, Any]:

@@ -1,18 +1,18 @@
 """Webhook intake: verify a delivery, parse it, and queue its job durably; nothing slower.
 
 The HTTP app hands each request here and answers with the ``Reply``: 202 once the job (or the
-ignored delivery) is written, 4xx for what GitHub should not have sent.
+ignored delivery) is written, 4xx for what GitHub would not send. The body is read with a cap
+while it streams (chunked bodies too), so an oversized one is refused before it is buffered
+and before the signature check; no metric series is created from a value the sender chose.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import msgspec
 
 from handler.service import events
 from handler.service.logs import delivery_id
@@ -22,6 +22,7 @@ from handler.service.worker import Metrics
 
 log = logging.getLogger("datasurface.service")
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+MAX_DELIVERY_ID = 100
 
 
 @dataclass(frozen=True)
@@ -31,61 +32,76 @@ class Reply:
     body: dict[str, Any]
 
 
+class BodyTooLargeError(Exception):
+    pass
+
+
+async def read_capped(stream: AsyncIterator[bytes], limit: int = MAX_BODY) -> bytes:
+    """The whole body, or BodyTooLargeError as soon as more than ``limit`` bytes have arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class WebhookIntake:
     def __init__(self, secret: bytes, allowed_repos: set[str], queue: JobQueue, metrics: Metrics) -> None:
         self.secret, self.allowed, self.queue, self.metrics = secret, allowed_repos, queue, metrics
 
-    def refuse_size(self, headers: Mapping[str, str]) -> Reply | None:
-        """A body GitHub would never send is refused before it is read."""
-        try:
-            length = int(headers.get("content-length") or 0)
-        except ValueError:
-            return self._reply(headers, Reply(400, "bad-request", {"error": "Content-Length is not a number"}))
-        if length > MAX_BODY:
-            return self._reply(headers, Reply(413, "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"}))
-        return None
-
-    async def receive(self, headers: Mapping[str, str], body: bytes) -> Reply:
+    async def receive(self, headers: Mapping[str, str], stream: AsyncIterator[bytes]) -> Reply:
         delivery = headers.get("X-GitHub-Delivery", "")
-        token = delivery_id.set(delivery or "-")
+        token = delivery_id.set(delivery[:MAX_DELIVERY_ID] or "-")
         try:
-            return self._reply(headers, await self._handle(headers, body, delivery))
+            return self._reply(headers, await self._handle(headers, stream, delivery))
         finally:
             delivery_id.reset(token)
 
-    async def _handle(self, headers: Mapping[str, str], body: bytes, delivery: str) -> Reply:
+    async def _handle(self, headers: Mapping[str, str], stream: AsyncIterator[bytes], delivery: str) -> Reply:
+        try:
+            declared = int(headers.get("content-length") or 0)
+        except ValueError:
+            return Reply(400, "bad-request", {"error": "Content-Length is not a number"})
+        if declared > MAX_BODY:
+            return _too_large()
+        try:
+            body = await read_capped(stream)
+        except BodyTooLargeError:
+            return _too_large()
         event_name = headers.get("X-GitHub-Event", "")
         if not verify(self.secret, body, headers.get("X-Hub-Signature-256")):
             return Reply(401, "bad-signature", {"error": "missing or invalid X-Hub-Signature-256"})
-        if not delivery or not event_name:
+        if not delivery or not event_name or len(delivery) > MAX_DELIVERY_ID:
             return Reply(400, "bad-request", {"error": "X-GitHub-Event and X-GitHub-Delivery are required"})
         try:
-            payload = msgspec.json.decode(body)
-            repo = events.repository_of(payload)
-        except (msgspec.DecodeError, AttributeError):
-            return Reply(400, "bad-request", {"error": "the body is not a JSON object"})
-        if repo not in self.allowed:
-            return Reply(403, "forbidden-repo", {"error": f"repository {repo!r} is not served here"})
-        try:
-            parsed = events.parse(event_name, payload)
-        except (KeyError, TypeError, ValueError) as exc:
-            return Reply(400, "bad-request", {"error": f"malformed {event_name} payload: missing {exc}"})
+            repo = events.repository_of(body)
+            if repo not in self.allowed:
+                return Reply(403, "forbidden-repo", {"error": f"repository {repo[:200]!r} is not served here"})
+            parsed = events.parse(event_name, body)
+            installation = events.installation_of(body)
+        except events.PayloadError as exc:
+            return Reply(400, "bad-request", {"error": f"malformed {event_name[:100]} payload: {str(exc)[:500]}"})
         if isinstance(parsed, events.Ignored):
-            accepted = await asyncio.wrap_future(
-                self.queue.submit(delivery, event_name, repo, f"ignored: {parsed.reason}")
-            )
+            submitted = self.queue.submit(delivery, event_name[:50], repo, f"ignored: {parsed.reason}"[:200])
+            accepted = await asyncio.wrap_future(submitted)
             return Reply(202, "ignored", {"status": "ignored", "reason": parsed.reason, "duplicate": not accepted})
         kind = "validate" if isinstance(parsed, events.PullRequestEvent) else "deploy"
-        job_payload = {**events.to_dict(parsed), "installation": (payload.get("installation") or {}).get("id")}
-        job = (kind, parsed.key, job_payload)
-        accepted = await asyncio.wrap_future(self.queue.submit(delivery, event_name, repo, f"queued {kind}", job))
+        job = (kind, parsed.key, {**events.to_dict(parsed), "installation": installation})
+        accepted = await asyncio.wrap_future(self.queue.submit(delivery, event_name[:50], repo, f"queued {kind}", job))
         if not accepted:
             return Reply(202, "duplicate", {"status": "duplicate", "delivery": delivery})
         self.metrics.queue_depth.inc()
         return Reply(202, "queued", {"status": "queued", "job": kind, "key": parsed.key})
 
     def _reply(self, headers: Mapping[str, str], reply: Reply) -> Reply:
-        event = headers.get("X-GitHub-Event", "")
-        self.metrics.deliveries.labels(event or "-", reply.result).inc()
+        event = events.event_label(headers.get("X-GitHub-Event", ""))
+        self.metrics.deliveries.labels(event, reply.result).inc()
         log.info("delivery %s", reply.result, extra={"event": event, "status": reply.status})
         return reply
+
+
+def _too_large() -> Reply:
+    return Reply(413, "too-large", {"error": f"bodies over {MAX_BODY} bytes are refused"})

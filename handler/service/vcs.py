@@ -6,11 +6,12 @@ server that answers like GitHub).
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
 
-from github import Auth, Github
+from github import Auth, Github, GithubIntegration
 
 from handler.service.config import ServiceConfig
 
@@ -35,9 +36,10 @@ class GitHubClient:
     def __init__(self, config: ServiceConfig, installation_id: int | None = None) -> None:
         self.config = config
         self.token: str | None = None
+        self._app: Auth.AppAuth | None = None
         if config.github_app_id and config.github_app_private_key_file and installation_id:
-            app = Auth.AppAuth(config.github_app_id, config.github_app_private_key_file.read_text())
-            auth: Auth.Auth = app.get_installation_auth(installation_id)
+            self._app = Auth.AppAuth(config.github_app_id, config.github_app_private_key_file.read_text())
+            auth: Auth.Auth = self._app.get_installation_auth(installation_id)
         elif config.github_token is not None:
             self.token = config.github_token.get_secret_value()
             auth = Auth.Token(self.token)
@@ -55,12 +57,25 @@ class GitHubClient:
         kwargs = {"target_url": target_url} if target_url else {}
         commit.create_status(state=state, description=description[:140], context=context, **kwargs)
 
+    @functools.cached_property
+    def login(self) -> str:
+        """Who this client writes as: the token's user, or the app's bot account (``slug[bot]``)."""
+        if self._app is not None:
+            integration = GithubIntegration(base_url=self.config.github_api_url.rstrip("/"), auth=self._app)
+            return f"{integration.get_app().slug}[bot]"
+        return str(self.github.get_user().login)
+
     def upsert_comment(self, repo: str, number: int, body: str, marker: str = COMMENT_MARKER) -> int:
-        """Edit the one comment carrying ``marker``, or create it: never a second one."""
+        """Edit the one comment this client wrote with ``marker`` first, or create it: never a second
+        one, and never someone else's comment that carries the marker."""
         issue = self.github.get_repo(repo).get_issue(number)
         text = f"{marker}\n{body}"
         for comment in issue.get_comments():
-            if marker in (comment.body or ""):
+            if (
+                (comment.body or "").startswith(marker)
+                and comment.user is not None
+                and comment.user.login == self.login
+            ):
                 if comment.body != text:
                     comment.edit(text)
                 return int(comment.id)

@@ -34,6 +34,22 @@ class FakeGitHub:
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
+    app_slug: str = "datasurface"
+
+    def login_of(self, authorization: str | None) -> str:
+        """Whose request it is: a personal token's user, or an app installation's bot account."""
+        token = (authorization or "").split()[-1] if authorization else ""
+        if token.startswith("ghs_installation_"):
+            return f"{self.app_slug}[bot]"
+        return {"test-token": "datasurface-bot"}.get(token, f"user-of-{token[:8]}")
+
+    def add_comment(self, repo: str, number: int, body: str, login: str) -> dict[str, Any]:
+        """A comment written by someone else (a person, another bot)."""
+        entry = {"id": next(self.ids), "body": body, "user": {"login": login, "id": 7}, "url": "", "created_at": ""}
+        with self.lock:
+            self.comments.setdefault((repo, number), []).append(entry)
+        return entry
+
     def statuses_for(self, sha: str, context: str) -> list[dict[str, Any]]:
         return [s for s in self.statuses if s["sha"] == sha and s["context"] == context]
 
@@ -73,6 +89,19 @@ class FakeGitHub:
 
         def repo_url(owner: str, name: str) -> str:
             return f"{self.base_url}/repos/{owner}/{name}"
+
+        @app.get("/user")
+        def user(request: Request) -> dict[str, Any]:
+            token = request.headers.get("authorization") or ""
+            if token.startswith("token ghs_"):  # GitHub: installation tokens cannot read /user
+                raise HTTPException(403, "Resource not accessible by integration")
+            return {"login": self.login_of(token), "id": 1, "type": "User"}
+
+        @app.get("/app")
+        def github_app(request: Request) -> dict[str, Any]:
+            if not (request.headers.get("authorization") or "").startswith("Bearer "):
+                raise HTTPException(401, "A JSON web token could not be decoded")
+            return {"id": 1234, "slug": self.app_slug, "name": "DataSurface"}
 
         @app.get("/repos/{owner}/{name}/commits/{sha}")
         def commit(owner: str, name: str, sha: str) -> dict[str, Any]:
@@ -120,7 +149,7 @@ class FakeGitHub:
             entry = {
                 "id": comment_id,
                 "body": body["body"],
-                "user": {"login": "datasurface-bot", "id": 1},
+                "user": {"login": self.login_of(request.headers.get("authorization")), "id": 1},
                 "url": f"{repo_url(owner, name)}/issues/comments/{comment_id}",
                 "created_at": "2026-11-25T00:00:00Z",
             }

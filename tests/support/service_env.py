@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -107,3 +111,36 @@ class Env:
 
     def comments(self, number: int) -> list[dict]:
         return self.github.comments.get((REPO, number), [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(env: Env, port: int) -> subprocess.Popen[bytes]:
+    variables = {
+        "DATASURFACE_GITHUB_API_URL": env.api_url,
+        "DATASURFACE_GITHUB_TOKEN": "test-token",
+        "DATASURFACE_WEBHOOK_SECRET": SECRET,
+        "DATASURFACE_ALLOWED_REPOS": REPO,
+        "DATASURFACE_DEPLOY_REPO_URL": str(env.deploy_bare),
+        "DATASURFACE_WORK_DIR": str(env.root / "work"),
+        "DATASURFACE_WORKERS": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **variables},
+        stdout=subprocess.DEVNULL,
+        stderr=(env.root / f"service-{port}.log").open("ab"),
+    )
+    wait_until(lambda: _healthy(port), timeout=60, what="service start")
+    return process
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -319,3 +319,42 @@ def test_each_status_links_to_the_page_of_its_job(env: Env) -> None:
         assert page.status_code == 200
         assert "done" in page.text and "this change may merge" in page.text and "column:nickname" in page.text
         assert httpx.get(f"{service}/jobs/999999").status_code == 404
+
+
+def test_the_sticky_comment_is_only_ever_one_the_bot_wrote(env: Env, service: str) -> None:
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    head = env.model.change(add_column("nickname"), "add nickname")
+    env.model.push("team1")
+    env.github.pr_files[(REPO, 12)] = ["eco.py"]
+    forged = env.github.add_comment(REPO, 12, f"{COMMENT_MARKER}\n## ✅ DataSurface: this change may merge", "mallory")
+    deliver(service, "pull_request", pr_payload(env.model, 12, head, base))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")))
+    comments = env.comments(12)
+    assert len(comments) == 2
+    assert comments[0]["id"] == forged["id"] and comments[0]["body"].endswith("this change may merge")  # untouched
+    assert comments[1]["user"]["login"] == "datasurface-bot" and "column:nickname" in comments[1]["body"]
+
+
+def test_an_app_finds_its_comment_by_its_bot_account(env: Env, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from handler.service.vcs import GitHubClient
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    config = env.config.model_copy(
+        update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem}
+    )
+    client = GitHubClient(config, installation_id=42)
+    assert client.login == "datasurface[bot]"
+    env.github.add_comment(REPO, 5, f"{COMMENT_MARKER}\nold", "datasurface-bot")  # a token's comment, not the app's
+    first = client.upsert_comment(REPO, 5, "report 1")
+    second = client.upsert_comment(REPO, 5, "report 2")
+    assert first == second and len(env.comments(5)) == 2 and env.comments(5)[1]["body"].endswith("report 2")

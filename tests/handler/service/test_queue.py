@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections import Counter
 
@@ -19,40 +15,17 @@ from handler.service.queue import DONE, SUPERSEDED
 from handler.service.signature import sign
 from tests.support.fake_github import ServerThread
 from tests.support.gitrepos import add_column
-from tests.support.service_env import REPO, SECRET, Env, deliver, pr_payload, push_payload, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_service(env: Env, port: int) -> subprocess.Popen[bytes]:
-    variables = {
-        "DATASURFACE_GITHUB_API_URL": env.api_url,
-        "DATASURFACE_GITHUB_TOKEN": "test-token",
-        "DATASURFACE_WEBHOOK_SECRET": SECRET,
-        "DATASURFACE_ALLOWED_REPOS": REPO,
-        "DATASURFACE_DEPLOY_REPO_URL": str(env.deploy_bare),
-        "DATASURFACE_WORK_DIR": str(env.root / "work"),
-        "DATASURFACE_WORKERS": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handler.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **variables},
-        stdout=subprocess.DEVNULL,
-        stderr=(env.root / f"service-{port}.log").open("ab"),
-    )
-    wait_until(lambda: _healthy(port), timeout=60, what="service start")
-    return process
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+from tests.support.service_env import (
+    REPO,
+    SECRET,
+    Env,
+    deliver,
+    free_port,
+    pr_payload,
+    push_payload,
+    start_service,
+    wait_until,
+)
 
 
 def test_killed_with_work_queued_then_restarted_the_work_completes(env: Env) -> None:
