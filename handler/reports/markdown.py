@@ -14,14 +14,17 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 _REFERENCE = re.compile(r"(@|\\#)(?=\w)")
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=/)|(?<=www)(?=\\\.)")
 
 
 def escape(text: str) -> str:
     """``text`` as inert running Markdown: one line, no HTML, no mentions, references, links or formatting."""
     flat = _NEWLINES.sub(" ", text)
     escaped = _SPECIAL.sub(r"\\\1", flat.translate(_HTML))
-    # A zero-width joiner after "@" or "#" stops GitHub from making a mention or an issue link of it.
-    return _REFERENCE.sub("\\1\u200d", escaped)
+    # A zero-width joiner after "@" or "#" stops GitHub from making a mention or an issue link of it,
+    # and one in "://" and "www." from autolinking a URL.
+    escaped = _REFERENCE.sub("\\1\u200d", escaped)
+    return _AUTOLINK.sub("\u200d", escaped)
 
 
 def code(text: str, in_table: bool = False) -> str:
