@@ -150,6 +150,13 @@ RULES: dict[str, Rule] = {
             "names are unique where they are looked up (columns case-insensitively; datastores and workspaces across the ecosystem)",
             "Rename or remove one of the duplicates.",
         ),
+        Rule(
+            "name-collision",
+            E,
+            "distinct objects keep distinct derived names (schemas, reader roles, views, streams, Kubernetes "
+            "names, credential variables) after lower-casing and shortening",
+            "Rename one of the two objects so that their names differ in more than letter case or the place of an `_`.",
+        ),
         # Structure and references
         Rule(
             "zone-undeclared",
@@ -372,6 +379,8 @@ RULES: dict[str, Rule] = {
 #: A finding each rule produces, as a user sees it: ``path: message``.
 EXAMPLES: dict[str, str] = {
     "load-syntax": "file:eco.py:3: SyntaxError: invalid syntax at eco.py:3",
+    "name-collision": "zone:USA/team:team2/workspace:CONSUMER1: workspace 'CONSUMER1' and workspace 'Consumer1' both "
+    "become the schema and reader role 'consumer1': one would replace or read the other",
     "load-exception": "file:eco.py:42: KeyError: 'customers' at eco.py:42",
     "load-entrypoint": "file:eco.py: eco.py defines no createEcosystem() function",
     "load-timeout": "file:eco.py: createEcosystem() did not finish within 60 s",

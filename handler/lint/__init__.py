@@ -6,6 +6,7 @@ Pure functions over an ``Ecosystem``; each finding has a stable rule id (see ``r
 from __future__ import annotations
 
 from handler.findings import Finding, Severity
+from handler.lint.derived_names import check_derived_names
 from handler.lint.names import check_names
 from handler.lint.platforms import check_platforms_and_capture
 from handler.lint.references import check_declarations, check_mappings, check_sinks
@@ -13,7 +14,15 @@ from handler.lint.schemas import check_schemas
 from handler.model.ecosystem import Ecosystem
 from handler.rules import RULES, Rule
 
-_CHECKS = (check_names, check_declarations, check_sinks, check_mappings, check_schemas, check_platforms_and_capture)
+_CHECKS = (
+    check_names,
+    check_derived_names,
+    check_declarations,
+    check_sinks,
+    check_mappings,
+    check_schemas,
+    check_platforms_and_capture,
+)
 
 
 class LintReport:

@@ -25,6 +25,7 @@ from handler.model import (
     String,
     Team,
     VarChar,
+    Workspace,
     YellowMilestoneStrategy,
 )
 from handler.model.governance import Datastore
@@ -70,6 +71,11 @@ def set_attr(obj_of: Callable[[Ecosystem], object], name: str, value: object) ->
 
 # (rule, expected path, mutation of the clean MVP model)
 TRIGGERS: list[tuple[str, str, Callable[[Ecosystem], None]]] = [
+    (
+        "name-collision",
+        CONSUMER,
+        lambda e: team(e).workspaces.append(Workspace("CONSUMER1", DatasetGroup("Salaries"))),
+    ),
     (
         "identifier-invalid",
         f"{CUSTOMERS}/column:first-name",

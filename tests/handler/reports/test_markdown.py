@@ -55,7 +55,9 @@ def test_a_fence_cannot_be_closed_by_its_content() -> None:
 
 
 def test_the_validation_report_keeps_hostile_names_inert() -> None:
-    findings = [error("identifier-invalid", f"zone:USA/team:t/store:{HOSTILE}", f"store name {HOSTILE!r} is not SQL-safe")]
+    findings = [
+        error("identifier-invalid", f"zone:USA/team:t/store:{HOSTILE}", f"store name {HOSTILE!r} is not SQL-safe")
+    ]
     result = ValidationResult(source=ChangeSource("acme/model", "team`1"), findings=findings)
     html = rendered(to_markdown(result))
     assert_inert(html)
