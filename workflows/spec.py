@@ -22,9 +22,18 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The PostgreSQL types the renderer produces; a spec's type goes into DDL, so nothing else is accepted.
+SQL_TYPE_PATTERN = (
+    r"^(SMALLINT|INTEGER|BIGINT|REAL|DOUBLE PRECISION|DATE|TIMESTAMP|BOOLEAN|JSONB|BYTEA|TEXT"
+    r"|NUMERIC\([0-9]{1,4},[0-9]{1,4}\)|CHAR\([0-9]{1,9}\)|VARCHAR\([0-9]{1,9}\))$"
+)
+
+
 class ColumnSpec(_Spec):
     name: str
-    sql_type: str = Field(description="PostgreSQL type, e.g. VARCHAR(20), NUMERIC(10,2), TIMESTAMP")
+    sql_type: str = Field(
+        description="PostgreSQL type, e.g. VARCHAR(20), NUMERIC(10,2), TIMESTAMP", pattern=SQL_TYPE_PATTERN
+    )
     nullable: bool
     key_position: int | None = Field(None, description="0-based position in the primary key; None for non-key columns")
 

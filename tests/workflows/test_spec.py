@@ -1,0 +1,57 @@
+"""The job-spec contract (``workflows/spec.py``): what a job accepts, and the names it derives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tests.support.cli import run_cli
+from tests.support.merge_stack import mvp_spec
+from workflows.spec import ColumnSpec, JobSpec, shorten, sql_name
+
+
+@pytest.mark.parametrize(
+    "sql_type", ["VARCHAR(20)", "NUMERIC(10,2)", "DOUBLE PRECISION", "TIMESTAMP", "CHAR(3)", "TEXT", "JSONB", "BYTEA"]
+)
+def test_the_types_the_renderer_produces_are_accepted(sql_type: str) -> None:
+    assert ColumnSpec(name="c", sql_type=sql_type, nullable=True).sql_type == sql_type
+
+
+@pytest.mark.parametrize(
+    "sql_type",
+    [
+        "TEXT); DROP TABLE customers; --",
+        "VARCHAR(20) DEFAULT pg_read_file('/etc/passwd')",
+        "text",
+        "INT4",
+        "VARCHAR(x)",
+        "",
+    ],
+)
+def test_any_other_type_is_refused_before_it_reaches_ddl(sql_type: str) -> None:
+    with pytest.raises(ValidationError, match="sql_type"):
+        ColumnSpec(name="c", sql_type=sql_type, nullable=True)
+
+
+def test_a_job_given_a_spec_with_an_injected_type_stops_with_a_permanent_error(tmp_path: Path) -> None:
+    spec = json.loads(mvp_spec("YellowLive").to_json())
+    spec["datasets"][0]["columns"][1]["sql_type"] = "TEXT); DROP TABLE x; --"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    result = run_cli("job", "snapshot-merge", "--spec", str(path), "--merge-url", "postgresql://nobody@127.0.0.1:9/x")
+    assert result.returncode == 1 and "cannot use job spec" in result.stderr and "sql_type" in result.stderr
+
+
+def test_names_are_shortened_with_a_digest_of_the_whole_name() -> None:
+    assert sql_name("LiveDSG", "customers") == "livedsg_customers"
+    long = sql_name("g" * 40, "d" * 40, "history")
+    assert len(long) == 63 and long != sql_name("g" * 40, "d" * 40, "history2")
+    assert shorten("a" * 70, 63, "-").startswith("a" * 52 + "-") and len(shorten("a" * 70, 63, "-")) == 63
+
+
+def test_a_spec_round_trips_through_its_file_format() -> None:
+    spec = mvp_spec("YellowForensic")
+    assert JobSpec.model_validate_json(spec.to_json()) == spec
