@@ -157,6 +157,33 @@ RULES: dict[str, Rule] = {
             "names, credential variables) after lower-casing and shortening",
             "Rename one of the two objects so that their names differ in more than letter case or the place of an `_`.",
         ),
+        # Credentials and databases
+        Rule(
+            "credential-not-granted",
+            E,
+            "a datastore reads its database only with a credential its team was granted",
+            "Ask the zone's owners to grant it: TeamDeclaration(name, repo, credentials=[Credential(...)]) "
+            "in one pull request, then use it in the datastore in the next.",
+        ),
+        Rule(
+            "credential-grant-invalid",
+            E,
+            "a zone grants its teams only credentials the ecosystem granted the zone",
+            "Ask the ecosystem's owners to grant the credential to the zone first: "
+            "GovernanceZoneDeclaration(name, repo, credentials=[...]).",
+        ),
+        Rule(
+            "credential-platform-reserved",
+            E,
+            "a platform's own credentials (merge database, git) are never granted to a zone or team, nor used by a datastore",
+            "Use the producer database's own credential; the platform's credentials stay with the platform.",
+        ),
+        Rule(
+            "capture-merge-database",
+            E,
+            "no datastore ingests from a platform's merge database",
+            "Point the datastore at the producer's own database.",
+        ),
         # Structure and references
         Rule(
             "zone-undeclared",
@@ -379,6 +406,14 @@ RULES: dict[str, Rule] = {
 #: A finding each rule produces, as a user sees it: ``path: message``.
 EXAMPLES: dict[str, str] = {
     "load-syntax": "file:eco.py:3: SyntaxError: invalid syntax at eco.py:3",
+    "credential-not-granted": "zone:USA/team:team1/store:Store1: datastore 'Store1' reads its database with credential "
+    "'team2-producer', which zone 'USA' has not granted to team 'team1'",
+    "credential-grant-invalid": "zone:USA/team-declaration:team1: zone 'USA' grants credential 'billing-db' to team "
+    "'team1', but the ecosystem has not granted it to the zone",
+    "credential-platform-reserved": "zone:USA/team:team1/store:Store1: credential 'postgres-merge' belongs to platform "
+    "'YellowForensic': no zone, team or datastore may use it",
+    "capture-merge-database": "zone:USA/team:team1/store:Store1: datastore 'Store1' would ingest from "
+    "'datasurface_merge' on pg-merge.datasurface.svc.cluster.local, the merge database of platform 'YellowForensic'",
     "name-collision": "zone:USA/team:team2/workspace:CONSUMER1: workspace 'CONSUMER1' and workspace 'Consumer1' both "
     "become the schema and reader role 'consumer1': one would replace or read the other",
     "load-exception": "file:eco.py:42: KeyError: 'customers' at eco.py:42",

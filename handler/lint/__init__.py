@@ -6,6 +6,7 @@ Pure functions over an ``Ecosystem``; each finding has a stable rule id (see ``r
 from __future__ import annotations
 
 from handler.findings import Finding, Severity
+from handler.lint.credentials import check_credentials
 from handler.lint.derived_names import check_derived_names
 from handler.lint.names import check_names
 from handler.lint.platforms import check_platforms_and_capture
@@ -17,6 +18,7 @@ from handler.rules import RULES, Rule
 _CHECKS = (
     check_names,
     check_derived_names,
+    check_credentials,
     check_declarations,
     check_sinks,
     check_mappings,

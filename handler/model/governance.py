@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handler.model.base import ModelObject, definition_of
+from handler.model.credential import Credential
 from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
 from handler.model.ingestion import CaptureMetadata
 from handler.model.policy import SimpleDC
@@ -37,11 +38,16 @@ class Datastore(ModelObject):
 
 
 class TeamDeclaration(ModelObject):
-    """A zone declares a team and names the repository that owns the team's contents."""
+    """A zone declares a team and names the repository that owns the team's contents.
+
+    ``credentials`` are the secrets the zone grants the team (from those granted to the zone):
+    the only ones the team's datastores may read producer databases with.
+    """
 
     name: str
     repo: GitHubRepository
     documentation: Documentation | None = None
+    credentials: list[Credential] = []
 
 
 class Team(ModelObject):
@@ -69,11 +75,16 @@ class Team(ModelObject):
 
 
 class GovernanceZoneDeclaration(ModelObject):
-    """The ecosystem declares a zone and names the repository that owns the zone's contents."""
+    """The ecosystem declares a zone and names the repository that owns the zone's contents.
+
+    ``credentials`` are the secrets the ecosystem grants the zone: the zone may grant them on to
+    its teams, and nothing else.
+    """
 
     name: str
     repo: GitHubRepository
     documentation: Documentation | None = None
+    credentials: list[Credential] = []
 
 
 class GovernanceZone(ModelObject):

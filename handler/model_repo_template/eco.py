@@ -57,11 +57,15 @@ def createEcosystem() -> Ecosystem:
         databaseName="datasurface_merge",
     )
     merge_credential = Credential("postgres-merge", CredentialType.USER_PASSWORD)
+    # The producer database's secret: granted by the ecosystem to the zone, by the zone to team1.
+    producer_credential = Credential("postgres-producer", CredentialType.USER_PASSWORD)
 
     ecosystem = Ecosystem(
         name="Acme",
         repo=ECOSYSTEM_REPO,
-        governance_zone_declarations=[GovernanceZoneDeclaration("USA", ZONE_REPO)],
+        governance_zone_declarations=[
+            GovernanceZoneDeclaration("USA", ZONE_REPO, credentials=[producer_credential]),
+        ],
         data_platforms=[
             YellowDataPlatform(
                 "YellowLive",
@@ -83,7 +87,7 @@ def createEcosystem() -> Ecosystem:
     )
 
     zone: GovernanceZone = ecosystem.getZoneOrThrow("USA")
-    zone.add(TeamDeclaration("team1", TEAM_REPO))
+    zone.add(TeamDeclaration("team1", TEAM_REPO, credentials=[producer_credential]))
 
     team: Team = zone.getTeamOrThrow("team1")
     team.add(
@@ -98,7 +102,7 @@ def createEcosystem() -> Ecosystem:
                 ),
                 CronTrigger("Every minute", "*/1 * * * *"),
                 IngestionConsistencyType.MULTI_DATASET,
-                Credential("postgres-producer", CredentialType.USER_PASSWORD),
+                producer_credential,
             ),
             datasets=[
                 Dataset(

@@ -56,13 +56,16 @@ def copy(eco: Ecosystem) -> Ecosystem:
     return Ecosystem.from_canonical_json(eco.to_canonical_json())
 
 
+PRODUCER_CREDENTIAL = Credential("postgres-producer", CredentialType.USER_PASSWORD)
+
+
 def initial() -> Ecosystem:
     merge = PostgresDatabase("Merge", hostPort=HostPortPair("merge", 5432), databaseName="merge")
     cred = Credential("postgres-merge", CredentialType.USER_PASSWORD)
     return Ecosystem(
         "Acme",
         ECO,
-        governance_zone_declarations=[GovernanceZoneDeclaration("USA", ZONE)],
+        governance_zone_declarations=[GovernanceZoneDeclaration("USA", ZONE, credentials=[PRODUCER_CREDENTIAL])],
         data_platforms=[
             YellowDataPlatform(
                 "YellowLive", YellowMilestoneStrategy.SCD1, merge_datacontainer=merge, postgresCredential=cred
@@ -76,7 +79,9 @@ def initial() -> Ecosystem:
 
 def zone_defined(eco: Ecosystem) -> Ecosystem:
     eco = copy(eco)
-    eco.getZoneOrThrow("USA").add(TeamDeclaration("team1", TEAM1), TeamDeclaration("consumers", CONSUMERS))
+    eco.getZoneOrThrow("USA").add(
+        TeamDeclaration("team1", TEAM1, credentials=[PRODUCER_CREDENTIAL]), TeamDeclaration("consumers", CONSUMERS)
+    )
     return eco
 
 

@@ -72,6 +72,30 @@ def set_attr(obj_of: Callable[[Ecosystem], object], name: str, value: object) ->
 # (rule, expected path, mutation of the clean MVP model)
 TRIGGERS: list[tuple[str, str, Callable[[Ecosystem], None]]] = [
     (
+        "credential-not-granted",
+        STORE,
+        lambda e: setattr(store(e).capture_metadata, "credential", Credential("other", CredentialType.USER_PASSWORD)),
+    ),
+    (
+        "credential-grant-invalid",
+        "zone:USA/team-declaration:team1",
+        lambda e: zone(e).team_declarations[0].credentials.append(Credential("other", CredentialType.USER_PASSWORD)),
+    ),
+    (
+        "credential-platform-reserved",
+        STORE,
+        lambda e: setattr(
+            store(e).capture_metadata, "credential", Credential("postgres-merge", CredentialType.USER_PASSWORD)
+        ),
+    ),
+    (
+        "capture-merge-database",
+        STORE,
+        lambda e: setattr(
+            store(e).capture_metadata, "dataContainer", e.getDataPlatformOrThrow("YellowLive").merge_datacontainer
+        ),
+    ),
+    (
         "name-collision",
         CONSUMER,
         lambda e: team(e).workspaces.append(Workspace("CONSUMER1", DatasetGroup("Salaries"))),

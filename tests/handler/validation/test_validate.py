@@ -421,3 +421,71 @@ def test_a_passing_change_carries_the_merge_preview() -> None:
 def test_a_failing_change_has_no_preview() -> None:
     result = check(running(), edit(running(), _remove_column), TEAM1)
     assert result.preview is None and "Merge preview" not in to_markdown(result)
+
+
+# --- credentials and databases belong to their owners ------------------------------------------
+
+
+def pointed_at(eco: Ecosystem, credential: str, host: str = "producer", database: str = "customer_db") -> Ecosystem:
+    from handler.model import Credential, CredentialType, HostPortPair, PostgresDatabase
+
+    eco = copy(eco)
+    store = eco.getZoneOrThrow("USA").getTeamOrThrow("team1").getStore("Store1")
+    assert store is not None and store.capture_metadata is not None
+    store.capture_metadata.credential = Credential(credential, CredentialType.USER_PASSWORD)
+    store.capture_metadata.dataContainer = PostgresDatabase(
+        "Src", hostPort=HostPortPair(host, 5432), databaseName=database
+    )
+    return eco
+
+
+def test_a_team_cannot_read_the_merge_database_with_the_platforms_credential() -> None:
+    """The attack: team1 points Store1 at the merge database, with the platform's own secret."""
+    result = check(running(), pointed_at(running(), "postgres-merge", host="merge", database="merge"), TEAM1)
+    assert result.verdict == "fail"
+    assert rules(result) >= {"credential-platform-reserved", "capture-merge-database"}
+
+
+def test_a_team_cannot_use_a_credential_it_was_not_granted() -> None:
+    result = check(running(), pointed_at(running(), "team2-producer"), TEAM1)
+    assert result.verdict == "fail" and rules(result) == {"credential-not-granted"}
+
+
+def test_a_grant_and_its_use_come_in_two_pull_requests_from_their_owners() -> None:
+    from handler.model import Credential, CredentialType
+
+    billing = Credential("billing-db", CredentialType.USER_PASSWORD)
+    base = running()
+    granted_to_zone = copy(base)
+    granted_to_zone.getZoneDeclaration("USA").credentials.append(billing)  # type: ignore[union-attr]
+    assert check(base, granted_to_zone, ECO).verdict == "pass"
+    granted_to_team = copy(granted_to_zone)
+    granted_to_team.getZoneOrThrow("USA").getTeamDeclaration("team1").credentials.append(billing)  # type: ignore[union-attr]
+    assert check(granted_to_zone, granted_to_team, ZONE).verdict == "pass"
+    used = pointed_at(granted_to_team, "billing-db", host="billing")
+    result = check(granted_to_team, used, TEAM1)
+    assert result.verdict == "pass", result.findings
+
+
+def test_a_team_cannot_grant_itself_a_credential() -> None:
+    from handler.model import Credential, CredentialType
+
+    base = running()
+    head = pointed_at(base, "billing-db", host="billing")
+    head.getZoneOrThrow("USA").getTeamDeclaration("team1").credentials.append(  # type: ignore[union-attr]
+        Credential("billing-db", CredentialType.USER_PASSWORD)
+    )
+    result = check(base, head, TEAM1)
+    assert result.verdict == "fail" and {"auth-not-owner", "credential-grant-invalid"} <= rules(result)
+
+
+def test_a_zone_cannot_grant_what_the_ecosystem_did_not_grant_it() -> None:
+    from handler.model import Credential, CredentialType
+
+    base = running()
+    head = copy(base)
+    head.getZoneOrThrow("USA").getTeamDeclaration("team1").credentials.append(  # type: ignore[union-attr]
+        Credential("another-zones-db", CredentialType.USER_PASSWORD)
+    )
+    result = check(base, head, ZONE)
+    assert result.verdict == "fail" and rules(result) == {"credential-grant-invalid"}
