@@ -154,7 +154,7 @@ RULES: dict[str, Rule] = {
             "name-collision",
             E,
             "distinct objects keep distinct derived names (schemas, reader roles, views, streams, Kubernetes "
-            "names, credential variables) after lower-casing and shortening",
+            "names) after lower-casing and shortening",
             "Rename one of the two objects so that their names differ in more than letter case or the place of an `_`.",
         ),
         # Credentials and databases

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 
 from pgtools.urls import DatabaseURLError, psycopg2_url
-from workflows.spec import DatabaseSpec, credential_env
+from workflows.spec import DatabaseSpec, Role, credential_env
 
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
 MERGE_URL_ENV = "DATASURFACE_MERGE_URL"
@@ -46,9 +46,9 @@ def job_url(url: str) -> URL:
         raise ConfigurationError(str(exc)) from None
 
 
-def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
+def spec_url(db: DatabaseSpec, role: Role, environ: Mapping[str, str] | None = None) -> URL:
     environ = os.environ if environ is None else environ
-    user_var, password_var = credential_env(db.credential)
+    user_var, password_var = credential_env(role)
     user = environ.get(user_var)
     if not user:
         raise ConfigurationError(
@@ -65,10 +65,10 @@ def spec_url(db: DatabaseSpec, environ: Mapping[str, str] | None = None) -> URL:
     )
 
 
-def make_engine(db: DatabaseSpec, override: str | None, env_name: str, application: str) -> Engine:
+def make_engine(db: DatabaseSpec, role: Role, override: str | None, application: str) -> Engine:
     """An engine for the spec's database, or for the override URL (argument, then environment)."""
-    url_text = override or os.environ.get(env_name)
-    url = job_url(url_text) if url_text else spec_url(db)
+    url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
+    url = job_url(url_text) if url_text else spec_url(db, role)
     engine = create_engine(
         url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10}
     )

@@ -313,10 +313,11 @@ class LocalRunner:
                 env[var["name"]] = substitute(str(var["value"]), local)
                 continue
             ref = var["valueFrom"]["secretKeyRef"]
-            value = self.secrets.get(ref["name"], ref["key"])
+            secret = substitute(str(ref["name"]), local)  # a stream's secret arrives as a parameter
+            value = self.secrets.get(secret, ref["key"])
             if value is None and not ref.get("optional"):
                 raise UnsupportedManifestError(
-                    f"secret {ref['name']} key {ref['key']} is not in the local secrets file or environment"
+                    f"secret {secret} key {ref['key']} is not in the local secrets file or environment"
                 )
             if value is not None:
                 env[var["name"]] = value

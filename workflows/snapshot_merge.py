@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
-from workflows.db import MERGE_URL_ENV, SOURCE_URL_ENV, ConfigurationError, is_transient, make_engine
+from workflows.db import ConfigurationError, is_transient, make_engine
 from workflows.ingest import SourceSchemaError, ingest_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
@@ -38,8 +38,8 @@ def run_snapshot_merge(
 ) -> Outcome:
     """Run the job; every failure becomes an ``error`` outcome saying whether it is transient."""
     try:
-        merge_engine = make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-merge:{spec.stream}")
-        source_engine = make_engine(spec.source, source_url, SOURCE_URL_ENV, f"datasurface-ingest:{spec.stream}")
+        merge_engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-merge:{spec.stream}")
+        source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
         try:
             return _run(spec, source_engine, merge_engine, max_seconds)
         finally:
@@ -129,7 +129,7 @@ def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None
     names = [d.name for d in spec.datasets]
     if dataset is not None and dataset not in names:
         raise BatchStateError(f"stream {spec.stream} has no dataset {dataset!r} (datasets: {', '.join(names)})")
-    engine = make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-reset:{spec.stream}")
+    engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
     try:
         store = BatchStore(platform_schema(spec.platform), spec.stream)
         with store.locked(engine) as acquired:

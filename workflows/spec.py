@@ -90,13 +90,19 @@ def spec_json(data: Mapping[str, Any]) -> str:
     return msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n"
 
 
-def credential_env(credential: str) -> tuple[str, str]:
-    """The environment variables a job reads a credential from: ``<NAME>_USER``, ``<NAME>_PASSWORD``.
+Role = Literal["source", "merge"]
 
-    Rendered workflows fill them from the secret's ``username`` and ``password`` keys.
+
+def credential_env(role: Role) -> tuple[str, str]:
+    """The environment variables a job reads a database's credential from, by the database's role:
+    ``DATASURFACE_SOURCE_USER`` / ``_PASSWORD`` (the stream's producer) and ``DATASURFACE_MERGE_USER``
+    / ``_PASSWORD`` (the platform's merge database).
+
+    Rendered workflows fill them from the secret's ``username`` and ``password`` keys: the merge
+    secret is the platform's, the source secret is passed by each stream's CronWorkflow, so a
+    run can read only its own stream's producer secret.
     """
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", credential).strip("_").upper()
-    return f"{stem}_USER", f"{stem}_PASSWORD"
+    return f"DATASURFACE_{role.upper()}_USER", f"DATASURFACE_{role.upper()}_PASSWORD"
 
 
 #: Keys of a credential's Kubernetes secret (the kubernetes.io/basic-auth convention).

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from workflows.db import MERGE_URL_ENV, make_engine
+from workflows.db import make_engine
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import derived, literal, platform_schema, qualified, quote, reader_role
 from workflows.tables import (
@@ -118,7 +118,7 @@ def reconcile_views(
     engine = (
         engine_factory()
         if engine_factory
-        else make_engine(spec.merge, merge_url, MERGE_URL_ENV, f"datasurface-views:{spec.stream}")
+        else make_engine(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
     )
     results: list[ViewResult] = []
     datasets = {d.name: d for d in spec.datasets}

@@ -1,5 +1,5 @@
 """Names that collide once derived: distinct model names that become one schema, role, view,
-stream, Kubernetes object or environment variable after lower-casing and shortening.
+stream or Kubernetes object after lower-casing and shortening.
 
 Each derived name is computed with the functions rendering and the jobs use, so a model that
 passes here gets one object per model object. Without this, workspaces ``Consumer1`` and
@@ -19,7 +19,7 @@ from handler.model import walk
 from handler.model.ecosystem import Ecosystem
 from handler.model.ingestion import IngestionConsistencyType, SQLSnapshotIngestion
 from handler.render.naming import k8s_name, stream_key
-from workflows.spec import credential_env, sql_name
+from workflows.spec import sql_name
 
 Owner = tuple[str, str]  # (model path, what it is, as a user reads it)
 
@@ -31,7 +31,6 @@ def check_derived_names(eco: Ecosystem) -> Iterator[Finding]:
     yield from _collisions("ingestion stream", _streams(eco))
     yield from _collisions("Kubernetes name of a stream", ((k8s_name(key), owner) for key, owner in _streams(eco)))
     yield from _collisions("Kubernetes name of a platform", _platforms(eco))
-    yield from _collisions("credential environment variable", _credentials(eco))
 
 
 def _collisions(kind: str, named: Iterable[tuple[str, Owner]]) -> Iterator[Finding]:
@@ -89,18 +88,3 @@ def _streams(eco: Ecosystem) -> Iterator[tuple[str, Owner]]:
 def _platforms(eco: Ecosystem) -> Iterator[tuple[str, Owner]]:
     for platform in eco.data_platforms:
         yield k8s_name(platform.name), (walk.platform_path(platform.name), f"platform {platform.name!r}")
-
-
-def _credentials(eco: Ecosystem) -> Iterator[tuple[str, Owner]]:
-    for path, store in walk.datastores(eco):
-        capture = store.capture_metadata
-        if isinstance(capture, SQLSnapshotIngestion):
-            name = capture.credential.name
-            yield credential_env(name)[0], (path, f"credential {name!r}")
-    for platform in eco.data_platforms:
-        for credential in (platform.postgresCredential, platform.gitCredential):
-            if credential is not None:
-                yield (
-                    credential_env(credential.name)[0],
-                    (walk.platform_path(platform.name), f"credential {credential.name!r}"),
-                )

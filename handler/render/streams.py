@@ -52,7 +52,7 @@ class Stream:
     strategy: str  # live | forensic
     schedule: str
     datasets: tuple[str, ...]
-    credentials: tuple[str, ...]  # secret names the job reads: source, merge
+    source_credential: str  # the secret of the stream's producer database
     merge_credential: str
     views: dict[str, tuple[str, ...]]  # "schema.view" -> its columns
     spec: dict[str, Any]  # the JobSpec data
@@ -187,7 +187,7 @@ def _stream(
         strategy=strategy,
         schedule=platform.schedule.cron,
         datasets=tuple(datasets),
-        credentials=(capture.credential.name, platform.postgresCredential.name),
+        source_credential=capture.credential.name,
         merge_credential=platform.postgresCredential.name,
         views=view_columns,
         spec=spec,

@@ -20,7 +20,7 @@ from handler.model.platform import YellowDataPlatform
 from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
 from handler.render.streams import Stream, platform_streams
 from handler.render.templates import Templates, dump_documents
-from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, credential_env
+from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, Role, credential_env
 
 MANIFEST_PATH = ".datasurface/manifest.json"
 #: Top-level folders the renderer owns in the deployment repo; other files are left alone.
@@ -83,19 +83,24 @@ def _label_value(value: str) -> str:
     )
 
 
-def _secret_env(credential: str) -> list[dict[str, Any]]:
-    user_var, password_var = credential_env(credential)
+#: The secret of a stream's producer database: each CronWorkflow passes its own stream's, so a run
+#: can read no other stream's secret, although the platform's streams share one WorkflowTemplate.
+SOURCE_SECRET_PARAMETER = "{{inputs.parameters.source-secret}}"  # noqa: S105 - a secret name, by parameter
+
+
+def _secret_env(role: Role, secret: str) -> list[dict[str, Any]]:
+    user_var, password_var = credential_env(role)
     return [
-        {"name": user_var, "valueFrom": {"secretKeyRef": {"name": credential, "key": SECRET_USER_KEY}}},
-        {"name": password_var, "valueFrom": {"secretKeyRef": {"name": credential, "key": SECRET_PASSWORD_KEY}}},
+        {"name": user_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_USER_KEY}}},
+        {"name": password_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_PASSWORD_KEY}}},
     ]
 
 
-def _credential_env(specs: list[Stream], merge_only: bool) -> list[dict[str, Any]]:
-    names = {s.merge_credential for s in specs}
-    if not merge_only:
-        names |= {name for s in specs for name in s.credentials}
-    return [env for name in sorted(names) for env in _secret_env(name)]
+def _merge_env(specs: list[Stream]) -> list[dict[str, Any]]:
+    secrets = sorted({s.merge_credential for s in specs})
+    if len(secrets) > 1:  # one platform, one merge database: lint rule platform-config keeps it so
+        raise ValueError(f"the streams of one platform name several merge credentials: {', '.join(secrets)}")
+    return _secret_env("merge", secrets[0]) if secrets else []
 
 
 def all_streams(eco: Ecosystem) -> dict[str, list[Stream]]:
@@ -131,8 +136,8 @@ def render_platform(
         "resources": options.resources,
         "small_resources": _SMALL_RESOURCES,
         "security_context": _SECURITY_CONTEXT,
-        "job_env": _credential_env(specs, merge_only=False),
-        "merge_env": _credential_env(specs, merge_only=True),
+        "job_env": _merge_env(specs) + _secret_env("source", SOURCE_SECRET_PARAMETER),
+        "merge_env": _merge_env(specs),
         "max_iterations": options.max_iterations,
         "retry_limit": options.retry_limit,
         "active_deadline_seconds": options.active_deadline_seconds,
@@ -171,6 +176,7 @@ def render_platform(
                 **base,
                 "cron_name": cron_name,
                 "stream": spec.stream,
+                "source_secret": spec.source_credential,
                 "schedule": spec.schedule,
                 "starting_deadline_seconds": 60,
                 "mutex": f"{pname}-{k8s_name(spec.stream)}",

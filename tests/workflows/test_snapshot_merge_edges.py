@@ -229,7 +229,7 @@ def test_missing_table_is_permanent_and_an_unreachable_database_is_transient(sta
     assert code == 75 and outcome["transient"] is True
 
 
-def test_credentials_come_from_environment_variables_named_after_the_secret(tmp_path: Path) -> None:
+def test_credentials_come_from_environment_variables_named_after_the_databases_role(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -244,7 +244,10 @@ def test_credentials_come_from_environment_variables_named_after_the_secret(tmp_
         env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1
-    assert "set POSTGRES_MERGE_USER and POSTGRES_MERGE_PASSWORD" in result.stderr
+    assert (
+        "set DATASURFACE_MERGE_USER and DATASURFACE_MERGE_PASSWORD (from the Kubernetes secret 'postgres-merge')"
+        in result.stderr
+    )
 
 
 def test_an_invalid_spec_is_a_permanent_error(tmp_path: Path) -> None:

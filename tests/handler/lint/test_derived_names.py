@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from handler.findings import Finding
 from handler.lint import lint
 from handler.model import (
-    Credential,
-    CredentialType,
     Dataset,
     DatasetGroup,
     DatasetSink,
@@ -125,19 +121,3 @@ def test_platforms_whose_kubernetes_names_are_equal() -> None:
 
     findings = collisions(add)
     assert any("Kubernetes name of a platform 'yellowlive'" in f.message for f in findings)
-
-
-@pytest.mark.parametrize("other", ["postgres_producer", "POSTGRES-PRODUCER", "postgres.producer"])
-def test_credentials_that_would_share_environment_variables(other: str) -> None:
-    def add(eco: Ecosystem) -> None:
-        extra = store_like(eco, "Store2", "orders")
-        capture = extra.capture_metadata
-        assert capture is not None
-        import copy
-
-        extra.capture_metadata = copy.deepcopy(capture)
-        extra.capture_metadata.credential = Credential(other, CredentialType.USER_PASSWORD)
-        eco.zones[0].teams[0].datastores.append(extra)
-
-    (finding,) = collisions(add)
-    assert "credential environment variable 'POSTGRES_PRODUCER_USER'" in finding.message

@@ -15,7 +15,7 @@ from handler.render.streams import platform_streams
 from handler.render.templates import Templates
 from tests.support.manifests import documents, validation_errors
 from tests.support.template import ROOT, build_template_ecosystem
-from workflows.spec import JobSpec, credential_env, sql_name
+from workflows.spec import JobSpec, sql_name
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +102,13 @@ def test_workflow_template_runs_the_job_with_secrets_by_reference(tree: dict[str
     assert merge["container"]["command"] == ["datasurface", "job", "snapshot-merge"]
     assert merge["retryStrategy"]["expression"] == "asInt(lastRetry.exitCode) == 75"  # transient failures only
     env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in merge["container"]["env"]}
-    user, password = credential_env("postgres-producer")
-    assert env[user] == {"name": "postgres-producer", "key": "username"}
-    assert env[password] == {"name": "postgres-producer", "key": "password"}
+    assert env == {
+        "DATASURFACE_MERGE_USER": {"name": "postgres-merge", "key": "username"},
+        "DATASURFACE_MERGE_PASSWORD": {"name": "postgres-merge", "key": "password"},
+        # the producer secret is the one the running stream passes: no stream's secret is in the template
+        "DATASURFACE_SOURCE_USER": {"name": "{{inputs.parameters.source-secret}}", "key": "username"},
+        "DATASURFACE_SOURCE_PASSWORD": {"name": "{{inputs.parameters.source-secret}}", "key": "password"},
+    }
     assert all("value" not in e for e in merge["container"]["env"])  # never a literal secret
     loop = by_name["merge-loop"]["steps"]
     assert "keep_working" in loop[2][0]["when"] and "< 10" in loop[2][0]["when"]
@@ -265,3 +269,36 @@ def test_large_platforms_split_job_specs_over_configmaps_under_the_size_limit() 
     sources = template["spec"]["volumes"][0]["projected"]["sources"]
     assert [s["configMap"]["name"] for s in sources] == [cm["metadata"]["name"] for cm in configmaps]
     assert validation_errors(template) == [] and all(validation_errors(cm) == [] for cm in configmaps)
+
+
+def test_each_stream_passes_only_its_own_producer_secret() -> None:
+    """Two teams' stores on one platform: each CronWorkflow names its own store's secret, and the
+    shared WorkflowTemplate names no producer secret at all."""
+    import copy
+
+    from handler.model import Credential, CredentialType, DatasetSink
+
+    eco = build_template_ecosystem()
+    team = eco.zones[0].teams[0]
+    other = copy.deepcopy(team.datastores[0])
+    other.name = "Store2"
+    assert other.capture_metadata is not None
+    other.capture_metadata.credential = Credential("store2-producer", CredentialType.USER_PASSWORD)
+    team.datastores.append(other)
+    group = team.workspaces[0].getDSG("LiveDSG")
+    assert group is not None
+    group.sinks.append(DatasetSink("Store2", "customers"))
+    tree = render_tree(eco)
+    crons = {
+        doc["spec"]["workflowSpec"]["arguments"]["parameters"][0]["value"]: doc["spec"]["workflowSpec"]["arguments"][
+            "parameters"
+        ][1]
+        for path, doc in documents(tree)
+        if doc["kind"] == "CronWorkflow" and path.startswith("platforms/yellowlive/")
+    }
+    assert crons == {
+        "Store1": {"name": "source-secret", "value": "postgres-producer"},
+        "Store2": {"name": "source-secret", "value": "store2-producer"},
+    }
+    template = tree["platforms/yellowlive/20-workflowtemplate-snapshot-merge.yaml"].decode()
+    assert "postgres-producer" not in template and "store2-producer" not in template
