@@ -64,11 +64,13 @@ def deploy_model_commit(
     author: git.Actor | None = None,
     templates: Templates | None = None,
     limits: SandboxLimits | None = None,
+    validated_hashes: set[str] | None = None,
 ) -> DeployOutcome:
     """Deploy the model in ``model_dir`` (the tree of ``model_commit``) unless it has lint errors.
 
     ``model_git`` is a repository that knows ``model_commit`` and its history, to tell a newer
-    commit from an older one.
+    commit from an older one. With ``validated_hashes``, the model evaluated now must be one of
+    the models validation judged (by canonical hash): what deploys is what was validated.
     """
     loaded = load_model(model_dir, limits)
     findings = list(loaded.findings) + (lint(loaded.ecosystem) if loaded.ecosystem is not None else [])
@@ -78,6 +80,12 @@ def deploy_model_commit(
         return DeployOutcome(
             "rejected", "", f"not deployed: {len(errors)} errors ({first})", errors, loaded.unsandboxed
         )
+    if validated_hashes is not None and loaded.ecosystem.canonical_hash() not in validated_hashes:
+        detail = (
+            f"not deployed: the model of {model_commit[:12]} evaluated now is not the model that was validated "
+            "(createEcosystem() returned something else this time)"
+        )
+        return DeployOutcome("rejected", "", detail, (), loaded.unsandboxed)
     options = dataclasses.replace(options, model_commit=model_commit)
     tree = render_tree(loaded.ecosystem, options, templates)
     outcome = commit_deployment(tree, model_repo, model_commit, model_git, deploy, author or bot_author())

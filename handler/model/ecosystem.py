@@ -4,6 +4,7 @@ canonical JSON form."""
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -93,6 +94,10 @@ class Ecosystem(ModelObject, metaclass=FlexibleConstructor, kw_only=True):  # no
 
     def to_canonical_json(self) -> bytes:
         return to_canonical_json(self)
+
+    def canonical_hash(self) -> str:
+        """SHA-256 of the canonical JSON: the identity of the model's content."""
+        return hashlib.sha256(self.to_canonical_json()).hexdigest()
 
     @classmethod
     def from_canonical_json(cls, data: bytes | str) -> Ecosystem:

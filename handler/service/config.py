@@ -11,6 +11,8 @@
 | work_dir | DATASURFACE_WORK_DIR | ./datasurface-work |
 | state_db_url | DATASURFACE_STATE_DB_URL | sqlite:///<work_dir>/state.db (PostgreSQL by URL) |
 | workers | DATASURFACE_WORKERS | 2 |
+| allow_unsandboxed | DATASURFACE_ALLOW_UNSANDBOXED | false (true: run models without Landlock or seccomp, and say so in every report) |
+| require_validated_deploys | DATASURFACE_REQUIRE_VALIDATED_DEPLOYS | true (deploy a merge only if its model was validated) |
 | public_url | DATASURFACE_PUBLIC_URL | - (this service's address as GitHub users reach it: each commit status links to its job's page, PUBLIC_URL/jobs/ID) |
 
 Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
@@ -18,6 +20,7 @@ Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from handler.deploy import BOT_EMAIL, BOT_NAME
+from handler.loading import SandboxLimits
 
 ENV_PREFIX = "DATASURFACE_"
 
@@ -52,6 +56,10 @@ class ServiceConfig(BaseModel):
     state_db_url: str | None = None
     workers: int = 2
     public_url: str | None = None
+    # Model code runs only in the full sandbox; True runs it without (every report says so).
+    allow_unsandboxed: bool = False
+    # Deploy a merge only when its model is one a validation of that tree judged and passed.
+    require_validated_deploys: bool = True
     git_author_name: str = BOT_NAME
     git_author_email: str = BOT_EMAIL
 
@@ -70,6 +78,10 @@ class ServiceConfig(BaseModel):
     def job_url(self, job_id: int) -> str | None:
         """The page of a job on this service (a status's ``target_url``); None without ``public_url``."""
         return f"{self.public_url.rstrip('/')}/jobs/{job_id}" if self.public_url else None
+
+    def sandbox_limits(self) -> SandboxLimits:
+        limits = SandboxLimits.from_env()
+        return dataclasses.replace(limits, allow_unsandboxed=True) if self.allow_unsandboxed else limits
 
     @property
     def state_url(self) -> str:

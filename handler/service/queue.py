@@ -71,6 +71,21 @@ jobs = Table(
     Column("report", Text, nullable=True),  # Markdown shown on the job's page
     Index("jobs_key_status", "key", "status"),  # supersede and claim look up one key's queued jobs
 )
+# What each validation judged: the model (its canonical hash) of a tree of a model repository.
+# A merge is deployed only when its tree's model, evaluated again, has the hash of a passing one.
+validations = Table(
+    "validations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repo", String(200), nullable=False),
+    Column("tree", String(64), nullable=False),
+    Column("model_hash", String(64), nullable=False),
+    Column("verdict", String(10), nullable=False),
+    Column("pull_request", Integer, nullable=False),
+    Column("commit_sha", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("validations_repo_tree", "repo", "tree"),
+)
 
 
 @dataclass(frozen=True)
@@ -225,6 +240,32 @@ class JobQueue:
                 .where(jobs.c.id == job.id)
                 .values(status=status, result=result[:2000], report=report, updated_at=time.time())
             )
+
+    def record_validation(
+        self, repo: str, tree: str, model_hash: str, verdict: str, pull_request: int, sha: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(validations).values(
+                    repo=repo,
+                    tree=tree,
+                    model_hash=model_hash,
+                    verdict=verdict,
+                    pull_request=pull_request,
+                    commit_sha=sha,
+                    created_at=time.time(),
+                )
+            )
+
+    def validated_hashes(self, repo: str, tree: str) -> set[str]:
+        """Model hashes that passed validation for this tree of the repository."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(validations.c.model_hash).where(
+                    validations.c.repo == repo, validations.c.tree == tree, validations.c.verdict == "pass"
+                )
+            ).all()
+        return {row.model_hash for row in rows}
 
     def job(self, job_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from handler.deploy import bot_author, deploy_model_commit
 from handler.findings import Severity
@@ -39,7 +40,18 @@ class JobContext:
     config: ServiceConfig
     vcs: VcsClient
     observe: Callable[[str, float], None]
+    ledger: ValidationLedger
     target_url: str | None = None
+
+
+class ValidationLedger(Protocol):
+    """Where validations record the model they judged, and deployments look it up (the job queue)."""
+
+    def record_validation(
+        self, repo: str, tree: str, model_hash: str, verdict: str, pull_request: int, sha: str
+    ) -> None: ...
+
+    def validated_hashes(self, repo: str, tree: str) -> set[str]: ...
 
 
 def validate_pull_request(event: PullRequestEvent, ctx: JobContext) -> RunResult:
@@ -53,10 +65,18 @@ def validate_pull_request(event: PullRequestEvent, ctx: JobContext) -> RunResult
     if event.head_clone_url != event.clone_url:  # a fork: its commits come from its own repository
         repo.git.fetch(vcs.clone_url(event.head_clone_url), event.head_sha)
     changed = vcs.pr_files(event.repo, event.number)
+    content = ModelMirror.pr_content_rev(repo, event.number, event.head_sha)
     with tempfile.TemporaryDirectory(prefix="datasurface-pr-") as tmp:
         base = mirror.export(repo, event.base_sha, Path(tmp) / "base")
-        head = mirror.export(repo, ModelMirror.pr_content_rev(repo, event.number, event.head_sha), Path(tmp) / "head")
-        result = validate(base, head, ChangeSource(event.head_repo, event.head_branch), changed)
+        head = mirror.export(repo, content, Path(tmp) / "head")
+        result = validate(
+            base, head, ChangeSource(event.head_repo, event.head_branch), changed, config.sandbox_limits()
+        )
+    if result.head is not None:  # what a merge of this tree may deploy: exactly this model
+        tree = repo.commit(content).tree.hexsha
+        ctx.ledger.record_validation(
+            event.repo, tree, result.head.canonical_hash(), result.verdict, event.number, event.head_sha
+        )
     report = to_markdown(result)
     vcs.upsert_comment(event.repo, event.number, report)
     errors = sum(1 for f in result.findings if f.severity == Severity.ERROR)
@@ -88,6 +108,16 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
     model_repo = mirror.fetch(vcs.clone_url(event.clone_url))
     deploy = DeployRepo(config.work_dir, vcs.clone_url(config.deploy_repo_url), config.deploy_branch)
     options = RenderOptions(repo_url=config.deploy_repo_url, target_revision=config.deploy_branch)
+    validated: set[str] | None = None
+    if config.require_validated_deploys:
+        validated = ctx.ledger.validated_hashes(event.repo, model_repo.commit(event.sha).tree.hexsha)
+        if not validated:
+            description = (
+                f"Not deployed: {event.sha[:12]} matches no validated pull request (merge only validated, "
+                "up-to-date branches)"
+            )
+            vcs.set_status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", description, ctx.target_url)
+            return RunResult("failed", description)
     with tempfile.TemporaryDirectory(prefix="datasurface-deploy-") as tmp:
         model_dir = mirror.export(model_repo, event.sha, Path(tmp) / "model")
         outcome = deploy_model_commit(
@@ -98,6 +128,8 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
             deploy,
             options,
             author=bot_author(config.git_author_name, config.git_author_email),
+            limits=config.sandbox_limits(),
+            validated_hashes=validated,
         )
     if outcome.kind == "rejected":
         vcs.set_status(

@@ -96,7 +96,7 @@ class Worker:
             event = events.from_dict(payload)
             log.info("job started", extra={"job": job.id, "kind": job.kind, "key": job.key, "attempt": job.attempts})
             vcs = self.vcs_factory(installation)
-            ctx = JobContext(self.config, vcs, self.metrics.observe, self.config.job_url(job.id))
+            ctx = JobContext(self.config, vcs, self.metrics.observe, self.queue, self.config.job_url(job.id))
             try:
                 if isinstance(event, events.PullRequestEvent):
                     result: RunResult = validate_pull_request(event, ctx)

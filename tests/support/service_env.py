@@ -94,6 +94,8 @@ class Env:
             deploy_repo_url=str(self.deploy_bare),
             work_dir=root / "work",
             workers=2,
+            # Deployment mechanics are tested on their own; the validated-deploys rule has its tests.
+            require_validated_deploys=False,
         )
 
     def deployment_log(self) -> list[str]:
@@ -128,6 +130,7 @@ def start_service(env: Env, port: int) -> subprocess.Popen[bytes]:
         "DATASURFACE_DEPLOY_REPO_URL": str(env.deploy_bare),
         "DATASURFACE_WORK_DIR": str(env.root / "work"),
         "DATASURFACE_WORKERS": "1",
+        "DATASURFACE_REQUIRE_VALIDATED_DEPLOYS": "false",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "handler.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from handler.service.app import create_app
+from handler.service.queue import JobQueue
 from handler.service.signature import sign
 from handler.service.vcs import COMMENT_MARKER
 from tests.support.fake_github import ServerThread
@@ -358,3 +359,54 @@ def test_an_app_finds_its_comment_by_its_bot_account(env: Env, tmp_path: Path) -
     first = client.upsert_comment(REPO, 5, "report 1")
     second = client.upsert_comment(REPO, 5, "report 2")
     assert first == second and len(env.comments(5)) == 2 and env.comments(5)[1]["body"].endswith("report 2")
+
+
+@pytest.fixture
+def strict_service(env: Env) -> Iterator[tuple[str, JobQueue]]:
+    """The service as deployed: a merge deploys only a model that validation judged and passed."""
+    app = create_app(env.config.model_copy(update={"require_validated_deploys": True}))
+    with ServerThread(app) as url:
+        yield url, app.state.queue
+
+
+def test_a_validated_merge_deploys_and_an_unvalidated_push_does_not(
+    env: Env, strict_service: tuple[str, JobQueue]
+) -> None:
+    service, _ = strict_service
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    head = env.model.change(add_column("nickname"), "add nickname")
+    env.model.push("team1")
+    env.github.pr_files[(REPO, 21)] = ["eco.py"]
+    deliver(service, "pull_request", pr_payload(env.model, 21, head, base))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")))
+    merged = env.model.merge_to_main("team1")
+    deliver(service, "push", push_payload(env.model, merged, base))
+    wait_until(lambda: any(s["state"] != "pending" for s in env.github.statuses_for(merged, "datasurface/deploy")))
+    assert [s["state"] for s in env.github.statuses_for(merged, "datasurface/deploy")] == ["pending", "success"]
+
+    env.model.branch("main")
+    pushed = env.model.change(add_column("loyalty"), "pushed straight to main, never validated")
+    env.model.push("main")
+    deliver(service, "push", push_payload(env.model, pushed, merged))
+    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(pushed, "datasurface/deploy")))
+    (failure,) = [s for s in env.github.statuses_for(pushed, "datasurface/deploy") if s["state"] == "failure"]
+    assert "matches no validated pull request" in failure["description"]
+    assert [line.split()[1] for line in env.deployment_log()] == [merged]
+
+
+def test_a_model_that_evaluates_differently_than_when_validated_is_not_deployed(
+    env: Env, strict_service: tuple[str, JobQueue]
+) -> None:
+    service, queue = strict_service
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(add_column("nickname"), "add nickname")
+    merged = env.model.merge_to_main("team1")
+    tree = git(env.model.work, "rev-parse", f"{merged}^{{tree}}")
+    queue.record_validation(REPO, tree, "0" * 64, "pass", 22, merged)  # what validation judged: another model
+    deliver(service, "push", push_payload(env.model, merged, base))
+    wait_until(lambda: any(s["state"] == "failure" for s in env.github.statuses_for(merged, "datasurface/deploy")))
+    (failure,) = [s for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "failure"]
+    assert "is not the model that was validated" in failure["description"]
+    assert env.deployment_log() == []
