@@ -195,3 +195,39 @@ def test_init_starts_a_model_repository_that_lints_clean(tmp_path: Path) -> None
     assert run("lint", str(folder)).returncode == 0
     again = run("init", str(folder))
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+
+
+# --- failing closed --------------------------------------------------------------------------------
+
+
+def test_lint_refuses_to_run_a_model_without_the_full_sandbox(tmp_path: Path) -> None:
+    pretend = {"DATASURFACE_SANDBOX_PRETEND_MISSING": "landlock"}
+    refused = run_cli("lint", str(TEMPLATE), env=pretend)
+    assert refused.returncode == 1 and "load-sandbox-unavailable" in refused.stdout
+    allowed = run_cli("lint", str(TEMPLATE), "--allow-unsandboxed", env=pretend)
+    assert allowed.returncode == 0 and "WITHOUT the full sandbox" in allowed.stderr
+    assert "load-unsandboxed" in allowed.stdout
+
+
+def test_a_report_of_an_unsandboxed_validation_says_so_at_the_top(tmp_path: Path) -> None:
+    out, empty = tmp_path / "report.md", tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli(
+        "validate",
+        "--base",
+        str(empty),
+        "--head",
+        str(TEMPLATE),
+        "--source",
+        "acme/datasurface-model@main",
+        "--changed-files",
+        "eco.py",
+        "--format",
+        "markdown",
+        "--out",
+        str(out),
+        "--allow-unsandboxed",
+        env={"DATASURFACE_SANDBOX_PRETEND_MISSING": "seccomp"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("> ⚠️ **The model code ran WITHOUT the full sandbox")
