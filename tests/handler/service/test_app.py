@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from handler.service.app import create_app
+from handler.service.config import ServiceConfig
 from handler.service.queue import JobQueue
 from handler.service.signature import sign
 from handler.service.vcs import COMMENT_MARKER
@@ -269,23 +271,26 @@ def test_oversized_bodies_are_refused(env: Env, service: str) -> None:
     assert response.status_code == 413
 
 
-def test_github_app_credentials_use_an_installation_token(env: Env, tmp_path: Path) -> None:
-    import jwt
+@pytest.fixture
+def app_key(env: Env, tmp_path: Path) -> tuple[Any, ServiceConfig]:
+    """A GitHub App's private key, and the service configured to authenticate as that app."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from handler.service.vcs import GitHubClient
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "app.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        )
-    )
-    config = env.config.model_copy(
-        update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem}
-    )
+    encoding, private_format = serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL
+    pem.write_bytes(key.private_bytes(encoding, private_format, serialization.NoEncryption()))
+    update = {"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem}
+    return key, env.config.model_copy(update=update)
+
+
+def test_github_app_credentials_use_an_installation_token(env: Env, app_key: tuple[Any, ServiceConfig]) -> None:
+    import jwt
+
+    from handler.service.vcs import GitHubClient
+
+    key, config = app_key
     client = GitHubClient(config, installation_id=42)
     client.set_status(REPO, "a" * 40, "datasurface/validate", "pending", "checking")
     token_request = next(r for r in env.github.requests if r.path == "/app/installations/42/access_tokens")
@@ -337,23 +342,10 @@ def test_the_sticky_comment_is_only_ever_one_the_bot_wrote(env: Env, service: st
     assert comments[1]["user"]["login"] == "datasurface-bot" and "column:nickname" in comments[1]["body"]
 
 
-def test_an_app_finds_its_comment_by_its_bot_account(env: Env, tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
+def test_an_app_finds_its_comment_by_its_bot_account(env: Env, app_key: tuple[Any, ServiceConfig]) -> None:
     from handler.service.vcs import GitHubClient
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = tmp_path / "app.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        )
-    )
-    config = env.config.model_copy(
-        update={"github_token": None, "github_app_id": 1234, "github_app_private_key_file": pem}
-    )
-    client = GitHubClient(config, installation_id=42)
+    client = GitHubClient(app_key[1], installation_id=42)
     assert client.login == "datasurface[bot]"
     env.github.add_comment(REPO, 5, f"{COMMENT_MARKER}\nold", "datasurface-bot")  # a token's comment, not the app's
     first = client.upsert_comment(REPO, 5, "report 1")
