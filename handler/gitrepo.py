@@ -93,13 +93,34 @@ class ModelMirror:
         return dest
 
     @staticmethod
-    def pr_content_rev(repo: git.Repo, number: int, head_sha: str) -> str:
-        """The PR merged into its base when GitHub offers that (refs/pull/N/merge of this head), else the head."""
+    def has_commit(repo: git.Repo, sha: str) -> bool:
         try:
-            merge = repo.commit(f"refs/pull/{number}/merge")
-        except (git.BadName, ValueError):
-            return head_sha
-        return merge.hexsha if any(p.hexsha == head_sha for p in merge.parents) else head_sha
+            repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    @staticmethod
+    def branch_head(repo: git.Repo, branch: str) -> str | None:
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"))
+        except git.GitCommandError:
+            return None
+
+    @staticmethod
+    def merge_result(repo: git.Repo, base: str, head: str) -> str | None:
+        """The tree of ``head`` merged into ``base``, computed here (``git merge-tree``), as a merge
+        would make it; None when they conflict. Independent of GitHub's ``refs/pull/N/merge``, which
+        it recomputes late when the base moves."""
+        try:
+            return str(repo.git.merge_tree("--write-tree", base, head)).splitlines()[0]
+        except git.GitCommandError:
+            return None
+
+    @staticmethod
+    def changed_files(repo: git.Repo, base: str, result: str) -> list[str]:
+        """Every path that differs between two trees or commits (renames as a removal and an addition)."""
+        return sorted(set(repo.git.diff("--name-only", "--no-renames", base, result).splitlines()))
 
     @staticmethod
     def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:

@@ -78,10 +78,12 @@ class _Budget:
         return True
 
 
-def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
-    """The bot's comment. Every name and message from the model is escaped (``handler.reports.markdown``)."""
+def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT, against: str | None = None) -> str:
+    """The bot's comment. Every name and message from the model is escaped (``handler.reports.markdown``).
+
+    ``against`` names the base it was judged against (``main abc1234``)."""
     out = _Budget(limit - 600)  # room for the truncation notice and closing tags
-    _header(out, result)
+    _header(out, result, against)
     errors = [f for f in result.findings if f.severity == Severity.ERROR]
     warnings = [f for f in result.findings if f.severity == Severity.WARNING]
     if errors:
@@ -102,7 +104,7 @@ def to_markdown(result: ValidationResult, limit: int = MARKDOWN_LIMIT) -> str:
     return text[:limit]
 
 
-def _header(out: _Budget, result: ValidationResult) -> None:
+def _header(out: _Budget, result: ValidationResult, against: str | None) -> None:
     if result.unsandboxed:
         out.add(f"> ⚠️ **{UNSANDBOXED}**: {escape(result.unsandboxed)}", "")
     if result.verdict == "pass":
@@ -116,6 +118,8 @@ def _header(out: _Budget, result: ValidationResult) -> None:
     ]
     if result.initial_checkin:
         facts.append("initial check-in")
+    if against:
+        facts.append(f"merged into {code(against)}")
     out.add(" · ".join(facts), "")
 
 

@@ -15,9 +15,10 @@ from handler.service import pages
 from handler.service.config import ServiceConfig
 from handler.service.intake import WebhookIntake
 from handler.service.logs import redact
+from handler.service.metrics import Metrics
 from handler.service.queue import JobQueue
 from handler.service.vcs import VcsClient
-from handler.service.worker import Metrics, Worker
+from handler.service.worker import Worker
 
 
 def create_app(

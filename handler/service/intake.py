@@ -16,9 +16,9 @@ from typing import Any
 
 from handler.service import events
 from handler.service.logs import delivery_id
+from handler.service.metrics import Metrics
 from handler.service.queue import JobQueue
 from handler.service.signature import verify
-from handler.service.worker import Metrics
 
 log = logging.getLogger("datasurface.service")
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB

@@ -44,6 +44,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from pgtools.urls import psycopg2_url
 
 QUEUED, RUNNING, DONE, FAILED, SUPERSEDED = "queued", "running", "done", "failed", "superseded"
+#: Job kinds where newer queued work for the same key replaces older queued work.
+SUPERSEDING = frozenset({"validate", "revalidate", "merge_group"})
 
 metadata = MetaData()
 deliveries = Table(
@@ -69,6 +71,7 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("result", Text, nullable=True),
     Column("report", Text, nullable=True),  # Markdown shown on the job's page
+    Column("not_before", Float, nullable=True),  # a retry waits until then (GitHub's Retry-After, backoff)
     Index("jobs_key_status", "key", "status"),  # supersede and claim look up one key's queued jobs
 )
 # What each validation judged: the model (its canonical hash) of a tree of a model repository.
@@ -191,25 +194,47 @@ class JobQueue:
             return False
         if job is not None:
             kind, key, payload = job
-            if kind == "validate":
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.key == key, jobs.c.status == QUEUED)
-                    .values(status=SUPERSEDED, updated_at=now, result="superseded by a newer push")
-                )
-            conn.execute(
-                insert(jobs).values(
-                    key=key,
-                    kind=kind,
-                    delivery_id=delivery_id,
-                    payload=msgspec.json.encode(payload).decode(),
-                    status=QUEUED,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            self._insert_job(conn, kind, key, payload, delivery_id, supersede=kind in SUPERSEDING)
         return True
+
+    @staticmethod
+    def _insert_job(
+        conn: Connection,
+        kind: str,
+        key: str,
+        payload: dict[str, Any],
+        delivery_id: str,
+        *,
+        supersede: bool,
+        not_before: float | None = None,
+    ) -> None:
+        now = time.time()
+        if supersede:  # newer work for the same key makes queued work for it pointless
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.key == key, jobs.c.kind == kind, jobs.c.status == QUEUED)
+                .values(status=SUPERSEDED, updated_at=now, result="superseded by newer work")
+            )
+        conn.execute(
+            insert(jobs).values(
+                key=key,
+                kind=kind,
+                delivery_id=delivery_id,
+                payload=msgspec.json.encode(payload).decode(),
+                status=QUEUED,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+                not_before=not_before,
+            )
+        )
+
+    def enqueue(self, kind: str, key: str, payload: dict[str, Any], *, not_before: float | None = None) -> None:
+        """Queue work that no webhook delivered (re-validations, a status still to report)."""
+        with self.engine.begin() as conn:
+            self._insert_job(
+                conn, kind, key, payload, f"internal:{kind}", supersede=kind in SUPERSEDING, not_before=not_before
+            )
 
     def close(self) -> None:
         self._pending.put(None)
@@ -219,8 +244,9 @@ class JobQueue:
     def claim(self) -> Job | None:
         with self._claim_lock, self.engine.begin() as conn:
             busy = select(jobs.c.key).where(jobs.c.status == RUNNING).scalar_subquery()
+            due = (jobs.c.not_before.is_(None)) | (jobs.c.not_before <= time.time())
             row = conn.execute(
-                select(jobs).where(jobs.c.status == QUEUED, jobs.c.key.not_in(busy)).order_by(jobs.c.id).limit(1)
+                select(jobs).where(jobs.c.status == QUEUED, due, jobs.c.key.not_in(busy)).order_by(jobs.c.id).limit(1)
             ).first()
             if row is None:
                 return None
@@ -239,6 +265,15 @@ class JobQueue:
                 update(jobs)
                 .where(jobs.c.id == job.id)
                 .values(status=status, result=result[:2000], report=report, updated_at=time.time())
+            )
+
+    def retry_later(self, job: Job, result: str, not_before: float) -> None:
+        """Back to the queue, not to be claimed before ``not_before`` (a worker never sleeps on it)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(status=QUEUED, result=result[:2000], not_before=not_before, updated_at=time.time())
             )
 
     def record_validation(

@@ -7,11 +7,11 @@ server that answers like GitHub).
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
 
-from github import Auth, Github, GithubIntegration
+from github import Auth, Github, GithubIntegration, GithubRetry
 
 from handler.service.config import ServiceConfig
 
@@ -25,9 +25,25 @@ class VcsClient(Protocol):
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str = COMMENT_MARKER) -> int: ...
 
-    def pr_files(self, repo: str, number: int) -> list[str]: ...
-
     def clone_url(self, url: str) -> str: ...
+
+
+class WriteSafeRetry(GithubRetry):
+    """PyGithub's retry (it waits out ``Retry-After`` and rate-limit resets, and retries 5xx), except
+    that a write whose reply was a 5xx is not sent again at this level: it may have been done, and
+    a second comment must never appear. The job is retried instead, and it looks before it writes.
+    A wait longer than ``max_rate_limit_wait`` raises, and the job is scheduled for later."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("total", 5)
+        kwargs.setdefault("backoff_factor", 1)
+        kwargs.setdefault("max_rate_limit_wait", 60)
+        super().__init__(**kwargs)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() in ("POST", "PATCH") and status_code >= 500:
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
 
 
 class GitHubClient:
@@ -46,7 +62,12 @@ class GitHubClient:
         else:
             raise ValueError("no GitHub credentials: set github_token or a GitHub App (app id, private key)")
         self.github = Github(
-            base_url=config.github_api_url.rstrip("/"), auth=auth, retry=3, timeout=30, per_page=100, lazy=True
+            base_url=config.github_api_url.rstrip("/"),
+            auth=auth,
+            retry=WriteSafeRetry(),
+            timeout=30,
+            per_page=100,
+            lazy=True,
         )
         self._auth = auth
 
@@ -80,15 +101,6 @@ class GitHubClient:
                     comment.edit(text)
                 return int(comment.id)
         return int(issue.create_comment(text).id)
-
-    def pr_files(self, repo: str, number: int) -> list[str]:
-        pull = self.github.get_repo(repo).get_pull(number)
-        names: list[str] = []
-        for changed in pull.get_files():
-            names.append(changed.filename)
-            if changed.previous_filename:  # a rename changes the old path too
-                names.append(changed.previous_filename)
-        return sorted(set(names))
 
     def clone_url(self, url: str) -> str:
         """HTTPS clone URLs carry the token (never logged); local paths and file:// are left alone."""

@@ -1,54 +1,49 @@
-"""Worker threads: claim a job, run its runner, record the outcome; retry failures a few times."""
+"""Worker threads: claim a job that is due, run its runner, record the outcome.
+
+A failed job is classified (``failures.py``): a transient failure goes back to the queue with a
+not-before time (GitHub's ``Retry-After`` or a backoff), so no worker sleeps on it and no other
+worker takes it early; a permanent one, or one that keeps failing, ends with an error status in
+words. When even that status cannot be written, a job to write it later is queued, so a pull
+request always ends with a status.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import Any
 
 from handler.service import events
 from handler.service.config import ServiceConfig
+from handler.service.deploy_runner import deploy_merge
+from handler.service.failures import backoff, classify
+from handler.service.jobs import DEPLOY_CONTEXT, VALIDATE_CONTEXT, JobContext, RunResult
 from handler.service.logs import delivery_id, scrub
-from handler.service.queue import DONE, FAILED, QUEUED, Job, JobQueue
-from handler.service.runners import (
-    DEPLOY_CONTEXT,
-    VALIDATE_CONTEXT,
-    JobContext,
-    RunResult,
-    deploy_merge,
-    validate_pull_request,
-)
+from handler.service.metrics import Metrics
+from handler.service.queue import DONE, FAILED, Job, JobQueue
+from handler.service.validation_runner import validate_pull_request
 from handler.service.vcs import GitHubClient, VcsClient
 
 log = logging.getLogger("datasurface.service")
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 6  # with the backoff, about five minutes of a GitHub outage
+STATUS_ATTEMPTS = 20  # writing a final status is retried longer: a pull request must end with one
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.deliveries = Counter(
-            "datasurface_webhook_deliveries",
-            "Webhook deliveries by event and result",
-            ["event", "result"],
-            registry=self.registry,
-        )
-        self.queue_depth = Gauge("datasurface_queue_depth", "Jobs queued or running", registry=self.registry)
-        self.durations = Histogram(
-            "datasurface_job_seconds",
-            "Validation and deploy durations",
-            ["kind"],
-            registry=self.registry,
-            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300),
-        )
-        self.jobs = Counter(
-            "datasurface_jobs", "Jobs finished by kind and status", ["kind", "status"], registry=self.registry
-        )
+def _report_status(payload: dict[str, Any], ctx: JobContext) -> RunResult:
+    ctx.vcs.set_status(
+        payload["repo"],
+        payload["sha"],
+        payload["context"],
+        payload["state"],
+        payload["description"],
+        payload.get("target_url"),
+    )
+    return RunResult("done", f"reported {payload['state']} on {payload['sha'][:12]}")
 
-    def observe(self, kind: str, seconds: float) -> None:
-        self.durations.labels(kind).observe(seconds)
+
+Runner = Callable[[Any, JobContext], RunResult]
 
 
 class Worker:
@@ -93,24 +88,15 @@ class Worker:
         try:
             payload = dict(job.payload)
             installation = payload.pop("installation", None)
-            event = events.from_dict(payload)
             log.info("job started", extra={"job": job.id, "kind": job.kind, "key": job.key, "attempt": job.attempts})
             vcs = self.vcs_factory(installation)
-            ctx = JobContext(self.config, vcs, self.metrics.observe, self.queue, self.config.job_url(job.id))
+            ctx = JobContext(
+                self.config, vcs, self.metrics.observe, self.queue, self.config.job_url(job.id), job.attempts
+            )
             try:
-                if isinstance(event, events.PullRequestEvent):
-                    result: RunResult = validate_pull_request(event, ctx)
-                else:
-                    result = deploy_merge(event, ctx)
-            except Exception as exc:
-                log.exception("job failed", extra={"job": job.id})
-                if job.attempts < MAX_ATTEMPTS and not self.stop_event.is_set():
-                    self.queue.finish(job, QUEUED, scrub(f"attempt {job.attempts} failed: {exc}"))
-                    self.stop_event.wait(min(30, 2**job.attempts))
-                    return
-                self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {exc}"))
-                self.metrics.jobs.labels(job.kind, FAILED).inc()
-                self._report_error(vcs, event, scrub(str(exc)), ctx.target_url)
+                result = self._dispatch(job.kind, payload, ctx)
+            except Exception as exc:  # noqa: BLE001 - a job must never kill its worker
+                self._failed(job, payload, ctx, exc)
                 return
             self.queue.finish(job, DONE if result.status == "done" else FAILED, result.summary, result.report)
             self.metrics.jobs.labels(job.kind, result.status).inc()
@@ -118,26 +104,56 @@ class Worker:
         finally:
             delivery_id.reset(token)
 
-    @staticmethod
-    def _report_error(vcs: VcsClient, event: object, message: str, target_url: str | None) -> None:
+    def _dispatch(self, kind: str, payload: dict[str, Any], ctx: JobContext) -> RunResult:
+        if kind == "status":
+            return _report_status(payload, ctx)
+        event = events.from_dict(payload)
+        if isinstance(event, events.PullRequestEvent):
+            return validate_pull_request(event, ctx)
+        return deploy_merge(event, ctx)
+
+    def _failed(self, job: Job, payload: dict[str, Any], ctx: JobContext, exc: Exception) -> None:
+        failure = classify(exc)
+        limit = STATUS_ATTEMPTS if job.kind == "status" else MAX_ATTEMPTS
+        if failure.transient and job.attempts < limit and not self.stop_event.is_set():
+            wait = backoff(job.attempts, failure)
+            log.warning("job failed, retrying", extra={"job": job.id, "in_seconds": wait, "reason": failure.message})
+            self.queue.retry_later(
+                job, scrub(f"attempt {job.attempts}: {failure.message}; retrying"), time.time() + wait
+            )
+            return
+        log.error("job failed", extra={"job": job.id, "reason": failure.message}, exc_info=exc)
+        self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {failure.message}"))
+        self.metrics.jobs.labels(job.kind, FAILED).inc()
+        if job.kind != "status":
+            self._report_error(payload, ctx, scrub(failure.message))
+
+    def _report_error(self, payload: dict[str, Any], ctx: JobContext, message: str) -> None:
+        """The final error status; if GitHub refuses even that now, a job writes it later."""
+        event = events.from_dict(dict(payload))
+        if isinstance(event, events.PullRequestEvent):
+            report = {
+                "repo": event.repo,
+                "sha": event.head_sha,
+                "context": VALIDATE_CONTEXT,
+                "description": f"DataSurface could not validate: {message}",
+            }
+        else:
+            report = {
+                "repo": event.repo,
+                "sha": event.sha,
+                "context": DEPLOY_CONTEXT,
+                "description": f"DataSurface could not deploy: {message}",
+            }
+        report["state"], report["description"] = "error", report["description"][:140]
+        if ctx.target_url:
+            report["target_url"] = ctx.target_url
         try:
-            if isinstance(event, events.PullRequestEvent):
-                vcs.set_status(
-                    event.repo,
-                    event.head_sha,
-                    VALIDATE_CONTEXT,
-                    "error",
-                    f"DataSurface could not validate: {message}",
-                    target_url,
-                )
-            elif isinstance(event, events.PushEvent):
-                vcs.set_status(
-                    event.repo,
-                    event.sha,
-                    DEPLOY_CONTEXT,
-                    "error",
-                    f"DataSurface could not deploy: {message}",
-                    target_url,
-                )
-        except Exception:
-            log.exception("could not report the failure")
+            _report_status(report, ctx)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.transient:
+                when = time.time() + backoff(1, failure)
+                self.queue.enqueue("status", f"status:{report['repo']}@{report['sha']}", report, not_before=when)
+            else:
+                log.exception("could not report the failure", extra={"reason": failure.message})

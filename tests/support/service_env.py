@@ -84,6 +84,7 @@ class Env:
     def __init__(self, root: Path, github: FakeGitHub, api_url: str) -> None:
         self.root, self.github, self.api_url = root, github, api_url
         self.model = ModelRepo(root)
+        github.add_repo(REPO, self.model.bare)
         self.deploy_bare = root / "deploy.git"
         git(root, "init", "-q", "--bare", "-b", "main", str(self.deploy_bare))
         self.config = ServiceConfig(

@@ -71,7 +71,6 @@ def test_a_pull_request_gets_one_sticky_comment_and_statuses(env: Env, service: 
     env.model.branch("team1")
     head = env.model.change(add_column("nickname"), "add nickname")
     env.model.push("team1")
-    env.github.pr_files[(REPO, 7)] = ["eco.py"]
     assert deliver(service, "pull_request", pr_payload(env.model, 7, head, base)).status_code == 202
     wait_until(
         lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")),
@@ -109,7 +108,6 @@ def test_a_forbidden_change_fails_and_the_comment_names_the_rule(env: Env, servi
         lambda t: t.replace('                            DDLColumn("phone", VarChar(100)),\n', ""), "drop phone"
     )
     env.model.push("team1")
-    env.github.pr_files[(REPO, 8)] = ["eco.py"]
     deliver(service, "pull_request", pr_payload(env.model, 8, head, base))
     wait_until(
         lambda: any(s["state"] == "failure" for s in env.github.statuses_for(head, "datasurface/validate")),
@@ -312,7 +310,6 @@ def test_each_status_links_to_the_page_of_its_job(env: Env) -> None:
         env.model.branch("team1")
         head = env.model.change(add_column("nickname"), "add nickname")
         env.model.push("team1")
-        env.github.pr_files[(REPO, 9)] = ["eco.py"]
         deliver(service, "pull_request", pr_payload(env.model, 9, head, base))
         wait_until(
             lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")),
@@ -332,7 +329,6 @@ def test_the_sticky_comment_is_only_ever_one_the_bot_wrote(env: Env, service: st
     env.model.branch("team1")
     head = env.model.change(add_column("nickname"), "add nickname")
     env.model.push("team1")
-    env.github.pr_files[(REPO, 12)] = ["eco.py"]
     forged = env.github.add_comment(REPO, 12, f"{COMMENT_MARKER}\n## ✅ DataSurface: this change may merge", "mallory")
     deliver(service, "pull_request", pr_payload(env.model, 12, head, base))
     wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")))
@@ -369,7 +365,6 @@ def test_a_validated_merge_deploys_and_an_unvalidated_push_does_not(
     env.model.branch("team1")
     head = env.model.change(add_column("nickname"), "add nickname")
     env.model.push("team1")
-    env.github.pr_files[(REPO, 21)] = ["eco.py"]
     deliver(service, "pull_request", pr_payload(env.model, 21, head, base))
     wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")))
     merged = env.model.merge_to_main("team1")

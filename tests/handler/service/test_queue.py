@@ -16,7 +16,6 @@ from handler.service.signature import sign
 from tests.support.fake_github import ServerThread
 from tests.support.gitrepos import add_column
 from tests.support.service_env import (
-    REPO,
     SECRET,
     Env,
     deliver,
@@ -34,8 +33,6 @@ def test_killed_with_work_queued_then_restarted_the_work_completes(env: Env) -> 
     head = env.model.change(add_column("nickname"), "add nickname")
     env.model.push("team1")
     merged = env.model.merge_to_main("team1")
-    for number in (1, 2, 3):
-        env.github.pr_files[(REPO, number)] = ["eco.py"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first = start_service(env, port)
@@ -75,8 +72,6 @@ def test_200_concurrent_deliveries_none_lost_none_processed_twice(env: Env) -> N
     heads = [env.model.change(add_column(f"col_{i}"), f"step {i}") for i in range(10)]
     env.model.push("team1")
     prs = range(1, 21)
-    for number in prs:
-        env.github.pr_files[(REPO, number)] = ["eco.py"]
     deliveries = []
     for number in prs:
         for head in heads:
