@@ -107,7 +107,7 @@ class Worker:
     def _dispatch(self, kind: str, payload: dict[str, Any], ctx: JobContext) -> RunResult:
         if kind == "status":
             return _report_status(payload, ctx)
-        event = events.from_dict(payload)
+        event = events.from_dict(dict(payload))
         if isinstance(event, events.PullRequestEvent):
             return validate_pull_request(event, ctx)
         return deploy_merge(event, ctx)

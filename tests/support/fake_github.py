@@ -293,6 +293,7 @@ class FakeGitHub:
 
         @app.post("/repos/{owner}/{name}/statuses/{sha}", status_code=201)
         async def status(owner: str, name: str, sha: str, request: Request) -> dict[str, Any]:
+            known_repo(owner, name)
             body = await request.json()
             if body.get("state") not in STATUS_STATES:
                 raise HTTPException(422, "Validation Failed: state is not included in the list")
