@@ -95,6 +95,46 @@ class _RepositoryName(msgspec.Struct):
     full_name: str = ""
 
 
+class _MergeGroup(msgspec.Struct):
+    head_sha: Sha
+    head_ref: GitRef
+    base_sha: Sha
+    base_ref: GitRef
+
+
+class _MergeGroupPayload(msgspec.Struct):
+    action: Annotated[str, msgspec.Meta(max_length=100)]
+    merge_group: _MergeGroup
+    repository: _Repository
+
+
+class _User(msgspec.Struct):
+    login: Annotated[str, msgspec.Meta(max_length=100)]
+    type: str = "User"
+
+
+class _Comment(msgspec.Struct):
+    id: Number
+    body: Annotated[str, msgspec.Meta(max_length=65536)]
+    user: _User
+
+
+class _IssuePullRequest(msgspec.Struct):
+    url: str = ""
+
+
+class _Issue(msgspec.Struct):
+    number: Number
+    pull_request: _IssuePullRequest | None = None  # present when the issue is a pull request
+
+
+class _IssueCommentPayload(msgspec.Struct):
+    action: Annotated[str, msgspec.Meta(max_length=100)]
+    issue: _Issue
+    comment: _Comment
+    repository: _Repository
+
+
 class _AnyPayload(msgspec.Struct):
     """What every delivery is checked for before its event is parsed: which repository it is about."""
 
@@ -136,11 +176,59 @@ class PushEvent:
 
 
 @dataclass(frozen=True)
+class MergeGroupEvent:
+    """A merge queue asks for checks on exactly the commit that will land."""
+
+    repo: str
+    head_sha: str
+    head_ref: str
+    base_sha: str
+    base_branch: str
+    clone_url: str
+
+    @property
+    def key(self) -> str:
+        return f"merge-group:{self.repo}@{self.head_ref}"
+
+
+@dataclass(frozen=True)
+class CommandEvent:
+    """``/datasurface validate`` or ``/datasurface plan`` in a pull request's comment."""
+
+    repo: str
+    number: int
+    command: str  # validate | plan
+    comment_id: int
+    author: str
+    clone_url: str
+
+    @property
+    def key(self) -> str:
+        return f"pr:{self.repo}#{self.number}"
+
+
+@dataclass(frozen=True)
+class RevalidateEvent:
+    """The default branch moved: the open pull requests' verdicts are stale."""
+
+    repo: str
+    branch: str
+    sha: str
+    clone_url: str
+
+    @property
+    def key(self) -> str:
+        return f"revalidate:{self.repo}"
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
 
 
-Event = PullRequestEvent | PushEvent | Ignored
+Event = PullRequestEvent | PushEvent | MergeGroupEvent | CommandEvent | Ignored
+JobEvent = PullRequestEvent | PushEvent | MergeGroupEvent | CommandEvent | RevalidateEvent
+COMMANDS = ("validate", "plan")
 
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
@@ -173,11 +261,77 @@ def parse(event_name: str, body: bytes) -> Event:
         return _pull_request(_decode(body, _PullRequestPayload))
     if event_name == "push":
         return _push(_decode(body, _PushPayload))
+    if event_name == "merge_group":
+        return _merge_group(_decode(body, _MergeGroupPayload))
+    if event_name == "issue_comment":
+        return _command(_decode(body, _IssueCommentPayload))
     return Ignored(f"event {event_name[:100]!r} is not handled")
 
 
-def _pull_request(payload: _PullRequestPayload) -> Event:
-    if payload.action not in PR_ACTIONS:
+class _ApiBase(msgspec.Struct):
+    ref: GitRef
+    sha: Sha
+    repo: _Repository
+
+
+class _ApiPull(msgspec.Struct):
+    number: Number
+    head: _Head
+    base: _ApiBase
+
+
+def pull_request_from_api(raw: dict[str, Any], action: str) -> PullRequestEvent:
+    """A pull request as the REST API returns it (re-validations, commands), checked like a payload."""
+    try:
+        pull = msgspec.convert(raw, _ApiPull)
+    except msgspec.ValidationError as exc:
+        raise PayloadError(f"GitHub returned a pull request of an unexpected shape: {exc}") from None
+    payload = _PullRequestPayload(
+        action=action,
+        number=pull.number,
+        pull_request=_PullRequest(head=pull.head, base=_Base(pull.base.ref, pull.base.sha)),
+        repository=pull.base.repo,
+    )
+    event = _pull_request(payload, validate_any_action=True)
+    if not isinstance(event, PullRequestEvent):
+        raise PayloadError("not a pull request")
+    return event
+
+
+def _merge_group(payload: _MergeGroupPayload) -> Event:
+    if payload.action != "checks_requested":
+        return Ignored(f"merge_group action {payload.action!r} is not validated")
+    group = payload.merge_group
+    return MergeGroupEvent(
+        repo=payload.repository.full_name,
+        head_sha=group.head_sha,
+        head_ref=group.head_ref,
+        base_sha=group.base_sha,
+        base_branch=group.base_ref.removeprefix("refs/heads/"),
+        clone_url=payload.repository.clone_url,
+    )
+
+
+def _command(payload: _IssueCommentPayload) -> Event:
+    words = payload.comment.body.strip().split()
+    if payload.action != "created" or payload.issue.pull_request is None:
+        return Ignored("not a new comment on a pull request")
+    if len(words) < 2 or words[0] != "/datasurface" or words[1] not in COMMANDS:
+        return Ignored("not a DataSurface command")
+    if payload.comment.user.type == "Bot":
+        return Ignored("commands from bots are ignored")
+    return CommandEvent(
+        repo=payload.repository.full_name,
+        number=payload.issue.number,
+        command=words[1],
+        comment_id=payload.comment.id,
+        author=payload.comment.user.login,
+        clone_url=payload.repository.clone_url,
+    )
+
+
+def _pull_request(payload: _PullRequestPayload, validate_any_action: bool = False) -> Event:
+    if payload.action not in PR_ACTIONS and not validate_any_action:
         return Ignored(f"pull_request action {payload.action!r} is not validated")
     head, base, repository = payload.pull_request.head, payload.pull_request.base, payload.repository
     return PullRequestEvent(
@@ -209,10 +363,16 @@ def event_label(event_name: str) -> str:
     return event_name if event_name in KNOWN_EVENTS else "other"
 
 
-def to_dict(event: PullRequestEvent | PushEvent) -> dict[str, Any]:
+_JOB_EVENTS: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (PullRequestEvent, PushEvent, MergeGroupEvent, CommandEvent, RevalidateEvent)
+}
+
+
+def to_dict(event: JobEvent) -> dict[str, Any]:
     return {"type": type(event).__name__, **asdict(event)}
 
 
-def from_dict(data: dict[str, Any]) -> PullRequestEvent | PushEvent:
-    kind = data.pop("type")
-    return PullRequestEvent(**data) if kind == "PullRequestEvent" else PushEvent(**data)
+def from_dict(data: dict[str, Any]) -> JobEvent:
+    fields = dict(data)
+    event: JobEvent = _JOB_EVENTS[fields.pop("type")](**fields)
+    return event

@@ -88,12 +88,15 @@ class WebhookIntake:
             submitted = self.queue.submit(delivery, event_name[:50], repo, f"ignored: {parsed.reason}"[:200])
             accepted = await asyncio.wrap_future(submitted)
             return Reply(202, "ignored", {"status": "ignored", "reason": parsed.reason, "duplicate": not accepted})
-        kind = "validate" if isinstance(parsed, events.PullRequestEvent) else "deploy"
-        job = (kind, parsed.key, {**events.to_dict(parsed), "installation": installation})
-        accepted = await asyncio.wrap_future(self.queue.submit(delivery, event_name[:50], repo, f"queued {kind}", job))
+        jobs = [
+            (kind, event.key, {**events.to_dict(event), "installation": installation})
+            for kind, event in _jobs_of(parsed)
+        ]
+        kind = jobs[0][0]
+        accepted = await asyncio.wrap_future(self.queue.submit(delivery, event_name[:50], repo, f"queued {kind}", jobs))
         if not accepted:
             return Reply(202, "duplicate", {"status": "duplicate", "delivery": delivery})
-        self.metrics.queue_depth.inc()
+        self.metrics.queue_depth.inc(len(jobs))
         return Reply(202, "queued", {"status": "queued", "job": kind, "key": parsed.key})
 
     def _reply(self, headers: Mapping[str, str], reply: Reply) -> Reply:
@@ -101,6 +104,21 @@ class WebhookIntake:
         self.metrics.deliveries.labels(event, reply.result).inc()
         log.info("delivery %s", reply.result, extra={"event": event, "status": reply.status})
         return reply
+
+
+def _jobs_of(
+    event: events.PullRequestEvent | events.PushEvent | events.MergeGroupEvent | events.CommandEvent,
+) -> list[tuple[str, events.JobEvent]]:
+    """The jobs a delivery queues: a push to the default branch is deployed, and makes every open
+    pull request's verdict stale, so those are validated again."""
+    if isinstance(event, events.PullRequestEvent):
+        return [("validate", event)]
+    if isinstance(event, events.MergeGroupEvent):
+        return [("merge_group", event)]
+    if isinstance(event, events.CommandEvent):
+        return [("command", event)]
+    revalidate = events.RevalidateEvent(event.repo, event.branch, event.sha, event.clone_url)
+    return [("deploy", event), ("revalidate", revalidate)]
 
 
 def _too_large() -> Reply:

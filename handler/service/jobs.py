@@ -47,6 +47,7 @@ class JobContext:
     ledger: JobStore
     target_url: str | None = None
     attempt: int = 1
+    installation: int | None = None  # the GitHub App installation the job's event came from
 
     def status(self, repo: str, sha: str, context: str, state: str, description: str) -> None:
         if state == "pending" and self.attempt > 1:

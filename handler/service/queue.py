@@ -141,12 +141,12 @@ class JobQueue:
         event: str,
         repo: str,
         outcome: str,
-        job: tuple[str, str, dict[str, Any]] | None = None,
+        jobs: list[tuple[str, str, dict[str, Any]]] | None = None,
     ) -> Future[bool]:
         """Record a delivery (and enqueue its job) once. Resolves, when durably written by the
         writer thread, to False if the delivery id was seen before."""
         future: Future[bool] = Future()
-        self._pending.put((future, (delivery_id, event, repo, outcome, job)))
+        self._pending.put((future, (delivery_id, event, repo, outcome, jobs)))
         return future
 
     def _write_loop(self) -> None:
@@ -181,7 +181,7 @@ class JobQueue:
         event: str,
         repo: str,
         outcome: str,
-        job: tuple[str, str, dict[str, Any]] | None,
+        jobs: list[tuple[str, str, dict[str, Any]]] | None,
     ) -> bool:
         now = time.time()
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -192,8 +192,7 @@ class JobQueue:
         )
         if inserted.rowcount != 1:
             return False
-        if job is not None:
-            kind, key, payload = job
+        for kind, key, payload in jobs or []:
             self._insert_job(conn, kind, key, payload, delivery_id, supersede=kind in SUPERSEDING)
         return True
 

@@ -27,6 +27,22 @@ class VcsClient(Protocol):
 
     def clone_url(self, url: str) -> str: ...
 
+    def open_pulls(self, repo: str, base: str) -> list[dict[str, Any]]:
+        """The open pull requests into ``base``, newest first, as the API returns them."""
+        ...
+
+    def pull(self, repo: str, number: int) -> dict[str, Any]: ...
+
+    def pulls_of_commit(self, repo: str, sha: str) -> list[int]:
+        """The pull requests a commit belongs to (the one it merged, for a merge commit)."""
+        ...
+
+    def permission(self, repo: str, login: str) -> str:
+        """``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
+        ...
+
+    def react(self, repo: str, number: int, comment_id: int, content: str) -> None: ...
+
 
 class WriteSafeRetry(GithubRetry):
     """PyGithub's retry (it waits out ``Retry-After`` and rate-limit resets, and retries 5xx), except
@@ -101,6 +117,23 @@ class GitHubClient:
                     comment.edit(text)
                 return int(comment.id)
         return int(issue.create_comment(text).id)
+
+    def open_pulls(self, repo: str, base: str) -> list[dict[str, Any]]:
+        pulls = self.github.get_repo(repo).get_pulls(state="open", base=base, sort="created", direction="desc")
+        return [pull.raw_data for pull in pulls]
+
+    def pull(self, repo: str, number: int) -> dict[str, Any]:
+        return dict(self.github.get_repo(repo).get_pull(number).raw_data)
+
+    def pulls_of_commit(self, repo: str, sha: str) -> list[int]:
+        return [pull.number for pull in self.github.get_repo(repo).get_commit(sha).get_pulls()]
+
+    def permission(self, repo: str, login: str) -> str:
+        data = self.github.get_repo(repo).get_collaborator_role_name(login)
+        return str(data)
+
+    def react(self, repo: str, number: int, comment_id: int, content: str) -> None:
+        self.github.get_repo(repo).get_issue(number).get_comment(comment_id).create_reaction(content)
 
     def clone_url(self, url: str) -> str:
         """HTTPS clone URLs carry the token (never logged); local paths and file:// are left alone."""

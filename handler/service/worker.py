@@ -23,7 +23,12 @@ from handler.service.jobs import DEPLOY_CONTEXT, VALIDATE_CONTEXT, JobContext, R
 from handler.service.logs import delivery_id, scrub
 from handler.service.metrics import Metrics
 from handler.service.queue import DONE, FAILED, Job, JobQueue
-from handler.service.validation_runner import validate_pull_request
+from handler.service.validation_runner import (
+    revalidate_open_pulls,
+    run_command,
+    validate_merge_group,
+    validate_pull_request,
+)
 from handler.service.vcs import GitHubClient, VcsClient
 
 log = logging.getLogger("datasurface.service")
@@ -91,7 +96,13 @@ class Worker:
             log.info("job started", extra={"job": job.id, "kind": job.kind, "key": job.key, "attempt": job.attempts})
             vcs = self.vcs_factory(installation)
             ctx = JobContext(
-                self.config, vcs, self.metrics.observe, self.queue, self.config.job_url(job.id), job.attempts
+                self.config,
+                vcs,
+                self.metrics.observe,
+                self.queue,
+                self.config.job_url(job.id),
+                job.attempts,
+                installation,
             )
             try:
                 result = self._dispatch(job.kind, payload, ctx)
@@ -107,10 +118,16 @@ class Worker:
     def _dispatch(self, kind: str, payload: dict[str, Any], ctx: JobContext) -> RunResult:
         if kind == "status":
             return _report_status(payload, ctx)
-        event = events.from_dict(dict(payload))
+        event = events.from_dict(payload)
         if isinstance(event, events.PullRequestEvent):
             return validate_pull_request(event, ctx)
-        return deploy_merge(event, ctx)
+        if isinstance(event, events.PushEvent):
+            return deploy_merge(event, ctx)
+        if isinstance(event, events.MergeGroupEvent):
+            return validate_merge_group(event, ctx)
+        if isinstance(event, events.CommandEvent):
+            return run_command(event, ctx)
+        return revalidate_open_pulls(event, ctx)
 
     def _failed(self, job: Job, payload: dict[str, Any], ctx: JobContext, exc: Exception) -> None:
         failure = classify(exc)
@@ -130,21 +147,23 @@ class Worker:
 
     def _report_error(self, payload: dict[str, Any], ctx: JobContext, message: str) -> None:
         """The final error status; if GitHub refuses even that now, a job writes it later."""
-        event = events.from_dict(dict(payload))
-        if isinstance(event, events.PullRequestEvent):
-            report = {
+        event = events.from_dict(payload)
+        if isinstance(event, events.PullRequestEvent | events.MergeGroupEvent):
+            report: dict[str, Any] = {
                 "repo": event.repo,
                 "sha": event.head_sha,
                 "context": VALIDATE_CONTEXT,
                 "description": f"DataSurface could not validate: {message}",
             }
-        else:
+        elif isinstance(event, events.PushEvent):
             report = {
                 "repo": event.repo,
                 "sha": event.sha,
                 "context": DEPLOY_CONTEXT,
                 "description": f"DataSurface could not deploy: {message}",
             }
+        else:
+            return  # a command or a re-validation has no commit of its own to mark
         report["state"], report["description"] = "error", report["description"][:140]
         if ctx.target_url:
             report["target_url"] = ctx.target_url
