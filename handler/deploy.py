@@ -123,5 +123,12 @@ def commit_deployment(
     raise DeployError(f"the deployment push was rejected {PUSH_ATTEMPTS} times in a row")
 
 
+def last_deployed_commit(deploy: DeployRepo) -> str | None:
+    """The model commit the deployment branch holds now (its newest ``Model-Commit`` trailer)."""
+    with deploy.locked():
+        deployed = DeployRepo.deployed_commits(deploy.sync())
+    return deployed[0] if deployed else None
+
+
 def local_model_git(path: Path) -> git.Repo:
     return git.Repo(path, search_parent_directories=True)
