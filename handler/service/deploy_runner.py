@@ -99,10 +99,10 @@ def _breaks_what_is_deployed(
         return None
     errors = [f for f in result.findings if f.is_error]
     description = f"Not deployed: {errors[0].rule} against deployed {deployed[:12]}"
-    ctx.status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", description[:140])
     body = _blocked_comment(event, deployed, to_markdown(result, against=f"deployed {deployed[:12]}"))
     for number in ctx.vcs.pulls_of_commit(event.repo, event.sha):
         ctx.vcs.upsert_comment(event.repo, number, body, DEPLOY_MARKER)
+    ctx.status(event.repo, event.sha, DEPLOY_CONTEXT, "failure", description[:140])
     return RunResult("failed", description, body)
 
 

@@ -234,7 +234,6 @@ def test_validate_on_request_from_someone_who_may_write(env: Env, service: tuple
 
 def test_requests_from_readers_and_other_comments_are_ignored(env: Env, service: tuple[str, JobQueue]) -> None:
     url, queue = service
-    base = env.model.sha("main")
     env.model.branch("team1")
     head = env.model.change(add_column("nickname"), "add nickname")
     open_pr(env, 44)
