@@ -91,6 +91,12 @@ def validate_command(
     out: Path | None = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
     timeout: float | None = typer.Option(None, help="Wall-clock limit for running each model, seconds."),
     allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
+    merge_queue: bool = typer.Option(
+        False,
+        "--merge-queue",
+        help="HEAD is a merge queue's commit: check lint, compatibility and acceptance; the "
+        "ownership of its pull requests was checked when each was validated.",
+    ),
 ) -> None:
     """Decide whether HEAD may replace BASE. Exit 0 may merge, 1 errors found, 2 could not run."""
     from handler.reports import validation_report
@@ -104,7 +110,9 @@ def validate_command(
         raise fail(f"--base {base} is not a folder (use an empty folder for an initial check-in)")
     if not head.is_dir() or not (head / "eco.py").is_file():
         raise fail(f"--head {head} is not a model folder (no eco.py)")
-    result = validate(base, head, change_source, changed_files, limits(timeout, allow_unsandboxed))
+    result = validate(
+        base, head, change_source, changed_files, limits(timeout, allow_unsandboxed), check_ownership=not merge_queue
+    )
     warn_unsandboxed(result.unsandboxed)
     if format == OutputFormat.text and out is None:
         validation_report.print_validation(Console(), result)
