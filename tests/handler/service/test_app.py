@@ -397,3 +397,20 @@ def test_a_model_that_evaluates_differently_than_when_validated_is_not_deployed(
     (failure,) = [s for s in env.github.statuses_for(merged, "datasurface/deploy") if s["state"] == "failure"]
     assert "is not the model that was validated" in failure["description"]
     assert env.deployment_log() == []
+
+
+def test_the_sticky_comment_is_found_beyond_the_first_page(env: Env, service: str) -> None:
+    base = env.model.sha("main")
+    env.model.branch("team1")
+    head = env.model.change(add_column("nickname"), "add nickname")
+    env.model.push("team1")
+    deliver(service, "pull_request", pr_payload(env.model, 61, head, base))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(head, "datasurface/validate")))
+    for n in range(150):  # a busy discussion: the bot's comment is now on page 1 of 2 at 100 a page
+        env.github.add_comment(REPO, 61, f"discussion {n}", "someone")
+    second = env.model.change(add_column("loyalty"), "add loyalty")
+    env.model.push("team1")
+    deliver(service, "pull_request", pr_payload(env.model, 61, second, base, action="synchronize"))
+    wait_until(lambda: any(s["state"] == "success" for s in env.github.statuses_for(second, "datasurface/validate")))
+    mine = [c for c in env.comments(61) if c["body"].startswith(COMMENT_MARKER)]
+    assert len(mine) == 1 and "column:loyalty" in mine[0]["body"]
