@@ -111,16 +111,31 @@ def commit_deployment(
             if deployed and ModelMirror.is_ancestor(model_git, model_commit, deployed[0]):
                 return DeployOutcome("superseded", head, f"newer {deployed[0][:12]} is deployed; not rolling back")
             write_tree(tree, deploy.path)
-            message = (
-                f"Deploy model {model_repo}@{model_commit[:12]}\n\n"
-                f"Rendered by DataSurface from {model_repo} commit {model_commit}.\n\n"
-                f"Model-Commit: {model_commit}\n"
-            )
+            message = deployment_message(model_repo, model_commit, model_git)
             pushed = deploy.commit_and_push(repo, message, author)
             if pushed is not None:
                 return DeployOutcome("deployed", pushed, f"deployed {model_commit[:12]} as {pushed[:12]}")
             log.info("deployment push rejected, retrying on top of the new head", extra={"attempt": attempt})
     raise DeployError(f"the deployment push was rejected {PUSH_ATTEMPTS} times in a row")
+
+
+def deployment_message(model_repo: str, model_commit: str, model_git: git.Repo) -> str:
+    """The deployment commit's message: what it deploys, a ``Model-Commit`` trailer (how this
+    service finds what is deployed), and Argo CD's reference-commit trailers, so that the Argo CD
+    UI names the model commit that caused a sync."""
+    commit = model_git.commit(model_commit)
+    subject = str(commit.summary).replace("\n", " ")
+    author = f"{commit.author.name} <{commit.author.email}>"
+    return (
+        f"Deploy model {model_repo}@{model_commit[:12]}\n\n"
+        f"Rendered by DataSurface from {model_repo} commit {model_commit}: {subject}\n\n"
+        f"Model-Commit: {model_commit}\n"
+        f"Argocd-reference-commit-repourl: https://github.com/{model_repo}\n"
+        f"Argocd-reference-commit-sha: {model_commit}\n"
+        f"Argocd-reference-commit-author: {author}\n"
+        f"Argocd-reference-commit-subject: {subject}\n"
+        f"Argocd-reference-commit-date: {commit.authored_datetime.isoformat()}\n"
+    )
 
 
 def last_deployed_commit(deploy: DeployRepo) -> str | None:

@@ -172,3 +172,18 @@ def test_deploy_never_writes_push_credentials_into_the_manifests(tmp_path: Path)
     assert result.returncode == 0 and result.stdout.startswith("deployed:"), result.stderr
     root = git(tmp_path, "--git-dir", str(bare), "show", "main:apps/root.yaml")
     assert f"repoURL: file://localhost{bare}" in root and "s3cret-token" not in root
+
+
+def test_a_deployment_commit_names_its_model_commit_for_argo_cd(tmp_path: Path) -> None:
+    model = ModelRepo(tmp_path)
+    bare = tmp_path / "deploy.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    assert deploy(model, bare, tmp_path / "w").returncode == 0
+    sha = model.sha()
+    trailers = git(tmp_path, "--git-dir", str(bare), "log", "-1", "--format=%(trailers)", "main")
+    assert f"Model-Commit: {sha}" in trailers
+    assert f"Argocd-reference-commit-sha: {sha}" in trailers
+    assert "Argocd-reference-commit-repourl: https://github.com/acme/datasurface-model" in trailers
+    assert "Argocd-reference-commit-author: dev <dev@example.com>" in trailers
+    assert "Argocd-reference-commit-subject: initial model" in trailers
+    assert "Argocd-reference-commit-date: 20" in trailers
