@@ -52,10 +52,12 @@ class Outcome:
     def write_files(self, folder: Path) -> None:
         """The files the rendered WorkflowTemplate reads as output parameters."""
         folder.mkdir(parents=True, exist_ok=True)
+        totals = {key: sum(d.get(key, 0) for d in self.datasets.values()) for key in ("inserted", "updated", "deleted")}
         for name, value in (
             ("outcome", self.outcome),
             ("schema_changed", "true" if self.schema_changed else "false"),
             ("batch", "" if self.batch is None else str(self.batch)),
+            *((key, str(count)) for key, count in totals.items()),
         ):
             tmp = folder / f".{name}.tmp"
             tmp.write_text(value)
