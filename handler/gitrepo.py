@@ -82,7 +82,8 @@ class ModelMirror:
             repo.git.fetch("origin", "--prune", "--force", "+refs/heads/*:refs/heads/*", "+refs/pull/*:refs/pull/*")
             return repo
 
-    def export(self, repo: git.Repo, rev: str, dest: Path) -> Path:
+    @staticmethod
+    def export(repo: git.Repo, rev: str, dest: Path) -> Path:
         """The tree of ``rev`` as plain files in ``dest`` (no .git)."""
         dest.mkdir(parents=True, exist_ok=True)
         data = io.BytesIO()

@@ -172,3 +172,64 @@ def spec_command(
     if stream not in specs:
         raise fail(f"platform {platform!r} runs no stream {stream!r}; streams: {', '.join(sorted(specs)) or 'none'}")
     sys.stdout.write(specs[stream].spec_json)
+
+
+@app.command("rollout")
+def rollout_command(
+    model_commit: str = typer.Option(..., "--model-commit", help="The merged model commit whose rollout to follow."),
+    deployment: Path = typer.Option(Path(), "--deployment", help="A clone of the deployment repository."),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="Kubeconfig (default: in-cluster, then ~/.kube/config)."
+    ),
+    context: str | None = typer.Option(None, "--context", help="Kubeconfig context."),
+    argocd_namespace: str = typer.Option("argocd", "--argocd-namespace", help="Namespace of the Argo CD Applications."),
+    timeout: float = typer.Option(1800.0, "--timeout", help="Seconds to wait for the rollout to settle."),
+    poll: float = typer.Option(10.0, "--poll", help="Seconds between looks."),
+    once: bool = typer.Option(False, "--once", help="Look once and report (exit 3 while pending)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    argo_ui: str = typer.Option("", "--argo-ui", help="Argo Workflows UI base URL, for links."),
+    argocd_ui: str = typer.Option("", "--argocd-ui", help="Argo CD UI base URL, for links."),
+) -> None:
+    """Follow a model commit's rollout: Argo CD syncs its deployment commit, healthy, and each
+    stream's first run on it succeeds. Exit 0 success, 1 failure or timeout, 3 still pending (--once)."""
+    import tempfile
+
+    import git
+
+    from handler.gitrepo import ModelMirror
+    from handler.reports import rollout_report
+    from handler.rollout.backend import KubernetesBackend
+    from handler.rollout.model import RolloutReport
+    from handler.rollout.tracker import check_rollout, track_rollout
+
+    try:
+        repo = git.Repo(deployment)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise fail(f"{deployment} is not a clone of the deployment repository") from None
+    log = repo.git.log("--format=%H %(trailers:key=Model-Commit,valueonly,separator=)", "HEAD").splitlines()
+    deploy_commit = next((line.split()[0] for line in log if line.endswith(f" {model_commit}")), None)
+    if deploy_commit is None:
+        raise fail(
+            f"no deployment commit in {deployment} names model commit {model_commit} (git fetch, or wait for the deploy)"
+        )
+    backend = KubernetesBackend(argocd_namespace, kubeconfig, context)
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="datasurface-rollout-") as tmp:
+        tree = ModelMirror.export(repo, deploy_commit, Path(tmp))
+        if once:
+            report = check_rollout(backend, tree, model_commit, deploy_commit)
+        else:
+
+            def progress(r: RolloutReport) -> None:
+                console.print(f"{r.verdict}: {r.reason}", soft_wrap=True, markup=False)
+
+            report = track_rollout(backend, tree, model_commit, deploy_commit, timeout, poll, progress)
+    if format == OutputFormat.markdown:
+        sys.stdout.write(rollout_report.to_markdown(report, argocd_ui, argo_ui))
+    elif format == OutputFormat.json:
+        import msgspec
+
+        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+    else:
+        rollout_report.print_rollout(console, report)
+    raise typer.Exit({"success": 0, "failure": EXIT_FINDINGS, "pending": 3}[report.verdict])

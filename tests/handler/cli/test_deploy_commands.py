@@ -187,3 +187,43 @@ def test_a_deployment_commit_names_its_model_commit_for_argo_cd(tmp_path: Path) 
     assert "Argocd-reference-commit-author: dev <dev@example.com>" in trailers
     assert "Argocd-reference-commit-subject: initial model" in trailers
     assert "Argocd-reference-commit-date: 20" in trailers
+
+
+def test_rollout_follows_a_deployment_to_its_first_runs(tmp_path: Path) -> None:
+    from tests.support.fake_github import ServerThread
+    from tests.support.kube_api import KubeAPI, application, workflow
+
+    model = ModelRepo(tmp_path)
+    bare = tmp_path / "deploy.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    assert deploy(model, bare, tmp_path / "w").returncode == 0
+    sha, deployed = model.sha(), git(tmp_path, "--git-dir", str(bare), "rev-parse", "main").strip()
+    api = KubeAPI()
+    with ServerThread(api.app()) as url:
+        kubeconfig = str(api.kubeconfig(tmp_path, url))
+        look = ("rollout", "--model-commit", sha, "--deployment", str(bare), "--kubeconfig", kubeconfig, "--once")
+        pending = run(*look)
+        assert pending.returncode == 3, pending.stderr
+        assert "pending" in pending.stdout
+        for name in ("datasurface-root", "datasurface-yellowforensic", "datasurface-yellowlive"):
+            api.put("applications", application(name, deployed))
+        for platform in ("YellowLive", "YellowForensic"):
+            phase = "Failed" if platform == "YellowLive" else "Succeeded"
+            api.put(
+                "workflows",
+                workflow(
+                    f"{platform.lower()}-store1-1",
+                    f"ds-{platform.lower()}",
+                    platform,
+                    "Store1",
+                    sha,
+                    phase,
+                    "relation people does not exist" if phase == "Failed" else "",
+                    {"batch": "1", "inserted": "3", "updated": "0", "deleted": "0"},
+                ),
+            )
+        failed = run(*look, "--format", "markdown")
+        assert failed.returncode == 1, failed.stderr
+        assert "relation people does not exist" in failed.stdout
+        unknown = run("rollout", "--model-commit", "f" * 40, "--deployment", str(bare), "--kubeconfig", kubeconfig)
+        assert unknown.returncode == 2 and "no deployment commit" in unknown.stderr
