@@ -14,6 +14,11 @@
 | allow_unsandboxed | DATASURFACE_ALLOW_UNSANDBOXED | false (true: run models without Landlock or seccomp, and say so in every report) |
 | require_validated_deploys | DATASURFACE_REQUIRE_VALIDATED_DEPLOYS | true (deploy a merge only if its model was validated) |
 | public_url | DATASURFACE_PUBLIC_URL | - (this service's address as GitHub users reach it: each commit status links to its job's page, PUBLIC_URL/jobs/ID) |
+| track_rollouts | DATASURFACE_TRACK_ROLLOUTS | false (true: follow each deployment through Argo CD and its first workflow runs; status `datasurface/rollout` and a comment on the merged pull request) |
+| kubeconfig, kube_context | DATASURFACE_KUBECONFIG, DATASURFACE_KUBE_CONTEXT | - (in-cluster service account, then ~/.kube/config) |
+| argocd_namespace | DATASURFACE_ARGOCD_NAMESPACE | argocd |
+| rollout_timeout, rollout_poll | DATASURFACE_ROLLOUT_TIMEOUT, DATASURFACE_ROLLOUT_POLL | 1800, 15 (seconds) |
+| argocd_ui_url, argo_ui_url | DATASURFACE_ARGOCD_UI_URL, DATASURFACE_ARGO_UI_URL | - (links in the rollout status and comment) |
 
 Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
 """
@@ -62,6 +67,15 @@ class ServiceConfig(BaseModel):
     require_validated_deploys: bool = True
     git_author_name: str = BOT_NAME
     git_author_email: str = BOT_EMAIL
+    # Rollout feedback: read-only access to Argo CD Applications and Argo Workflows.
+    track_rollouts: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    argocd_namespace: str = "argocd"
+    rollout_timeout: float = Field(1800.0, gt=0)
+    rollout_poll: float = Field(15.0, gt=0)
+    argocd_ui_url: str | None = None
+    argo_ui_url: str | None = None
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> ServiceConfig:

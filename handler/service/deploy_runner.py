@@ -16,6 +16,7 @@ from handler.reports.findings_report import to_markdown as findings_markdown
 from handler.reports.validation_report import to_markdown
 from handler.service.events import PushEvent
 from handler.service.jobs import DEPLOY_CONTEXT, JobContext, RunResult
+from handler.service.rollout_runner import rollout_payload
 from handler.validation import ChangeSource, validate
 
 DEPLOY_MARKER = "<!-- datasurface:deploy -->"
@@ -71,6 +72,12 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
     ctx.status(event.repo, event.sha, DEPLOY_CONTEXT, "success", descriptions[outcome.kind])
     if outcome.kind == "deployed":
         ctx.observe("deploy", time.monotonic() - started)
+        if config.track_rollouts:
+            ctx.ledger.enqueue(
+                "rollout",
+                f"rollout:{event.repo}@{event.sha}",
+                rollout_payload(event.repo, event.sha, outcome.deploy_commit),
+            )
     return RunResult("done", outcome.detail)
 
 

@@ -12,6 +12,7 @@ from handler.service.vcs import VcsClient
 
 VALIDATE_CONTEXT = "datasurface/validate"
 DEPLOY_CONTEXT = "datasurface/deploy"
+ROLLOUT_CONTEXT = "datasurface/rollout"
 #: The change source of a pull request whose fork was deleted: it owns nothing.
 DELETED_FORK = "(deleted fork)"
 

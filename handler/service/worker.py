@@ -19,10 +19,11 @@ from handler.service import events
 from handler.service.config import ServiceConfig
 from handler.service.deploy_runner import deploy_merge
 from handler.service.failures import backoff, classify
-from handler.service.jobs import DEPLOY_CONTEXT, VALIDATE_CONTEXT, JobContext, RunResult
+from handler.service.jobs import DEPLOY_CONTEXT, ROLLOUT_CONTEXT, VALIDATE_CONTEXT, JobContext, RunResult
 from handler.service.logs import delivery_id, scrub
 from handler.service.metrics import Metrics
 from handler.service.queue import DONE, FAILED, Job, JobQueue
+from handler.service.rollout_runner import follow_rollout
 from handler.service.validation_runner import (
     revalidate_open_pulls,
     run_command,
@@ -118,6 +119,8 @@ class Worker:
     def _dispatch(self, kind: str, payload: dict[str, Any], ctx: JobContext) -> RunResult:
         if kind == "status":
             return _report_status(payload, ctx)
+        if kind == "rollout":
+            return follow_rollout(payload, ctx)
         event = events.from_dict(payload)
         if isinstance(event, events.PullRequestEvent):
             return validate_pull_request(event, ctx)
@@ -143,13 +146,21 @@ class Worker:
         self.queue.finish(job, FAILED, scrub(f"failed after {job.attempts} attempts: {failure.message}"))
         self.metrics.jobs.labels(job.kind, FAILED).inc()
         if job.kind != "status":
-            self._report_error(payload, ctx, scrub(failure.message))
+            self._report_error(job.kind, payload, ctx, scrub(failure.message))
 
-    def _report_error(self, payload: dict[str, Any], ctx: JobContext, message: str) -> None:
+    def _report_error(self, kind: str, payload: dict[str, Any], ctx: JobContext, message: str) -> None:
         """The final error status; if GitHub refuses even that now, a job writes it later."""
-        event = events.from_dict(payload)
-        if isinstance(event, events.PullRequestEvent | events.MergeGroupEvent):
-            report: dict[str, Any] = {
+        event = None if kind == "rollout" else events.from_dict(payload)
+        report: dict[str, Any]
+        if kind == "rollout":
+            report = {
+                "repo": payload["repo"],
+                "sha": payload["sha"],
+                "context": ROLLOUT_CONTEXT,
+                "description": f"DataSurface could not follow the rollout: {message}",
+            }
+        elif isinstance(event, events.PullRequestEvent | events.MergeGroupEvent):
+            report = {
                 "repo": event.repo,
                 "sha": event.head_sha,
                 "context": VALIDATE_CONTEXT,
