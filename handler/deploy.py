@@ -86,7 +86,7 @@ def deploy_model_commit(
             "(createEcosystem() returned something else this time)"
         )
         return DeployOutcome("rejected", "", detail, (), loaded.unsandboxed)
-    options = dataclasses.replace(options, model_commit=model_commit)
+    options = dataclasses.replace(options, model_commit=model_commit, model_repo=options.model_repo or model_repo)
     tree = render_tree(loaded.ecosystem, options, templates)
     outcome = commit_deployment(tree, model_repo, model_commit, model_git, deploy, author or bot_author())
     return dataclasses.replace(outcome, unsandboxed=loaded.unsandboxed)

@@ -83,6 +83,9 @@ def deploy_command(
     templates: Path | None = typer.Option(
         None, "--templates", help="Folder with your own argo/ and/or k8s/ templates."
     ),
+    pull_request: int | None = typer.Option(
+        None, "--pull-request", help="The pull request that merged the commit (runs link back to it)."
+    ),
     allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Render the model and commit it to the deployment repository, exactly once per model commit."""
@@ -105,7 +108,12 @@ def deploy_command(
     sha = model_commit or model_git.head.commit.hexsha
     name = model_repo or os.environ.get("GITHUB_REPOSITORY") or model.resolve().name
     # The URL Argo CD syncs from goes into the manifests: never with the push credentials.
-    options = RenderOptions(repo_url=repo_url or without_credentials(deploy_repo), target_revision=branch)
+    options = RenderOptions(
+        repo_url=repo_url or without_credentials(deploy_repo),
+        target_revision=branch,
+        pull_request=pull_request,
+        web_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+    )
     try:
         outcome = deploy_model_commit(
             model,

@@ -37,6 +37,11 @@ class RenderOptions:
     argo_ui_url: str = "https://argo-workflows.example.com"
     notify_secret: str = "datasurface-notify"  # noqa: S105 - the name of a Kubernetes secret
     model_commit: str | None = None
+    # Where runs lead back to in the Argo UI: the model repository (owner/name) on this web host,
+    # and the pull request that merged the model commit, when known.
+    model_repo: str | None = None
+    pull_request: int | None = None
+    web_url: str = "https://github.com"
     max_iterations: int = 10
     retry_limit: int = 3
     active_deadline_seconds: int = 3600
@@ -103,6 +108,26 @@ def _merge_env(specs: list[Stream]) -> list[dict[str, Any]]:
     return _secret_env("merge", secrets[0]) if secrets else []
 
 
+def origin_annotations(options: RenderOptions) -> dict[str, str]:
+    """Annotations that lead from a run back to its origin: the model repository and commit, the
+    pull request, and the deployment commit (found by the model commit its trailer names). The
+    Argo Workflows UI shows them as links (``k8s/argo-workflows/``)."""
+    if not (options.model_repo and options.model_commit):
+        return {}
+    web = options.web_url.rstrip("/")
+    deployment = options.repo_url.removesuffix(".git").rstrip("/")
+    annotations = {
+        "datasurface.io/model-repo": options.model_repo,
+        "datasurface.io/model-commit": options.model_commit,
+        "datasurface.io/model-commit-url": f"{web}/{options.model_repo}/commit/{options.model_commit}",
+        "datasurface.io/deployment-url": f"{deployment}/search?type=commits&q={options.model_commit}",
+    }
+    if options.pull_request is not None:
+        annotations["datasurface.io/pull-request"] = str(options.pull_request)
+        annotations["datasurface.io/pull-request-url"] = f"{web}/{options.model_repo}/pull/{options.pull_request}"
+    return annotations
+
+
 def all_streams(eco: Ecosystem) -> dict[str, list[Stream]]:
     """Job specs of every platform's streams, by platform name."""
     return {platform.name: platform_streams(eco, platform) for platform in eco.data_platforms}
@@ -123,6 +148,9 @@ def render_platform(
     }
     if options.model_commit:
         labels["datasurface.io/model-commit"] = options.model_commit
+    if options.pull_request is not None:
+        labels["datasurface.io/pull-request"] = str(options.pull_request)
+    origin = origin_annotations(options)
     base = {
         "platform": platform.name,
         "namespace": namespace,
@@ -185,10 +213,12 @@ def render_platform(
                     "argocd.argoproj.io/sync-wave": "2",
                     "workflows.argoproj.io/title": title,
                     "workflows.argoproj.io/description": description,
+                    **origin,
                 },
                 "run_annotations": {
                     "workflows.argoproj.io/title": title,
                     "workflows.argoproj.io/description": description,
+                    **origin,
                 },
             },
         )

@@ -98,6 +98,12 @@ class ServiceConfig(BaseModel):
         return dataclasses.replace(limits, allow_unsandboxed=True) if self.allow_unsandboxed else limits
 
     @property
+    def web_url(self) -> str:
+        """GitHub's web address for this API: github.com, or the GitHub Enterprise host."""
+        api = self.github_api_url.rstrip("/")
+        return "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
+
+    @property
     def state_url(self) -> str:
         return self.state_db_url or f"sqlite:///{(self.work_dir / 'state.db').resolve()}"
 

@@ -52,7 +52,12 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
             event.repo,
             event.sha,
             deploy,
-            RenderOptions(repo_url=config.deploy_repo_url, target_revision=config.deploy_branch),
+            RenderOptions(
+                repo_url=config.deploy_repo_url,
+                target_revision=config.deploy_branch,
+                pull_request=next(iter(vcs.pulls_of_commit(event.repo, event.sha)), None),
+                web_url=config.web_url,
+            ),
             author=bot_author(config.git_author_name, config.git_author_email),
             limits=config.sandbox_limits(),
             validated_hashes=validated,

@@ -302,3 +302,34 @@ def test_each_stream_passes_only_its_own_producer_secret() -> None:
     }
     template = tree["platforms/yellowlive/20-workflowtemplate-snapshot-merge.yaml"].decode()
     assert "postgres-producer" not in template and "store2-producer" not in template
+
+
+def test_runs_lead_back_to_the_model_commit_pull_request_and_deployment() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    options = RenderOptions(
+        model_commit=sha,
+        model_repo="acme/model",
+        pull_request=42,
+        repo_url="https://github.com/acme/deployment.git",
+    )
+    crons = [
+        doc for _, doc in documents(render_tree(build_template_ecosystem(), options)) if doc["kind"] == "CronWorkflow"
+    ]
+    assert crons
+    for cron in crons:
+        run = cron["spec"]["workflowMetadata"]
+        assert (
+            run["labels"]["datasurface.io/model-commit"] == sha and run["labels"]["datasurface.io/pull-request"] == "42"
+        )
+        assert run["annotations"]["datasurface.io/model-commit-url"] == f"https://github.com/acme/model/commit/{sha}"
+        assert run["annotations"]["datasurface.io/pull-request-url"] == "https://github.com/acme/model/pull/42"
+        assert run["annotations"]["datasurface.io/deployment-url"] == (
+            f"https://github.com/acme/deployment/search?type=commits&q={sha}"
+        )
+    # The Argo UI links of the cluster install read exactly the annotations rendered on each run.
+    controller = yaml.safe_load((ROOT / "k8s/argo-workflows/workflow-controller-configmap.yaml").read_text())
+    for link in yaml.safe_load(controller["data"]["links"]):
+        key = link["url"].removeprefix("${workflow.metadata.annotations.").removesuffix("}")
+        assert link["scope"] == "workflow" and key in crons[0]["spec"]["workflowMetadata"]["annotations"]
+    for column in yaml.safe_load(controller["data"]["columns"]):
+        assert column["key"] in crons[0]["spec"]["workflowMetadata"]["labels"]
