@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from handler.cli import deploy_commands, model_commands, operate_commands
+from handler.cli import deploy_commands, model_commands, operate_commands, rollout_commands
 from simulator import cli as simulator_cli
 from workflows import cli as workflows_cli
 
@@ -21,7 +21,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (model_commands.app, deploy_commands.app, operate_commands.app, workflows_cli.app, simulator_cli.app):
+for group in (
+    model_commands.app,
+    deploy_commands.app,
+    rollout_commands.app,
+    operate_commands.app,
+    workflows_cli.app,
+    simulator_cli.app,
+):
     app.add_typer(group)
 
 job_app = typer.Typer(help="Data-plane steps (what Argo runs) and job specs.", no_args_is_help=True)

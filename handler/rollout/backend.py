@@ -84,6 +84,7 @@ def run_state(item: dict[str, Any]) -> RunState:
         model_commit=str(labels.get(MODEL_COMMIT_LABEL, "")),
         phase=str(status.get("phase") or "Pending"),
         started_at=str(status.get("startedAt") or ""),
+        finished_at=str(status.get("finishedAt") or ""),
         message=str(status.get("message") or ""),
         outputs=outputs,
     )

@@ -41,6 +41,7 @@ class RunState:
     model_commit: str
     phase: str  # Pending | Running | Succeeded | Failed | Error
     started_at: str = ""
+    finished_at: str = ""
     message: str = ""
     outputs: dict[str, str] = field(default_factory=dict)  # batch, inserted, updated, deleted
 
