@@ -89,6 +89,9 @@ class WorkflowRun:
     failures: list[dict[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     finished: float = 0.0
+    namespace: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # as Argo labels a run (the CronWorkflow's workflowMetadata)
+    outputs: dict[str, str] = field(default_factory=dict)  # the workflow's global output parameters
 
 
 @dataclass
@@ -190,7 +193,9 @@ class LocalRunner:
 
     # --- workflows --------------------------------------------------------------------------
 
-    def run_workflow(self, name: str, namespace: str, spec: dict[str, Any]) -> WorkflowRun:
+    def run_workflow(
+        self, name: str, namespace: str, spec: dict[str, Any], labels: dict[str, str] | None = None
+    ) -> WorkflowRun:
         """Run one workflow to its end (manifests were checked when the runner was made)."""
         merged = dict(spec)
         ref = spec.get("workflowTemplateRef")
@@ -200,7 +205,7 @@ class LocalRunner:
             if template is None:
                 raise UnsupportedManifestError(f"workflow {name}: WorkflowTemplate {namespace}/{ref['name']} not found")
             merged = {**template["spec"], **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
-        run = WorkflowRun(name, "Running")
+        run = WorkflowRun(name, "Running", namespace=namespace, labels=dict(labels or {}))
         lock = None
         for mutex in (merged.get("synchronization") or {}).get("mutexes", []):
             with self.mutex_guard:
@@ -238,6 +243,8 @@ class LocalRunner:
                     if param.get("globalName"):
                         values.setdefault(f"workflow.outputs.parameters.{param['globalName']}", "")
             self._template(context, spec["onExit"], {})
+        prefix = "workflow.outputs.parameters."
+        run.outputs = {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
         shutil.rmtree(folder, ignore_errors=True)
 
     def _volumes(self, volumes: list[dict[str, Any]], namespace: str, folder: Path) -> dict[str, Path]:
@@ -374,7 +381,8 @@ class LocalRunner:
                 self.running.add(meta["name"])
         try:
             name = f"{meta['name']}-{int(time.time() * 1000)}"
-            return self.run_workflow(name, meta.get("namespace", "default"), spec["workflowSpec"])
+            labels = (spec.get("workflowMetadata") or {}).get("labels") or {}
+            return self.run_workflow(name, meta.get("namespace", "default"), spec["workflowSpec"], labels)
         finally:
             self.running.discard(meta["name"])
 

@@ -11,6 +11,7 @@ import json
 import shutil
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -25,8 +26,12 @@ from handler.cli.model_commands import MODEL_REPO_TEMPLATE
 from handler.deploy import deploy_model_commit
 from handler.gitrepo import DeployRepo
 from handler.render import RenderOptions
+from handler.reports import rollout_report
 from handler.reports.findings_report import print_text
 from handler.reports.validation_report import to_markdown
+from handler.rollout.local import LocalBackend
+from handler.rollout.model import RunState
+from handler.rollout.tracker import check_rollout
 from handler.validation import ChangeSource, validate
 from pgtools.embedded import EmbeddedServer, start_embedded
 from pgtools.urls import ensure_database, psycopg2_url, with_database
@@ -36,6 +41,24 @@ from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
 from workflows.status import recent_batches, specs_from
 
 MODEL_REPO = "acme/datasurface-model"
+
+
+def _run_state(run: WorkflowRun) -> RunState:
+    """A local run as the rollout tracker reads an Argo Workflow."""
+    return RunState(
+        name=run.name,
+        namespace=run.namespace,
+        platform=run.labels.get("datasurface.io/platform", ""),
+        stream=run.labels.get("datasurface.io/stream", ""),
+        model_commit=run.labels.get("datasurface.io/model-commit", ""),
+        phase=run.status,
+        started_at=datetime.fromtimestamp(run.started, UTC).isoformat(),
+        finished_at=datetime.fromtimestamp(run.finished, UTC).isoformat() if run.finished else "",
+        message=run.failures[0]["message"] if run.failures else "",
+        outputs=run.outputs,
+    )
+
+
 FAST_SCALE = 20.0  # live every 3 s, forensic every 30 s
 NEW_COLUMN = 'DDLColumn("loyaltyTier", VarChar(20)),'
 
@@ -52,6 +75,7 @@ class Demo:
         self.platforms: list[str] = []
         self.base_url = pg_url or ""
         self.deployment_dir: Path | None = None
+        self.model_commit = self.deploy_commit = ""
 
     def say(self, title: str) -> None:
         self.step += 1
@@ -162,6 +186,7 @@ class Demo:
             raise RuntimeError(f"the merged model was not deployed: {outcome.detail}")
         self.platforms = sorted({spec.platform for spec in specs_from(deploy.path)})
         files = sum(1 for p in deploy.path.rglob("*") if p.is_file() and ".git" not in p.parts)
+        self.model_commit, self.deploy_commit = sha, outcome.deploy_commit
         self.console.print(
             f"model commit {sha[:12]} -> deployment commit [bold]{outcome.deploy_commit[:12]}[/] ({files} files: CronWorkflows, WorkflowTemplates, ConfigMaps, Argo CD Applications)"
         )
@@ -190,6 +215,7 @@ class Demo:
         runner.run_hooks()
         for cron in runner.deployment.crons:  # as after the first sync: every stream once
             runner.run_cron(cron)
+        self.rollout(runner, deploy_dir)
         sim_thread.start()
         with Progress(
             TextColumn("{task.description}"),
@@ -222,6 +248,19 @@ class Demo:
             f"{len(runner.history)} workflow runs, {len(failed)} failed; simulator log: {self.workdir / 'simulator.log'}"
         )
         return runner.history
+
+    def rollout(self, runner: LocalRunner, deploy_dir: Path) -> None:
+        """The rollout comment on the merged pull request, as the service writes it: the same
+        tracker, with the local runner as its Argo CD and Argo Workflows."""
+        backend = LocalBackend(self.deploy_commit, lambda: [_run_state(run) for run in runner.history])
+        report = check_rollout(backend, deploy_dir, self.model_commit, self.deploy_commit)
+        self.console.print(
+            Panel(
+                Markdown(rollout_report.to_markdown(report)),
+                title="bot comment on PR #1: rollout",
+                border_style={"success": "green", "failure": "red"}.get(report.verdict, "yellow"),
+            )
+        )
 
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")

@@ -52,6 +52,9 @@ def test_the_demo_runs_the_whole_loop(demo) -> None:  # type: ignore[no-untyped-
     out = result.stdout
     assert "this change may merge" in out and "must not merge yet" in out and "compat-column-removed" in out
     assert "0 failed" in out
+    # The merge step ends with the rollout comment, from the same tracker as on a cluster.
+    assert "bot comment on PR #1: rollout" in out and "DataSurface rollout of" in out and ": success" in out
+    assert "YellowLive" in out.split("bot comment on PR #1: rollout")[1]
     trailers = git(
         workdir,
         "--git-dir",
