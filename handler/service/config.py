@@ -19,6 +19,7 @@
 | argocd_namespace | DATASURFACE_ARGOCD_NAMESPACE | argocd |
 | rollout_timeout, rollout_poll | DATASURFACE_ROLLOUT_TIMEOUT, DATASURFACE_ROLLOUT_POLL | 1800, 15 (seconds) |
 | argocd_ui_url, argo_ui_url | DATASURFACE_ARGOCD_UI_URL, DATASURFACE_ARGO_UI_URL | - (links in the rollout status and comment) |
+| notify_url | DATASURFACE_NOTIFY_URL | - (or notify_url_file: a Slack-compatible webhook told of failed rollouts) |
 
 Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
 """
@@ -76,11 +77,16 @@ class ServiceConfig(BaseModel):
     rollout_poll: float = Field(15.0, gt=0)
     argocd_ui_url: str | None = None
     argo_ui_url: str | None = None
+    # A Slack-compatible webhook told of failed rollouts (the workflows' own failure messages use the same format).
+    notify_url: SecretStr | None = None
+    notify_url_file: Path | None = None
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> ServiceConfig:
         if self.webhook_secret is None and self.webhook_secret_file is not None:
             self.webhook_secret = SecretStr(self.webhook_secret_file.read_text().strip())
+        if self.notify_url is None and self.notify_url_file is not None:
+            self.notify_url = SecretStr(self.notify_url_file.read_text().strip())
         if self.github_token is None and self.github_token_file is not None:
             self.github_token = SecretStr(self.github_token_file.read_text().strip())
         if self.webhook_secret is None or not self.webhook_secret.get_secret_value():

@@ -22,6 +22,7 @@ from handler.rollout.backend import KubernetesBackend, RolloutBackend
 from handler.rollout.model import RolloutReport
 from handler.rollout.tracker import check_rollout
 from handler.service.jobs import ROLLOUT_CONTEXT, JobContext, RunResult
+from workflows.notify import send
 
 log = logging.getLogger("datasurface.service")
 
@@ -64,6 +65,11 @@ def follow_rollout(payload: dict[str, Any], ctx: JobContext, backend: RolloutBac
     ctx.vcs.set_status(repo, sha, ROLLOUT_CONTEXT, report.verdict, _description(report), _target(ctx, report))
     if report.verdict == "failure":
         log.warning("rollout failed", extra={"repo": repo, "sha": sha, "reason": report.reason})
+        if config.notify_url is not None:
+            message = f":red_circle: DataSurface rollout of {repo}@{sha[:12]} failed: {report.reason}"
+            link = _target(ctx, report)
+            sent = send({"text": message + (f"\nSee: {link}" if link else "")}, config.notify_url.get_secret_value())
+            log.info("rollout failure notification", extra={"result": sent})
     return RunResult("done" if report.verdict == "success" else "failed", report.reason, comment)
 
 

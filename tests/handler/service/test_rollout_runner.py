@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request
+from pydantic import SecretStr
 
 from handler.service.app import create_app
 from tests.support.fake_github import ServerThread
@@ -19,10 +21,26 @@ ROLLOUT = "datasurface/rollout"
 APPS = ("datasurface-root", "datasurface-yellowforensic", "datasurface-yellowlive")
 
 
+NOTIFIED: list[dict] = []
+
+
+def notify_receiver() -> FastAPI:
+    """A Slack-compatible incoming webhook."""
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> dict:
+        NOTIFIED.append(await request.json())
+        return {"ok": True}
+
+    return app
+
+
 @pytest.fixture
 def cluster(env: Env, tmp_path: Path) -> Iterator[tuple[KubeAPI, str]]:
     api = KubeAPI()
-    with ServerThread(api.app()) as kube_url:
+    NOTIFIED.clear()
+    with ServerThread(api.app()) as kube_url, ServerThread(notify_receiver()) as hook_url:
         config = env.config.model_copy(
             update={
                 "track_rollouts": True,
@@ -31,6 +49,7 @@ def cluster(env: Env, tmp_path: Path) -> Iterator[tuple[KubeAPI, str]]:
                 "rollout_timeout": 60.0,
                 "argo_ui_url": "https://argo.example.com",
                 "argocd_ui_url": "https://cd.example.com",
+                "notify_url": SecretStr(f"{hook_url}/hook"),
             }
         )
         with ServerThread(create_app(config)) as service:
@@ -103,6 +122,9 @@ def test_a_failed_first_run_fails_the_rollout_and_links_to_the_run(env: Env, clu
     assert status["target_url"] == "https://argo.example.com/workflows/ds-yellowlive/yellowlive-store1-1"
     (comment,) = [c for c in env.comments(62) if c["body"].startswith("<!-- datasurface:rollout -->")]
     assert "failure" in comment["body"]
+    (message,) = NOTIFIED
+    assert f"rollout of acme/datasurface-model@{merged[:12]} failed" in message["text"]
+    assert "relation people does not exist" in message["text"] and "yellowlive-store1-1" in message["text"]
 
 
 def test_a_newer_deployment_supersedes_a_rollout_still_pending(env: Env, cluster: tuple[KubeAPI, str]) -> None:
@@ -118,3 +140,25 @@ def test_a_newer_deployment_supersedes_a_rollout_still_pending(env: Env, cluster
     )
     run_everything(api, second, env.deployment_log()[0].split()[0])
     assert settled(env, second)["state"] == "success"
+
+
+def test_a_restarted_service_carries_on_following_a_rollout(env: Env, tmp_path: Path) -> None:
+    api = KubeAPI()
+    with ServerThread(api.app()) as kube_url:
+        config = env.config.model_copy(
+            update={
+                "track_rollouts": True,
+                "kubeconfig": str(api.kubeconfig(tmp_path, kube_url)),
+                "rollout_poll": 0.2,
+            }
+        )
+        merged = merge_pull(env, 65, "nickname")
+        with ServerThread(create_app(config)) as service:
+            deliver(service, "push", push_payload(env.model, merged, "0" * 40))
+            wait_until(lambda: "pending" in states(env, merged), what="a pending rollout")
+        # The service is gone mid-rollout; Argo CD syncs and the first runs succeed meanwhile.
+        run_everything(api, merged, env.deployment_log()[0].split()[0])
+        with ServerThread(create_app(config)):
+            status = settled(env, merged)
+        assert status["state"] == "success"
+        assert states(env, merged).count("pending") == 1  # one pending, never repeated by the restart
