@@ -82,6 +82,9 @@ def test_no_secret_values_in_manifests() -> None:
 
 def test_kustomizations_list_every_manifest_of_their_folder() -> None:
     for kustomization in (ROOT / "k8s").rglob("kustomization.yaml"):
-        listed = set(yaml.safe_load(kustomization.read_text())["resources"])
+        resources = yaml.safe_load(kustomization.read_text())["resources"]
+        listed = {r for r in resources if r.endswith(".yaml")}
         present = {p.name for p in kustomization.parent.glob("*.yaml") if p.name != "kustomization.yaml"}
         assert listed == present, kustomization
+        bases = [r for r in resources if not r.endswith(".yaml")]  # an overlay's base folders
+        assert all((kustomization.parent / base / "kustomization.yaml").is_file() for base in bases), kustomization
