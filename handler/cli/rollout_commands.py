@@ -51,13 +51,22 @@ def rollout_command(
         None, "--kubeconfig", help="Kubeconfig (default: in-cluster, then ~/.kube/config)."
     ),
     context: str | None = typer.Option(None, "--context", help="Kubeconfig context."),
-    argocd_namespace: str = typer.Option("argocd", "--argocd-namespace", help="Namespace of the Argo CD Applications."),
+    argocd_namespace: str = typer.Option(
+        "argocd",
+        "--argocd-namespace",
+        envvar="DATASURFACE_ARGOCD_NAMESPACE",
+        help="Namespace of the Argo CD Applications.",
+    ),
     timeout: float = typer.Option(1800.0, "--timeout", help="Seconds to wait for the rollout to settle."),
     poll: float = typer.Option(10.0, "--poll", help="Seconds between looks."),
     once: bool = typer.Option(False, "--once", help="Look once and report (exit 3 while pending)."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
-    argo_ui: str = typer.Option("", "--argo-ui", help="Argo Workflows UI base URL, for links."),
-    argocd_ui: str = typer.Option("", "--argocd-ui", help="Argo CD UI base URL, for links."),
+    argo_ui: str = typer.Option(
+        "", "--argo-ui", envvar="DATASURFACE_ARGO_UI_URL", help="Argo Workflows UI base URL, for links."
+    ),
+    argocd_ui: str = typer.Option(
+        "", "--argocd-ui", envvar="DATASURFACE_ARGOCD_UI_URL", help="Argo CD UI base URL, for links."
+    ),
 ) -> None:
     """Follow a model commit's rollout: Argo CD syncs its deployment commit, healthy, and each
     stream's first run on it succeeds. Exit 0 success, 1 failure or timeout, 3 still pending (--once)."""

@@ -132,3 +132,15 @@ def test_the_argo_server_refusing_the_token_is_a_clear_error(
     monkeypatch.setenv("DATASURFACE_ARGO_TOKEN", "expired")
     refused = run("rerun", "--argo-server", url, "--deployment", str(deployment), "-p", "YellowLive", "-s", "Store1")
     assert refused.returncode == 2 and "Argo Server answered 401: token not valid" in refused.stderr
+
+
+def test_rerun_of_a_stream_whose_cronworkflow_is_not_deployed_says_so(
+    argo: tuple[ArgoServerStandIn, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url, deployment = argo
+    server.crons.clear()  # the deployment checkout is ahead of what Argo CD synced
+    monkeypatch.setenv("DATASURFACE_ARGO_TOKEN", "test-argo-token")
+    missing = run("rerun", "--argo-server", url, "--deployment", str(deployment), "-p", "YellowLive", "-s", "Store1")
+    assert missing.returncode == 2
+    assert "Argo Server answered 404" in missing.stderr and "not found" in missing.stderr
+    assert server.workflows == {}
