@@ -16,7 +16,14 @@ import yaml
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "data" / "schemas"
 ARGO_KINDS = {"Workflow", "WorkflowTemplate", "CronWorkflow"}
-ARGOCD_KINDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
+#: Custom resources validated against their official CRD's openAPIV3Schema.
+CRD_KINDS = {
+    "Application": "argo-cd/application-crd.yaml",
+    "AppProject": "argo-cd/appproject-crd.yaml",
+    "ServiceMonitor": "prometheus-operator/servicemonitors-crd.yaml",
+    "PodMonitor": "prometheus-operator/podmonitors-crd.yaml",
+    "PrometheusRule": "prometheus-operator/prometheusrules-crd.yaml",
+}
 
 
 def _strict(schema: Any) -> Any:
@@ -48,7 +55,7 @@ def _argo_validator(kind: str) -> jsonschema.protocols.Validator:
 
 @functools.cache
 def _crd_validator(filename: str) -> jsonschema.protocols.Validator:
-    crd = yaml.safe_load((SCHEMAS / "argo-cd" / filename).read_text())
+    crd = yaml.safe_load((SCHEMAS / filename).read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     strict = _strict(copy.deepcopy(schema))
     strict["properties"]["metadata"] = {"type": "object"}  # ObjectMeta is checked by kubernetes-validate below
@@ -62,10 +69,10 @@ def validation_errors(doc: dict[str, Any]) -> list[str]:
             f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _argo_validator(kind).iter_errors(doc)
         ]
         return errors + _object_meta_errors(doc)
-    if kind in ARGOCD_KINDS:
+    if kind in CRD_KINDS:
         errors = [
             f"{kind} {'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in _crd_validator(ARGOCD_KINDS[kind]).iter_errors(doc)
+            for e in _crd_validator(CRD_KINDS[kind]).iter_errors(doc)
         ]
         return errors + _object_meta_errors(doc)
     try:
