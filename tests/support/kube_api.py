@@ -161,3 +161,28 @@ def workflow(
             "outputs": {"parameters": [{"name": k, "value": v} for k, v in (outputs or {}).items()]},
         },
     }
+
+
+TEMPLATE_APPS = ("datasurface-root", "datasurface-yellowforensic", "datasurface-yellowlive")
+
+
+def roll_out_template(api: KubeAPI, model_commit: str, deploy_commit: str, failing: str = "") -> None:
+    """The template model's rollout as a cluster reports it: every Application synced to the
+    deployment commit and healthy, and each stream's first run done (``failing``'s failed)."""
+    for name in TEMPLATE_APPS:
+        api.put("applications", application(name, deploy_commit))
+    for platform in ("YellowLive", "YellowForensic"):
+        phase = "Failed" if platform == failing else "Succeeded"
+        api.put(
+            "workflows",
+            workflow(
+                f"{platform.lower()}-store1-1",
+                f"ds-{platform.lower()}",
+                platform,
+                "Store1",
+                model_commit,
+                phase,
+                "merge: relation people does not exist" if phase == "Failed" else "",
+                {"batch": "1", "inserted": "4", "updated": "0", "deleted": "0"},
+            ),
+        )

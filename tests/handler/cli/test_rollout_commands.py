@@ -15,7 +15,7 @@ from tests.support.argo_server import ArgoServerStandIn
 from tests.support.cli import run_cli as run
 from tests.support.fake_github import ServerThread
 from tests.support.gitrepos import ModelRepo, git
-from tests.support.kube_api import KubeAPI, application, workflow
+from tests.support.kube_api import KubeAPI, roll_out_template, workflow
 from tests.support.manifests import documents
 from tests.support.template import build_template_ecosystem
 
@@ -33,23 +33,7 @@ def test_rollout_follows_a_deployment_to_its_first_runs(tmp_path: Path) -> None:
         pending = run(*look)
         assert pending.returncode == 3, pending.stderr
         assert "pending" in pending.stdout
-        for name in ("datasurface-root", "datasurface-yellowforensic", "datasurface-yellowlive"):
-            api.put("applications", application(name, deployed))
-        for platform in ("YellowLive", "YellowForensic"):
-            phase = "Failed" if platform == "YellowLive" else "Succeeded"
-            api.put(
-                "workflows",
-                workflow(
-                    f"{platform.lower()}-store1-1",
-                    f"ds-{platform.lower()}",
-                    platform,
-                    "Store1",
-                    sha,
-                    phase,
-                    "relation people does not exist" if phase == "Failed" else "",
-                    {"batch": "1", "inserted": "3", "updated": "0", "deleted": "0"},
-                ),
-            )
+        roll_out_template(api, sha, deployed, failing="YellowLive")
         failed = run(*look, "--format", "markdown")
         assert failed.returncode == 1, failed.stderr
         assert "relation people does not exist" in failed.stdout

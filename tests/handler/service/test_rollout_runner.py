@@ -14,11 +14,10 @@ from pydantic import SecretStr
 from handler.service.app import create_app
 from tests.support.fake_github import ServerThread
 from tests.support.gitrepos import add_column
-from tests.support.kube_api import KubeAPI, application, workflow
+from tests.support.kube_api import KubeAPI, roll_out_template
 from tests.support.service_env import REPO, Env, deliver, push_payload, wait_until
 
 ROLLOUT = "datasurface/rollout"
-APPS = ("datasurface-root", "datasurface-yellowforensic", "datasurface-yellowlive")
 
 
 NOTIFIED: list[dict] = []
@@ -75,26 +74,6 @@ def settled(env: Env, sha: str) -> dict:
     return next(s for s in env.github.statuses_for(sha, ROLLOUT) if s["state"] != "pending")
 
 
-def run_everything(api: KubeAPI, sha: str, deploy_commit: str, failing: str = "") -> None:
-    for name in APPS:
-        api.put("applications", application(name, deploy_commit))
-    for platform in ("YellowLive", "YellowForensic"):
-        phase = "Failed" if platform == failing else "Succeeded"
-        api.put(
-            "workflows",
-            workflow(
-                f"{platform.lower()}-store1-1",
-                f"ds-{platform.lower()}",
-                platform,
-                "Store1",
-                sha,
-                phase,
-                "merge: relation people does not exist" if phase == "Failed" else "",
-                {"batch": "1", "inserted": "4", "updated": "0", "deleted": "0"},
-            ),
-        )
-
-
 def test_a_rollout_is_pending_then_reported_on_the_commit_and_its_pull_request(
     env: Env, cluster: tuple[KubeAPI, str]
 ) -> None:
@@ -103,7 +82,7 @@ def test_a_rollout_is_pending_then_reported_on_the_commit_and_its_pull_request(
     deliver(service, "push", push_payload(env.model, merged, "0" * 40))
     wait_until(lambda: "pending" in states(env, merged), what="a pending rollout")
     deploy_commit = env.deployment_log()[0].split()[0]
-    run_everything(api, merged, deploy_commit)
+    roll_out_template(api, merged, deploy_commit)
     status = settled(env, merged)
     assert status["state"] == "success" and status["description"].startswith("Rolled out")
     (comment,) = [c for c in env.comments(61) if c["body"].startswith("<!-- datasurface:rollout -->")]
@@ -116,7 +95,7 @@ def test_a_failed_first_run_fails_the_rollout_and_links_to_the_run(env: Env, clu
     merged = merge_pull(env, 62, "loyalty")
     deliver(service, "push", push_payload(env.model, merged, "0" * 40))
     wait_until(lambda: bool(env.deployment_log()), what="a deployment")
-    run_everything(api, merged, env.deployment_log()[0].split()[0], failing="YellowLive")
+    roll_out_template(api, merged, env.deployment_log()[0].split()[0], failing="YellowLive")
     status = settled(env, merged)
     assert status["state"] == "failure" and "relation people does not exist" in status["description"]
     assert status["target_url"] == "https://argo.example.com/workflows/ds-yellowlive/yellowlive-store1-1"
@@ -138,7 +117,7 @@ def test_a_newer_deployment_supersedes_a_rollout_still_pending(env: Env, cluster
     assert status["state"] == "success" and status["description"].startswith(
         f"Superseded by the deployment of {second[:12]}"
     )
-    run_everything(api, second, env.deployment_log()[0].split()[0])
+    roll_out_template(api, second, env.deployment_log()[0].split()[0])
     assert settled(env, second)["state"] == "success"
 
 
@@ -157,7 +136,7 @@ def test_a_restarted_service_carries_on_following_a_rollout(env: Env, tmp_path: 
             deliver(service, "push", push_payload(env.model, merged, "0" * 40))
             wait_until(lambda: "pending" in states(env, merged), what="a pending rollout")
         # The service is gone mid-rollout; Argo CD syncs and the first runs succeed meanwhile.
-        run_everything(api, merged, env.deployment_log()[0].split()[0])
+        roll_out_template(api, merged, env.deployment_log()[0].split()[0])
         with ServerThread(create_app(config)):
             status = settled(env, merged)
         assert status["state"] == "success"
