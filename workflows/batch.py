@@ -107,7 +107,33 @@ class BatchStore:
             ),
             {"st": status, "state": json.dumps(state, sort_keys=True), "s": self.stream, "b": batch.batch_id},
         )
+        if status == COMMITTED:
+            self._add_to_totals(conn, batch.batch_id)
         batch.status, batch.state = status, state
+
+    def _add_to_totals(self, conn: Connection, batch_id: int) -> None:
+        """Count a committed batch into the stream's and its datasets' running totals, in the
+        commit's transaction, so the exporter's counters are exact and never count a batch twice."""
+        key = {"s": self.stream, "b": batch_id}
+        conn.execute(
+            text(
+                f"INSERT INTO {self.t['stream_totals']} (stream, batches, batch_seconds) "
+                f"SELECT stream, 1, extract(epoch FROM ended_at - started_at) FROM {self.t['batches']} "
+                "WHERE stream = :s AND batch_id = :b ON CONFLICT (stream) DO UPDATE SET "
+                "batches = stream_totals.batches + 1, batch_seconds = stream_totals.batch_seconds + EXCLUDED.batch_seconds"
+            ),
+            key,
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {self.t['dataset_totals']} (stream, dataset, inserted, updated, deleted) "
+                f"SELECT stream, dataset, inserted, updated, deleted FROM {self.t['batch_metrics']} "
+                "WHERE stream = :s AND batch_id = :b ON CONFLICT (stream, dataset) DO UPDATE SET "
+                "inserted = dataset_totals.inserted + EXCLUDED.inserted, updated = dataset_totals.updated + EXCLUDED.updated, "
+                "deleted = dataset_totals.deleted + EXCLUDED.deleted"
+            ),
+            key,
+        )
 
     def record_metrics(self, conn: Connection, batch: Batch, dataset: str, metrics: dict[str, int]) -> None:
         conn.execute(

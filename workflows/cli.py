@@ -7,9 +7,11 @@ workflow pod starts fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +19,11 @@ from rich.console import Console
 
 from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
 from workflows.spec import JobSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from workflows.status import StreamStatus
 
 app = typer.Typer()
 job_app = typer.Typer()
@@ -146,70 +153,90 @@ def notify_command(
 
 @app.command("status")
 def status_command(
-    merge_url: str = typer.Option(..., "--merge-url", help="Merge database URL."),
+    merge_url: str | None = typer.Option(
+        None,
+        "--merge-url",
+        help="Merge database URL; else the specs' merge database with DATASURFACE_MERGE_USER / _PASSWORD.",
+    ),
     spec_dir: Path | None = typer.Option(
-        None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and schedules)."
+        None, "--spec-dir", help="Job spec JSON files or a rendered deployment tree (names and freshness targets)."
     ),
     format: StatusFormat = typer.Option(StatusFormat.text, "--format", "-f", help="text or json."),
     check: bool = typer.Option(False, "--check", help="Exit 1 when any stream is stale or failing (for alerts)."),
     serve: int | None = typer.Option(
-        None, "--serve", help="Serve the same figures as Prometheus metrics on this port."
+        None, "--serve", help="Serve the figures as Prometheus metrics on this port (the status exporter)."
     ),
+    bind: str = typer.Option("0.0.0.0", "--bind", help="Address --serve listens on."),  # noqa: S104
     max_age: float = typer.Option(900.0, "--max-age", help="Freshness limit in seconds for streams without a spec."),
 ) -> None:
-    """Per platform and stream: last batch, its age and counts, recent success rate, freshness."""
-    from sqlalchemy import create_engine
-
-    from pgtools.urls import DatabaseURLError, psycopg2_url
+    """Per platform and stream: last batch, its age and counts, recent runs, freshness."""
     from workflows import status
 
-    try:
-        engine = create_engine(psycopg2_url(merge_url), pool_pre_ping=True)
-    except DatabaseURLError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--merge-url") from None
     specs = status.specs_from(spec_dir) if spec_dir else []
     if spec_dir and not specs:
         raise typer.BadParameter(
             f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)", param_hint="--spec-dir"
         )
+    engine = _status_engine(merge_url, specs)
     if serve is not None:
         import threading
 
-        from prometheus_client import CollectorRegistry, start_http_server
+        from workflows.exporter import serve as serve_metrics
 
-        registry = CollectorRegistry()
-        registry.register(status.StatusCollector(engine, specs))
-        start_http_server(serve, registry=registry)
-        Console().print(f"serving Prometheus metrics on :{serve}/metrics (Ctrl-C to stop)")
+        serve_metrics(engine, specs, serve, bind)
+        Console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
         threading.Event().wait()
     streams = status.collect(engine, specs, max_age)
     if format == StatusFormat.json:
         sys.stdout.write(status.to_json(streams))
     else:
-        from rich.table import Table
-
-        table = Table(title="DataSurface streams")
-        for column in ("platform", "stream", "last batch", "state", "age", "ins/upd/del", "success", "fresh"):
-            table.add_column(column)
-        for s in streams:
-            age = "-" if s.age_seconds is None else f"{s.age_seconds:.0f} s"
-            rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
-            fresh = "[red]stale[/red]" if s.stale else "[green]ok[/green]"
-            if s.failing:
-                fresh += " [red]failing[/red]"
-            table.add_row(
-                s.platform,
-                s.stream,
-                str(s.last_batch or "-"),
-                s.last_status or "-",
-                age,
-                f"{s.inserted}/{s.updated}/{s.deleted}",
-                rate,
-                fresh,
-            )
-        Console().print(table)
+        _print_status(streams)
     if check and any(s.stale or s.failing for s in streams):
         raise typer.Exit(EXIT_PERMANENT)
+
+
+def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Engine:
+    """The merge database to report on: the URL given, else the one database the specs name."""
+    from workflows.db import MERGE_URL_ENV, ConfigurationError, engine_for, job_url, make_engine
+
+    merge_url = merge_url or os.environ.get(MERGE_URL_ENV)
+    databases = {(s.merge.host, s.merge.port, s.merge.database) for s in specs}
+    try:
+        if merge_url:
+            return engine_for(job_url(merge_url), "datasurface-status")
+        if len(databases) == 1:
+            return make_engine(specs[0].merge, "merge", None, "datasurface-status")
+    except ConfigurationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--merge-url") from None
+    reason = "no job specs" if not databases else f"the specs name {len(databases)} merge databases"
+    raise typer.BadParameter(f"give the merge database URL ({reason})", param_hint="--merge-url")
+
+
+def _print_status(streams: list[StreamStatus]) -> None:
+    from rich.table import Table
+
+    table = Table(title="DataSurface streams")
+    for column in ("platform", "stream", "last batch", "state", "age / target", "ins/upd/del", "success", "fresh"):
+        table.add_column(column)
+    for s in streams:
+        age = "-" if s.age_seconds is None else f"{s.age_seconds:.0f} s"
+        rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
+        fresh = "[red]stale[/red]" if s.stale else "[green]ok[/green]"
+        if s.failing:
+            fresh += f" [red]failing ({s.consecutive_failures})[/red]"
+        if s.running:
+            fresh += " running"
+        table.add_row(
+            s.platform,
+            s.stream,
+            str(s.last_batch or "-"),
+            s.last_status or "-",
+            f"{age} / {s.max_age_seconds:.0f} s",
+            f"{s.inserted}/{s.updated}/{s.deleted}",
+            rate,
+            fresh,
+        )
+    Console().print(table)
 
 
 @app.command("run-local")

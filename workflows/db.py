@@ -68,7 +68,11 @@ def spec_url(db: DatabaseSpec, role: Role, environ: Mapping[str, str] | None = N
 def make_engine(db: DatabaseSpec, role: Role, override: str | None, application: str) -> Engine:
     """An engine for the spec's database, or for the override URL (argument, then environment)."""
     url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
-    url = job_url(url_text) if url_text else spec_url(db, role)
+    return engine_for(job_url(url_text) if url_text else spec_url(db, role), application)
+
+
+def engine_for(url: URL, application: str) -> Engine:
+    """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``)."""
     engine = create_engine(
         url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10}
     )

@@ -13,6 +13,7 @@ phase: the outcome is then ``keep_working``.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -23,6 +24,7 @@ from workflows.db import ConfigurationError, is_transient, make_engine
 from workflows.ingest import SourceSchemaError, ingest_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
+from workflows.runs import record_run
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
@@ -36,19 +38,34 @@ def run_snapshot_merge(
     merge_url: str | None = None,
     max_seconds: float | None = None,
 ) -> Outcome:
-    """Run the job; every failure becomes an ``error`` outcome saying whether it is transient."""
+    """Run the job; every failure becomes an ``error`` outcome saying whether it is transient.
+    The outcome is recorded in the merge database for the exporter (best effort)."""
+    started_at = datetime.now(UTC)
     try:
         merge_engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-merge:{spec.stream}")
-        source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
+    except Exception as exc:  # noqa: BLE001 - classified below
+        return _failure(spec, exc)
+    try:
         try:
-            return _run(spec, source_engine, merge_engine, max_seconds)
-        finally:
-            merge_engine.dispose()
-            source_engine.dispose()
-    except PERMANENT_ERRORS as exc:
+            source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
+            try:
+                outcome = _run(spec, source_engine, merge_engine, max_seconds)
+            finally:
+                source_engine.dispose()
+        except Exception as exc:  # noqa: BLE001 - classified below
+            outcome = _failure(spec, exc)
+        record_run(merge_engine, platform_schema(spec.platform), outcome, started_at)
+        return outcome
+    finally:
+        merge_engine.dispose()
+
+
+def _failure(spec: JobSpec, exc: Exception) -> Outcome:
+    """An ``error`` outcome: permanent for what retrying cannot fix, else by the exception's kind;
+    never a traceback for Argo to parse."""
+    if isinstance(exc, PERMANENT_ERRORS):
         return Outcome("error", spec.stream, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - classified, reported, never a traceback for Argo to parse
-        return Outcome("error", spec.stream, error=f"{type(exc).__name__}: {exc}".strip(), transient=is_transient(exc))
+    return Outcome("error", spec.stream, error=f"{type(exc).__name__}: {exc}".strip(), transient=is_transient(exc))
 
 
 def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: float | None) -> Outcome:

@@ -75,10 +75,32 @@ class JobSpec(_Spec):
     merge: DatabaseSpec
     namespace: str
     schedule: str
+    freshness_seconds: int | None = Field(
+        None,
+        gt=0,
+        description="how old the stream's last commit may be before it is stale: from the consumers' latency "
+        "and the schedule (handler/render/streams.py); None: two schedule intervals and a minute",
+    )
     views: list[ViewSpec] = []
 
     def to_json(self) -> str:
         return spec_json(self.model_dump(mode="json"))
+
+    @property
+    def freshness_target(self) -> int:
+        return self.freshness_seconds or schedule_freshness(self.schedule)
+
+
+def schedule_freshness(schedule: str) -> int:
+    """The freshest a schedule can keep a stream: two intervals and a minute, so that one skipped
+    or slow run does not make it late."""
+    from datetime import UTC, datetime
+
+    from croniter import croniter
+
+    runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+    first, second = runs.get_next(datetime), runs.get_next(datetime)
+    return int(2 * (second - first).total_seconds()) + 60
 
 
 def spec_json(data: Mapping[str, Any]) -> str:

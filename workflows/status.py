@@ -1,47 +1,75 @@
 """Operating view of the data plane: per platform and stream, the last batch, its age, its
-counts, the success rate of recent batches, and whether the stream is fresh enough.
+counts, recent runs, and whether the stream is fresh enough and healthy.
 
 Streams come from job specs (a folder of spec JSON files, or a rendered deployment tree) so that
-each has its platform name and schedule; without specs, every platform schema in the merge
-database is listed under its schema name.
+each has its platform name and freshness target; without specs, every platform schema in the
+merge database is listed under its schema name. A collection costs a fixed handful of queries per
+platform schema, each reading a few rows per stream (indexes and the running totals kept at
+commit), however many batches the streams have merged.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from croniter import croniter
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from workflows.spec import JobSpec
+from workflows.batch import COMMITTED, BatchStore
+from workflows.spec import JobSpec, schedule_freshness
 from workflows.sqlnames import platform_schema, quote
 from workflows.tables import bookkeeping
 
-RECENT = 20
+RECENT = 20  # runs that make the success rate
+DEFAULT_MAX_AGE = 900.0
+
+
+@dataclass
+class DatasetStatus:
+    dataset: str
+    rows: int | None  # after the last committed batch
+    last_inserted: int
+    last_updated: int
+    last_deleted: int
+    inserted_total: int  # over every committed batch since the platform kept totals
+    updated_total: int
+    deleted_total: int
 
 
 @dataclass
 class StreamStatus:
     platform: str
     stream: str
+    namespace: str
     last_batch: int | None
     last_status: str | None
     last_committed: int | None
+    last_commit_at: datetime | None
     age_seconds: float | None  # since the last committed batch ended
-    inserted: int
+    inserted: int  # by the last committed batch, over its datasets
     updated: int
     deleted: int
-    success_rate: float | None  # of recent finished batches
-    max_age_seconds: float
+    success_rate: float | None  # of recent finished runs (a run that found the stream locked is neither)
+    max_age_seconds: float  # the freshness target
     stale: bool
     failing: bool
+    consecutive_failures: int = 0  # runs that ended in error since the last good one
+    last_error: str | None = None
+    running: bool = False  # a run holds the stream's lock now
+    open_batch_age_seconds: float | None = None  # since the uncommitted batch started
+    keep_working_runs: int = 0  # runs that paused the open batch with more to merge
+    committed_batches: int = 0  # counted at commit
+    batch_seconds_total: float = 0.0
+    last_batch_seconds: float | None = None  # start to commit of the last committed batch
+    runs: dict[str, int] = field(default_factory=dict)  # by outcome
+    first_seen: datetime | None = None  # the first batch or run known
+    datasets: list[DatasetStatus] = field(default_factory=list)
 
 
 def specs_from(folder: Path) -> list[JobSpec]:
@@ -59,86 +87,206 @@ def specs_from(folder: Path) -> list[JobSpec]:
 
 
 def freshness_limit(schedule: str) -> float:
-    """A stream is stale when its last commit is older than two schedule intervals plus a minute."""
-    first = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
-    a = first.get_next(datetime)
-    b = first.get_next(datetime)
-    return 2 * (b - a).total_seconds() + 60
+    """A stream without a freshness target in its spec is stale after two schedule intervals and a minute."""
+    return float(schedule_freshness(schedule))
 
 
-def _streams(engine: Engine, specs: list[JobSpec], default_max_age: float) -> Iterator[tuple[str, str, str, float]]:
+@dataclass(frozen=True)
+class _Watched:
+    platform: str
+    stream: str
+    namespace: str
+    max_age: float
+
+
+def _watched(conn: Connection, specs: list[JobSpec], default_max_age: float) -> dict[str, list[_Watched]]:
+    """The streams to report, by platform schema."""
+    by_schema: dict[str, list[_Watched]] = defaultdict(list)
     if specs:
         for spec in specs:
-            yield spec.platform, platform_schema(spec.platform), spec.stream, freshness_limit(spec.schedule)
-        return
-    with engine.connect() as conn:
-        schemas = [
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT table_schema FROM information_schema.tables WHERE table_name = 'batches' AND table_schema LIKE 'ds\\_%' ORDER BY 1"
-                )
+            by_schema[platform_schema(spec.platform)].append(
+                _Watched(spec.platform, spec.stream, spec.namespace, float(spec.freshness_target))
             )
-        ]
-        for schema in schemas:
-            for (stream,) in conn.execute(text(f"SELECT DISTINCT stream FROM {quote(schema)}.batches ORDER BY 1")):
-                yield schema, schema, stream, default_max_age
+        return by_schema
+    schemas = conn.execute(
+        text(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'batch_counter' "
+            "AND table_schema LIKE 'ds\\_%' ORDER BY 1"
+        )
+    ).scalars()
+    for schema in list(schemas):
+        for stream in conn.execute(text(f"SELECT stream FROM {quote(schema)}.batch_counter ORDER BY 1")).scalars():
+            by_schema[schema].append(_Watched(schema, stream, "", default_max_age))
+    return by_schema
 
 
-def collect(engine: Engine, specs: list[JobSpec], default_max_age: float = 900.0) -> list[StreamStatus]:
+def _existing(conn: Connection, schema: str) -> set[str]:
+    t = bookkeeping(schema)
+    rows = conn.execute(
+        text(
+            "SELECT name FROM unnest(CAST(:names AS text[]), CAST(:tables AS text[])) AS x(name, qualified) "
+            "WHERE to_regclass(qualified) IS NOT NULL"
+        ),
+        {"names": list(t), "tables": list(t.values())},
+    ).scalars()
+    return set(rows)
+
+
+def _rows(conn: Connection, sql: str, **params: Any) -> list[Any]:
+    return list(conn.execute(text(sql), params).all())
+
+
+def _collect_schema(conn: Connection, schema: str, watched: list[_Watched], now: datetime) -> list[StreamStatus]:
+    t = bookkeeping(schema)
+    names = [w.stream for w in watched]
+    present = _existing(conn, schema)
+    streams = "unnest(CAST(:streams AS text[])) AS s(stream)"
+    batches = {}
+    if "batches" in present:
+        for r in _rows(
+            conn,
+            f"SELECT s.stream, lb.batch_id AS last_batch, lb.status AS last_status, lb.started_at AS last_started, "
+            f"lc.batch_id AS last_committed, lc.started_at AS committed_started, lc.ended_at AS committed_ended, "
+            f"fb.started_at AS first_started FROM {streams} "
+            f"LEFT JOIN LATERAL (SELECT batch_id, status, started_at FROM {t['batches']} WHERE stream = s.stream "
+            "ORDER BY batch_id DESC LIMIT 1) lb ON true "
+            f"LEFT JOIN LATERAL (SELECT batch_id, started_at, ended_at FROM {t['batches']} WHERE stream = s.stream "
+            f"AND status = '{COMMITTED}' ORDER BY batch_id DESC LIMIT 1) lc ON true "
+            f"LEFT JOIN LATERAL (SELECT started_at FROM {t['batches']} WHERE stream = s.stream "
+            "ORDER BY batch_id LIMIT 1) fb ON true",
+            streams=names,
+        ):
+            batches[r.stream] = r
+    committed = {s: r.last_committed for s, r in batches.items() if r.last_committed is not None}
+    last_metrics: dict[str, list[Any]] = defaultdict(list)
+    if committed and "batch_metrics" in present:
+        for r in _rows(
+            conn,
+            f"SELECT stream, dataset, inserted, updated, deleted, total FROM {t['batch_metrics']} "
+            "JOIN unnest(CAST(:streams AS text[]), CAST(:batches AS bigint[])) AS k(stream, batch_id) "
+            "USING (stream, batch_id) ORDER BY stream, dataset",
+            streams=list(committed),
+            batches=list(committed.values()),
+        ):
+            last_metrics[r.stream].append(r)
+    totals: dict[str, dict[str, Any]] = defaultdict(dict)
+    if "dataset_totals" in present:
+        for r in _rows(conn, f"SELECT * FROM {t['dataset_totals']} WHERE stream = ANY(:streams)", streams=names):
+            totals[r.stream][r.dataset] = r
+    stream_totals = (
+        {
+            r.stream: r
+            for r in _rows(conn, f"SELECT * FROM {t['stream_totals']} WHERE stream = ANY(:streams)", streams=names)
+        }
+        if "stream_totals" in present
+        else {}
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    if "run_counts" in present:
+        for r in _rows(conn, f"SELECT * FROM {t['run_counts']} WHERE stream = ANY(:streams)", streams=names):
+            counts[r.stream][r.outcome] = int(r.runs)
+    recent: dict[str, list[Any]] = defaultdict(list)
+    first_run: dict[str, datetime] = {}
+    if "runs" in present:
+        for r in _rows(
+            conn,
+            f"SELECT s.stream, r.batch_id, r.outcome, r.started_at, r.error, f.first_started FROM {streams} "
+            f"JOIN LATERAL (SELECT batch_id, outcome, started_at, error FROM {t['runs']} WHERE stream = s.stream "
+            f"ORDER BY run_id DESC LIMIT {RECENT}) r ON true "
+            f"LEFT JOIN LATERAL (SELECT started_at AS first_started FROM {t['runs']} WHERE stream = s.stream "
+            "ORDER BY run_id LIMIT 1) f ON true",
+            streams=names,
+        ):
+            recent[r.stream].append(r)  # newest first
+            first_run[r.stream] = r.first_started
+    running = _running(conn, schema, names)
+    result = []
+    for w in watched:
+        b = batches.get(w.stream)
+        runs = recent.get(w.stream, [])
+        finished = [r for r in runs if r.outcome != "locked"]
+        failures = next((i for i, r in enumerate(finished) if r.outcome != "error"), len(finished))
+        open_batch = b is not None and b.last_batch is not None and b.last_status != COMMITTED
+        age = (now - b.committed_ended).total_seconds() if b is not None and b.committed_ended is not None else None
+        metrics = last_metrics.get(w.stream, [])
+        st = stream_totals.get(w.stream)
+        firsts = [d for d in (b.first_started if b else None, first_run.get(w.stream)) if d is not None]
+        result.append(
+            StreamStatus(
+                platform=w.platform,
+                stream=w.stream,
+                namespace=w.namespace,
+                last_batch=b.last_batch if b else None,
+                last_status=b.last_status if b else None,
+                last_committed=b.last_committed if b else None,
+                last_commit_at=b.committed_ended if b else None,
+                age_seconds=age,
+                inserted=sum(m.inserted for m in metrics),
+                updated=sum(m.updated for m in metrics),
+                deleted=sum(m.deleted for m in metrics),
+                success_rate=(sum(1 for r in finished if r.outcome != "error") / len(finished)) if finished else None,
+                max_age_seconds=w.max_age,
+                stale=age is None or age > w.max_age,
+                failing=failures > 0,
+                consecutive_failures=failures,
+                last_error=finished[0].error if failures else None,
+                running=w.stream in running,
+                open_batch_age_seconds=(now - b.last_started).total_seconds() if open_batch and b else None,
+                keep_working_runs=sum(
+                    1 for r in runs if open_batch and b and r.batch_id == b.last_batch and r.outcome == "keep_working"
+                ),
+                committed_batches=int(st.batches) if st else 0,
+                batch_seconds_total=float(st.batch_seconds) if st else 0.0,
+                last_batch_seconds=(b.committed_ended - b.committed_started).total_seconds()
+                if b is not None and b.committed_ended is not None
+                else None,
+                runs=counts.get(w.stream, {}),
+                first_seen=min(firsts) if firsts else None,
+                datasets=_datasets(metrics, totals.get(w.stream, {})),
+            )
+        )
+    return result
+
+
+def _datasets(last: list[Any], totals: dict[str, Any]) -> list[DatasetStatus]:
+    by_name = {m.dataset: m for m in last}
+    return [
+        DatasetStatus(
+            dataset=name,
+            rows=int(by_name[name].total) if name in by_name else None,
+            last_inserted=int(by_name[name].inserted) if name in by_name else 0,
+            last_updated=int(by_name[name].updated) if name in by_name else 0,
+            last_deleted=int(by_name[name].deleted) if name in by_name else 0,
+            inserted_total=int(totals[name].inserted) if name in totals else 0,
+            updated_total=int(totals[name].updated) if name in totals else 0,
+            deleted_total=int(totals[name].deleted) if name in totals else 0,
+        )
+        for name in sorted(set(by_name) | set(totals))
+    ]
+
+
+def _running(conn: Connection, schema: str, streams: list[str]) -> set[str]:
+    """Streams whose advisory lock a run holds now (``BatchStore.try_lock``), read from ``pg_locks``:
+    a bigint advisory key shows as classid (high 32 bits) and objid (low 32 bits), objsubid 1."""
+    keys = {BatchStore(schema, s).lock_key(): s for s in streams}
+    held = conn.execute(
+        text(
+            "SELECT k.key FROM unnest(CAST(:keys AS text[])) AS k(key) WHERE EXISTS (SELECT 1 FROM pg_locks l "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND (l.classid::bigint << 32) | l.objid::bigint = hashtextextended(k.key, 0))"
+        ),
+        {"keys": list(keys)},
+    ).scalars()
+    return {keys[k] for k in held}
+
+
+def collect(engine: Engine, specs: list[JobSpec], default_max_age: float = DEFAULT_MAX_AGE) -> list[StreamStatus]:
     now = datetime.now(UTC)
     result = []
     with engine.connect() as conn:
-        for platform, schema, stream, max_age in _streams(engine, specs, default_max_age):
-            exists = conn.execute(
-                text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'batches'"),
-                {"s": schema},
-            ).first()
-            rows = (
-                conn.execute(
-                    text(
-                        f"SELECT batch_id, status, ended_at FROM {quote(schema)}.batches WHERE stream = :st ORDER BY batch_id DESC LIMIT {RECENT}"
-                    ),
-                    {"st": stream},
-                ).all()
-                if exists
-                else []
-            )
-            committed = [r for r in rows if r.status == "committed"]
-            last = rows[0] if rows else None
-            totals = {"inserted": 0, "updated": 0, "deleted": 0}
-            if committed:
-                metrics = conn.execute(
-                    text(
-                        f"SELECT coalesce(sum(inserted), 0), coalesce(sum(updated), 0), coalesce(sum(deleted), 0) FROM {quote(schema)}.batch_metrics "
-                        "WHERE stream = :st AND batch_id = :b"
-                    ),
-                    {"st": stream, "b": committed[0].batch_id},
-                ).one()
-                totals = dict(zip(("inserted", "updated", "deleted"), (int(v) for v in metrics), strict=True))
-            finished = (
-                rows[1:] if last is not None and last.status != "committed" else rows
-            )  # the newest may be running
-            age = (now - committed[0].ended_at).total_seconds() if committed else None
-            stale = age is None or age > max_age
-            failing = bool(finished) and finished[0].status != "committed"
-            result.append(
-                StreamStatus(
-                    platform=platform,
-                    stream=stream,
-                    last_batch=last.batch_id if last else None,
-                    last_status=last.status if last else None,
-                    last_committed=committed[0].batch_id if committed else None,
-                    age_seconds=age,
-                    **totals,
-                    success_rate=(sum(1 for r in finished if r.status == "committed") / len(finished))
-                    if finished
-                    else None,
-                    max_age_seconds=max_age,
-                    stale=stale,
-                    failing=failing,
-                )
-            )
+        for schema, watched in _watched(conn, specs, default_max_age).items():
+            result.extend(_collect_schema(conn, schema, watched, now))
     return result
 
 
@@ -173,46 +321,3 @@ def recent_batches(engine: Engine, platform: str, batches: int = 3) -> list[Data
 
 def to_json(statuses: list[StreamStatus]) -> str:
     return json.dumps({"streams": [asdict(s) for s in statuses]}, indent=2, default=str) + "\n"
-
-
-class StatusCollector:
-    """Prometheus metrics of the same figures, collected on each scrape."""
-
-    def __init__(self, engine: Engine, specs: list[JobSpec]) -> None:
-        self.engine, self.specs = engine, specs
-
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        labels = ["platform", "stream"]
-        age = GaugeMetricFamily(
-            "datasurface_stream_last_commit_age_seconds",
-            "Seconds since the stream's last committed batch",
-            labels=labels,
-        )
-        stale = GaugeMetricFamily(
-            "datasurface_stream_stale", "1 when the stream misses its freshness limit", labels=labels
-        )
-        failing = GaugeMetricFamily(
-            "datasurface_stream_failing", "1 when the last finished batch did not commit", labels=labels
-        )
-        success = GaugeMetricFamily(
-            "datasurface_stream_success_ratio", "Committed share of recent finished batches", labels=labels
-        )
-        batch = GaugeMetricFamily("datasurface_stream_last_batch", "Id of the last committed batch", labels=labels)
-        rows = GaugeMetricFamily(
-            "datasurface_stream_last_batch_rows", "Rows changed by the last committed batch", labels=[*labels, "change"]
-        )
-        for s in collect(self.engine, self.specs):
-            key = [s.platform, s.stream]
-            if s.age_seconds is not None:
-                age.add_metric(key, s.age_seconds)
-            stale.add_metric(key, float(s.stale))
-            failing.add_metric(key, float(s.failing))
-            if s.success_rate is not None:
-                success.add_metric(key, s.success_rate)
-            if s.last_committed is not None:
-                batch.add_metric(key, s.last_committed)
-            for change in ("inserted", "updated", "deleted"):
-                rows.add_metric([*key, change], getattr(s, change))
-        yield from (age, stale, failing, success, batch, rows)

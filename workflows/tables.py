@@ -55,8 +55,20 @@ class DatasetTables:
         )
 
 
+BOOKKEEPING_TABLES = (
+    "batch_counter",
+    "batches",
+    "batch_metrics",
+    "dataset_schemas",
+    "runs",
+    "run_counts",
+    "stream_totals",
+    "dataset_totals",
+)
+
+
 def bookkeeping(schema: str) -> dict[str, str]:
-    return {name: qualified(schema, name) for name in ("batch_counter", "batches", "batch_metrics", "dataset_schemas")}
+    return {name: qualified(schema, name) for name in BOOKKEEPING_TABLES}
 
 
 def _ddl_lock(conn: Connection, schema: str) -> None:
@@ -90,6 +102,33 @@ def ensure_platform_schema(conn: Connection, schema: str) -> None:
         text(
             f"CREATE TABLE IF NOT EXISTS {t['dataset_schemas']} (stream text NOT NULL, dataset text NOT NULL, "
             "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
+        )
+    )
+    # What operators watch (workflows/status.py): each run's outcome, and counters kept at commit
+    # so that a scrape reads a few rows, not every batch ever merged.
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['runs']} (stream text NOT NULL, run_id bigserial, batch_id bigint, "
+            "outcome text NOT NULL, transient boolean NOT NULL DEFAULT false, started_at timestamptz NOT NULL, "
+            "ended_at timestamptz NOT NULL DEFAULT now(), error text, PRIMARY KEY (stream, run_id))"
+        )
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['run_counts']} (stream text NOT NULL, outcome text NOT NULL, "
+            "runs bigint NOT NULL, PRIMARY KEY (stream, outcome))"
+        )
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['stream_totals']} (stream text PRIMARY KEY, batches bigint NOT NULL, "
+            "batch_seconds double precision NOT NULL)"
+        )
+    )
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['dataset_totals']} (stream text NOT NULL, dataset text NOT NULL, "
+            "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, PRIMARY KEY (stream, dataset))"
         )
     )
 

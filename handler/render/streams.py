@@ -24,8 +24,9 @@ from handler.model.ingestion import IngestionConsistencyType, PostgresDatabase, 
 from handler.model.platform import YellowDataPlatform, YellowMilestoneStrategy
 from handler.model.schema import DDLColumn, NullableStatus, PrimaryKeyStatus
 from handler.model.types import Decimal, type_name
+from handler.model.workspace import DataLatency, DatasetGroup
 from handler.render.naming import stream_key
-from workflows.spec import SPEC_VERSION, spec_json, sql_name
+from workflows.spec import SPEC_VERSION, schedule_freshness, spec_json, sql_name
 
 _SQL_TYPES = {
     "TinyInt": "SMALLINT",
@@ -42,6 +43,28 @@ _SQL_TYPES = {
 }
 
 
+#: How old a consumer's data may get, by the latency its dataset group asks for (docs/operations.md).
+LATENCY_SECONDS = {
+    DataLatency.SECONDS: 60,
+    DataLatency.MINUTES: 15 * 60,
+    DataLatency.HOURS: 4 * 3600,
+    DataLatency.DAYS: 2 * 86400,
+}
+
+
+def group_latency_seconds(group: DatasetGroup) -> int:
+    """The latency a dataset group asks for, in seconds (MINUTES when it does not say)."""
+    chooser = group.platform_chooser
+    return LATENCY_SECONDS[chooser.hist.latency if chooser is not None else DataLatency.MINUTES]
+
+
+def freshness_target(schedule: str, latencies: list[int]) -> int:
+    """A stream's freshness target: the strictest latency its consumers ask for, but never tighter
+    than its schedule can deliver (two intervals and a minute)."""
+    floor = schedule_freshness(schedule)
+    return max(floor, min(latencies)) if latencies else floor
+
+
 @dataclass(frozen=True)
 class Stream:
     """One ingestion stream of a platform: what rendering needs, and the job spec itself."""
@@ -51,6 +74,7 @@ class Stream:
     store: str
     strategy: str  # live | forensic
     schedule: str
+    freshness_seconds: int
     datasets: tuple[str, ...]
     source_credential: str  # the secret of the stream's producer database
     merge_credential: str
@@ -104,6 +128,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
     dataset_names = {name: {d.name for d in store.datasets} for name, store in stores.items()}
     served: dict[str, set[str]] = defaultdict(set)  # store -> datasets
     views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (store, dataset) -> views
+    latencies: dict[tuple[str, str], list[int]] = defaultdict(list)  # (store, dataset) -> what consumers ask
     forensic = platform.milestoneStrategy == YellowMilestoneStrategy.SCD2
     for mapping in eco.dsg_platform_mappings:
         if not any(a.dataPlatform == platform.name and a.is_active for a in mapping.assignments):
@@ -116,6 +141,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
             if store is None or sink.datasetName not in dataset_names[store.name]:
                 continue
             served[store.name].add(sink.datasetName)
+            latencies[(store.name, sink.datasetName)].append(group_latency_seconds(group))
             views[(store.name, sink.datasetName)].append(
                 {
                     "workspace": workspace.name,
@@ -134,9 +160,9 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
             continue  # platform acceptance rejects such a model
         datasets = sorted(served[store_name])
         if capture.singleOrMultiDatasetIngestion == IngestionConsistencyType.MULTI_DATASET:
-            streams.append(_stream(platform, store, datasets, stream_key(store.name), views))
+            streams.append(_stream(platform, store, datasets, stream_key(store.name), views, latencies))
         else:
-            streams.extend(_stream(platform, store, [d], stream_key(store.name, d), views) for d in datasets)
+            streams.extend(_stream(platform, store, [d], stream_key(store.name, d), views, latencies) for d in datasets)
     return sorted(streams, key=lambda s: s.stream)
 
 
@@ -146,6 +172,7 @@ def _stream(
     dataset_names: list[str],
     key: str,
     views: dict[tuple[str, str], list[dict[str, Any]]],
+    latencies: dict[tuple[str, str], list[int]],
 ) -> Stream:
     capture = store.capture_metadata
     if not isinstance(capture, SQLSnapshotIngestion):
@@ -160,6 +187,9 @@ def _stream(
         (v for name in dataset_names for v in views[(store.name, name)]),
         key=lambda v: (v["workspace"], v["group"], v["dataset"]),
     )
+    freshness = freshness_target(
+        platform.schedule.cron, [s for name in dataset_names for s in latencies[(store.name, name)]]
+    )
     strategy = "forensic" if platform.milestoneStrategy == YellowMilestoneStrategy.SCD2 else "live"
     spec = {  # field order of workflows.spec.JobSpec
         "spec_version": SPEC_VERSION,
@@ -172,6 +202,7 @@ def _stream(
         "merge": _database(platform.merge_datacontainer, platform.postgresCredential.name),
         "namespace": platform.namespace or "",
         "schedule": platform.schedule.cron,
+        "freshness_seconds": freshness,
         "views": stream_views,
     }
     view_columns: dict[str, tuple[str, ...]] = {}
@@ -186,6 +217,7 @@ def _stream(
         store=store.name,
         strategy=strategy,
         schedule=platform.schedule.cron,
+        freshness_seconds=freshness,
         datasets=tuple(datasets),
         source_credential=capture.credential.name,
         merge_credential=platform.postgresCredential.name,

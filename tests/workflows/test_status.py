@@ -1,14 +1,15 @@
 """The operating view (``workflows/status.py``): per stream, its last batch, age, counts, success
-rate and freshness, from the merge database's bookkeeping tables, as text, JSON and metrics."""
+rate and freshness, recent runs, from the merge database's bookkeeping tables, as text, JSON and metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+from datetime import UTC, datetime
+
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from handler.render import render_tree, write_tree
@@ -18,6 +19,8 @@ from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
 from workflows import status
 from workflows.batch import COMMITTED, INGESTED, BatchStore
+from workflows.outcome import Outcome
+from workflows.runs import KEPT_RUNS, record_run
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
 
@@ -49,6 +52,15 @@ def add_batch(
     return batch.batch_id
 
 
+def record(engine: Engine, spec: JobSpec, outcome: str, batch: int | None = None, error: str | None = None) -> None:
+    record_run(
+        engine,
+        platform_schema(spec.platform),
+        Outcome(outcome, spec.stream, batch, error=error, locked=outcome == "locked"),
+        datetime.now(UTC),
+    )
+
+
 def test_freshness_limit_is_two_schedule_intervals_and_a_minute() -> None:
     assert status.freshness_limit("*/1 * * * *") == 180
     assert status.freshness_limit("*/10 * * * *") == 1260
@@ -58,7 +70,7 @@ def test_freshness_limit_is_two_schedule_intervals_and_a_minute() -> None:
 def test_a_stream_that_never_committed_is_stale(merge: Engine) -> None:
     (never,) = status.collect(merge, [mvp_spec("YellowLive")])
     assert (never.platform, never.stream, never.last_batch, never.age_seconds) == ("YellowLive", "Store1", None, None)
-    assert never.stale and not never.failing and never.success_rate is None
+    assert never.stale and not never.failing and never.success_rate is None and never.first_seen is None
 
 
 def test_last_committed_batch_gives_counts_age_and_freshness(merge: Engine) -> None:
@@ -68,39 +80,89 @@ def test_last_committed_batch_gives_counts_age_and_freshness(merge: Engine) -> N
     (fresh,) = status.collect(merge, [live])
     assert fresh.last_batch == fresh.last_committed == second
     assert (fresh.inserted, fresh.updated, fresh.deleted) == (1, 3, 3)  # summed over the batch's datasets
-    assert 29 <= fresh.age_seconds <= 60 and fresh.max_age_seconds == 180 and not fresh.stale
-    assert fresh.success_rate == 1.0
+    # The template's consumers ask for MINUTES (15 min), looser than the every-minute schedule's floor.
+    assert 29 <= fresh.age_seconds <= 60 and fresh.max_age_seconds == live.freshness_seconds == 900
+    assert not fresh.stale and fresh.committed_batches == 2
+    by_name = {d.dataset: d for d in fresh.datasets}
+    assert (by_name["customers"].rows, by_name["customers"].inserted_total, by_name["addresses"].updated_total) == (
+        3,
+        6,
+        1,
+    )
 
 
-def test_a_stream_whose_last_commit_is_too_old_is_stale(merge: Engine) -> None:
+def test_a_stream_whose_last_commit_is_older_than_its_target_is_stale(merge: Engine) -> None:
     live = mvp_spec("YellowLive")
-    add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)}, age=600)
+    add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)}, age=1000)
     (old,) = status.collect(merge, [live])
-    assert old.stale and old.age_seconds >= 600
+    assert old.stale and old.age_seconds >= 1000
 
 
-def test_the_newest_unfinished_batch_may_be_running_and_is_not_a_failure(merge: Engine) -> None:
+def test_the_newest_unfinished_batch_is_open_not_failed(merge: Engine) -> None:
     live = mvp_spec("YellowLive")
     committed = add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)})
     running = add_batch(merge, live, INGESTED, {})
+    record(merge, live, "keep_working", running)
+    record(merge, live, "keep_working", running)
     (stream,) = status.collect(merge, [live])
     assert (stream.last_batch, stream.last_status, stream.last_committed) == (running, INGESTED, committed)
     assert not stream.failing and stream.success_rate == 1.0
+    assert stream.keep_working_runs == 2 and stream.open_batch_age_seconds is not None
+    assert stream.committed_batches == 1  # the open batch is not counted until it commits
+
+
+def test_runs_that_end_in_error_make_the_stream_failing_until_one_succeeds(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)})
+    record(merge, live, "done", 1)
+    record(merge, live, "error", error="OperationalError: connection refused")
+    record(merge, live, "locked")  # another run held the stream: neither good nor bad
+    record(merge, live, "error", error="OperationalError: connection refused again")
+    (failing,) = status.collect(merge, [live])
+    assert failing.failing and failing.consecutive_failures == 2
+    assert failing.last_error == "OperationalError: connection refused again"
+    assert failing.success_rate == 1 / 3 and failing.runs == {"done": 1, "error": 2, "locked": 1}
+    record(merge, live, "done", 2)
+    (recovered,) = status.collect(merge, [live])
+    assert not recovered.failing and recovered.consecutive_failures == 0 and recovered.last_error is None
+
+
+def test_only_the_latest_runs_are_kept_but_counts_are_not_lost(merge: Engine) -> None:
+    live = mvp_spec("YellowLive")
+    add_batch(merge, live, COMMITTED, {})
+    for _ in range(KEPT_RUNS + 5):
+        record(merge, live, "done", 1)
+    kept = merge.connect().execute(text(f'SELECT count(*) FROM "{platform_schema("YellowLive")}".runs')).scalar()
+    (stream,) = status.collect(merge, [live])
+    assert kept == KEPT_RUNS and stream.runs == {"done": KEPT_RUNS + 5}
+
+
+def test_a_run_holding_the_streams_lock_shows_as_running(merge: Engine) -> None:
+    live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
+    store = BatchStore(platform_schema(live.platform), live.stream)
+    with store.locked(merge) as acquired:
+        assert acquired
+        running = {s.platform: s.running for s in status.collect(merge, [live, forensic])}
+    assert running == {"YellowLive": True, "YellowForensic": False}
+    assert not any(s.running for s in status.collect(merge, [live, forensic]))
 
 
 def test_without_specs_every_platform_schema_is_listed(merge: Engine) -> None:
     add_batch(merge, mvp_spec("YellowLive"), COMMITTED, {"customers": (1, 0, 0, 1)})
     add_batch(merge, mvp_spec("YellowForensic"), COMMITTED, {"customers": (2, 0, 0, 2)})
-    found = {(s.platform, s.stream) for s in status.collect(merge, [], default_max_age=900)}
-    assert found == {(platform_schema("YellowLive"), "Store1"), (platform_schema("YellowForensic"), "Store1")}
+    found = {(s.platform, s.stream, s.max_age_seconds) for s in status.collect(merge, [], default_max_age=600)}
+    assert found == {
+        (platform_schema("YellowLive"), "Store1", 600),
+        (platform_schema("YellowForensic"), "Store1", 600),
+    }
 
 
 def test_specs_come_from_a_rendered_deployment_tree(tmp_path: Path) -> None:
     write_tree(render_tree(build_template_ecosystem()), tmp_path)
     specs = status.specs_from(tmp_path)
-    assert sorted((s.platform, s.stream, s.schedule) for s in specs) == [
-        ("YellowForensic", "Store1", "*/10 * * * *"),
-        ("YellowLive", "Store1", "*/1 * * * *"),
+    assert sorted((s.platform, s.stream, s.schedule, s.freshness_target) for s in specs) == [
+        ("YellowForensic", "Store1", "*/10 * * * *", 1260),  # the schedule's floor is above MINUTES' 15 min
+        ("YellowLive", "Store1", "*/1 * * * *", 900),
     ]
 
 
@@ -112,18 +174,8 @@ def test_recent_batches_list_each_datasets_figures(merge: Engine) -> None:
     assert [(b.batch_id, b.dataset, b.inserted) for b in recent] == [(3, "customers", 2), (4, "customers", 3)]
 
 
-def test_the_same_figures_as_prometheus_metrics(merge: Engine) -> None:
-    live = mvp_spec("YellowLive")
-    add_batch(merge, live, COMMITTED, {"customers": (4, 5, 6, 10)}, age=10)
-    registry = CollectorRegistry()
-    registry.register(status.StatusCollector(merge, [live, mvp_spec("YellowForensic")]))
-    text = generate_latest(registry).decode()
-    assert 'datasurface_stream_stale{platform="YellowLive",stream="Store1"} 0.0' in text
-    assert 'datasurface_stream_stale{platform="YellowForensic",stream="Store1"} 1.0' in text
-    assert 'datasurface_stream_last_batch_rows{change="updated",platform="YellowLive",stream="Store1"} 5.0' in text
-    assert 'datasurface_stream_last_batch{platform="YellowLive",stream="Store1"} 1.0' in text
-
-
 def test_json_report_lists_every_stream() -> None:
-    report = status.to_json([status.StreamStatus("P", "S", 1, COMMITTED, 1, 5.0, 1, 2, 3, 1.0, 180.0, False, False)])
+    report = status.to_json(
+        [status.StreamStatus("P", "S", "ns", 1, COMMITTED, 1, None, 5.0, 1, 2, 3, 1.0, 180.0, False, False)]
+    )
     assert '"stream": "S"' in report and '"stale": false' in report

@@ -1,0 +1,118 @@
+"""The status exporter (``workflows/exporter.py``): the operating figures as Prometheus metrics,
+scraped over HTTP the way Prometheus does, and an answer even when the database is down."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from pgtools.urls import psycopg2_url
+from tests.support.merge_stack import mvp_spec
+from tests.support.pg import PostgresServer
+from tests.workflows.test_status import add_batch
+from workflows.batch import COMMITTED, INGESTED
+from workflows.exporter import serve
+from workflows.outcome import Outcome
+from workflows.runs import record_run
+from workflows.spec import JobSpec
+from workflows.sqlnames import platform_schema
+
+
+@pytest.fixture
+def merge(postgres: PostgresServer) -> Iterator[Engine]:
+    engine = create_engine(psycopg2_url(postgres.url(postgres.create_database("merge"))))
+    yield engine
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(engine: Engine, specs: list[JobSpec]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Start the exporter, scrape /metrics once over HTTP: {(sample name, sorted labels): value}."""
+    port = free_port()
+    server, thread = serve(engine, specs, port, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+            body = response.read().decode()
+    finally:
+        server.shutdown()
+        thread.join(5)
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def test_each_streams_freshness_batches_runs_and_rows(merge: Engine) -> None:
+    live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
+    add_batch(merge, live, COMMITTED, {"customers": (10, 0, 0, 10)}, age=50)
+    add_batch(merge, live, COMMITTED, {"customers": (4, 5, 6, 8)}, age=10)
+    record_run(merge, platform_schema("YellowLive"), Outcome("done", "Store1", 2), datetime.now(UTC))
+    record_run(merge, platform_schema("YellowLive"), Outcome("error", "Store1", error="boom"), datetime.now(UTC))
+    open_batch = add_batch(merge, forensic, INGESTED, {})
+    record_run(
+        merge, platform_schema("YellowForensic"), Outcome("keep_working", "Store1", open_batch), datetime.now(UTC)
+    )
+    samples = scrape(merge, [live, forensic])
+    L = {"platform": "YellowLive", "stream": "Store1"}
+    F = {"platform": "YellowForensic", "stream": "Store1"}
+    assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 1
+    assert value(samples, "datasurface_stream_info", **L, namespace="ds-yellowlive") == 1
+    assert value(samples, "datasurface_stream_freshness_target_seconds", **L) == 900
+    assert value(samples, "datasurface_stream_freshness_target_seconds", **F) == 1260
+    assert 9 <= value(samples, "datasurface_stream_last_commit_age_seconds", **L) < 60
+    assert (
+        abs(
+            value(samples, "datasurface_stream_last_commit_timestamp_seconds", **L)
+            - (datetime.now(UTC).timestamp() - 10)
+        )
+        < 30
+    )
+    assert value(samples, "datasurface_stream_last_commit_age_seconds", **F) is None  # never committed
+    assert value(samples, "datasurface_stream_first_seen_timestamp_seconds", **F) is not None
+    assert value(samples, "datasurface_batch_duration_seconds_count", **L) == 2
+    assert value(samples, "datasurface_batch_duration_seconds_count", **F) == 0
+    assert value(samples, "datasurface_runs_total", **L, outcome="done") == 1
+    assert value(samples, "datasurface_runs_total", **L, outcome="error") == 1
+    assert value(samples, "datasurface_runs_total", **L, outcome="locked") == 0
+    assert value(samples, "datasurface_stream_consecutive_failed_runs", **L) == 1
+    assert value(samples, "datasurface_stream_open_batch_keep_working_runs", **F) == 1
+    assert value(samples, "datasurface_stream_open_batch_age_seconds", **F) >= 0
+    assert value(samples, "datasurface_stream_open_batch_age_seconds", **L) == 0
+    assert value(samples, "datasurface_stream_running", **L) == 0
+    assert value(samples, "datasurface_dataset_rows", **L, dataset="customers") == 8
+    assert value(samples, "datasurface_dataset_last_batch_rows", **L, dataset="customers", change="updated") == 5
+    assert value(samples, "datasurface_dataset_rows_changed_total", **L, dataset="customers", change="inserted") == 14
+    # Low cardinality: no label carries a batch id.
+    assert {k for (_name, labels) in samples for k, _v in labels} <= {
+        "platform",
+        "stream",
+        "dataset",
+        "namespace",
+        "outcome",
+        "change",
+        "quantile",
+    }
+
+
+def test_a_scrape_answers_with_the_database_down(merge: Engine) -> None:
+    dead = create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    samples = scrape(dead, [mvp_spec("YellowLive")])
+    assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 0
+    assert not any(name.startswith("datasurface_stream") for name, _ in samples)

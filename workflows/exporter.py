@@ -1,0 +1,169 @@
+"""The status exporter: the figures of ``workflows/status.py`` as Prometheus metrics, read from the
+merge database on each scrape (``datasurface status --serve``; rendered per platform).
+
+Names are stable and carry their unit; labels are ``platform``, ``stream`` and ``dataset`` (and
+a small fixed set: ``outcome``, ``change``), never a batch id. docs/operations.md lists them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from workflows.runs import OUTCOMES
+from workflows.spec import JobSpec
+from workflows.status import StreamStatus, collect
+
+STREAM = ["platform", "stream"]
+DATASET = [*STREAM, "dataset"]
+CHANGES = ("inserted", "updated", "deleted")
+
+
+class _Families:
+    """One scrape's metric families."""
+
+    def __init__(self) -> None:
+        self.up = GaugeMetricFamily(
+            "datasurface_merge_database_up", "1 when the exporter could read the merge database", labels=["platform"]
+        )
+        self.info = GaugeMetricFamily(
+            "datasurface_stream_info", "A stream the platform runs (value 1)", labels=[*STREAM, "namespace"]
+        )
+        self.target = GaugeMetricFamily(
+            "datasurface_stream_freshness_target_seconds",
+            "How old the stream's last commit may be (from the consumers' latency and the schedule)",
+            labels=STREAM,
+        )
+        self.last_commit = GaugeMetricFamily(
+            "datasurface_stream_last_commit_timestamp_seconds",
+            "When the stream's last committed batch committed (Unix time); absent before the first",
+            labels=STREAM,
+        )
+        self.age = GaugeMetricFamily(
+            "datasurface_stream_last_commit_age_seconds",
+            "Seconds since the stream's last committed batch committed; absent before the first",
+            labels=STREAM,
+        )
+        self.first_seen = GaugeMetricFamily(
+            "datasurface_stream_first_seen_timestamp_seconds",
+            "The first batch or run of the stream, or when this exporter first saw it (Unix time)",
+            labels=STREAM,
+        )
+        self.batches = SummaryMetricFamily(
+            "datasurface_batch_duration_seconds",
+            "Committed batches and their durations, from start to commit (keep-working pauses included)",
+            labels=STREAM,
+        )
+        self.last_duration = GaugeMetricFamily(
+            "datasurface_stream_last_batch_duration_seconds",
+            "Start to commit of the stream's last committed batch",
+            labels=STREAM,
+        )
+        self.runs = CounterMetricFamily(
+            "datasurface_runs", "Snapshot-merge runs by outcome", labels=[*STREAM, "outcome"]
+        )
+        self.failures = GaugeMetricFamily(
+            "datasurface_stream_consecutive_failed_runs",
+            "Runs that ended in error since the stream's last good run",
+            labels=STREAM,
+        )
+        self.running = GaugeMetricFamily(
+            "datasurface_stream_running", "1 while a run holds the stream's lock", labels=STREAM
+        )
+        self.open_age = GaugeMetricFamily(
+            "datasurface_stream_open_batch_age_seconds",
+            "Seconds since the stream's uncommitted batch started (0 when every batch committed)",
+            labels=STREAM,
+        )
+        self.keep_working = GaugeMetricFamily(
+            "datasurface_stream_open_batch_keep_working_runs",
+            "Runs that paused the open batch with more to merge (keep-working loops)",
+            labels=STREAM,
+        )
+        self.rows = GaugeMetricFamily(
+            "datasurface_dataset_rows", "Rows of the dataset after the last committed batch", labels=DATASET
+        )
+        self.last_changed = GaugeMetricFamily(
+            "datasurface_dataset_last_batch_rows",
+            "Rows the last committed batch inserted, updated or deleted",
+            labels=[*DATASET, "change"],
+        )
+        self.changed = CounterMetricFamily(
+            "datasurface_dataset_rows_changed",
+            "Rows inserted, updated or deleted by committed batches",
+            labels=[*DATASET, "change"],
+        )
+
+    def add(self, s: StreamStatus, first_sight: float) -> None:
+        key = [s.platform, s.stream]
+        self.info.add_metric([*key, s.namespace], 1)
+        self.target.add_metric(key, s.max_age_seconds)
+        if s.last_commit_at is not None and s.age_seconds is not None:
+            self.last_commit.add_metric(key, s.last_commit_at.timestamp())
+            self.age.add_metric(key, s.age_seconds)
+        seen = [first_sight] + ([s.first_seen.timestamp()] if s.first_seen else [])
+        self.first_seen.add_metric(key, min(seen))
+        self.batches.add_metric(key, count_value=s.committed_batches, sum_value=s.batch_seconds_total)
+        if s.last_batch_seconds is not None:
+            self.last_duration.add_metric(key, s.last_batch_seconds)
+        for outcome in OUTCOMES:
+            self.runs.add_metric([*key, outcome], s.runs.get(outcome, 0))
+        self.failures.add_metric(key, s.consecutive_failures)
+        self.running.add_metric(key, float(s.running))
+        self.open_age.add_metric(key, s.open_batch_age_seconds or 0.0)
+        self.keep_working.add_metric(key, s.keep_working_runs)
+        for d in s.datasets:
+            dkey = [*key, d.dataset]
+            if d.rows is not None:
+                self.rows.add_metric(dkey, d.rows)
+            for change in CHANGES:
+                self.last_changed.add_metric([*dkey, change], getattr(d, f"last_{change}"))
+                self.changed.add_metric([*dkey, change], getattr(d, f"{change}_total"))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(vars(self).values())
+
+
+class StatusCollector(Collector):
+    """Collects on each scrape; when the database cannot be read, the scrape still answers, with
+    ``datasurface_merge_database_up`` 0 for the platforms of the specs."""
+
+    def __init__(self, engine: Engine, specs: list[JobSpec]) -> None:
+        self.engine, self.specs = engine, specs
+        self._first_sight: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[Any]:
+        families = _Families()
+        platforms = sorted({s.platform for s in self.specs})
+        try:
+            statuses = collect(self.engine, self.specs)
+        except Exception:  # noqa: BLE001 - a scrape reports the database as down rather than failing
+            for platform in platforms:
+                families.up.add_metric([platform], 0)
+            yield families.up
+            return
+        now = time.time()
+        with self._lock:
+            for s in statuses:
+                self._first_sight.setdefault((s.platform, s.stream), now)
+        for platform in sorted(platforms or {s.platform for s in statuses}):
+            families.up.add_metric([platform], 1)
+        for s in statuses:
+            families.add(s, self._first_sight[(s.platform, s.stream)])
+        yield from families
+
+
+def serve(engine: Engine, specs: list[JobSpec], port: int, address: str = "0.0.0.0") -> tuple[Any, Any]:  # noqa: S104
+    """Serve the metrics on ``address:port`` in a background thread; returns (server, thread)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(StatusCollector(engine, specs))
+    return start_http_server(port, addr=address, registry=registry)
