@@ -1,8 +1,9 @@
 """Render a model into the deployment tree: ``{relative path: file bytes}`` (pure).
 
 Per platform, under ``platforms/<platform>/``: Namespace, RBAC, a ConfigMap with the job spec
-of every stream, the snapshot-merge WorkflowTemplate, one CronWorkflow per stream, and the
-view-reconcile PostSync Workflow; an Argo CD Application per platform under
+of every stream, the snapshot-merge WorkflowTemplate, one CronWorkflow per stream, the
+view-reconcile PostSync Workflow, and what operates it: the status exporter (Deployment, Service),
+its ServiceMonitor, the platform's PrometheusRule and its Grafana dashboard; an Argo CD Application per platform under
 ``apps/platforms/`` and the root Application (app of apps) at ``apps/root.yaml``; and
 ``.datasurface/manifest.json`` with the model commit, the renderer version and a hash per file.
 """
@@ -17,6 +18,8 @@ from typing import Any
 from handler import __version__
 from handler.model.ecosystem import Ecosystem
 from handler.model.platform import YellowDataPlatform
+from handler.render.alerts import platform_rule_groups
+from handler.render.dashboard import SIDECAR_LABEL, build_dashboard
 from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
 from handler.render.streams import Stream, platform_streams
 from handler.render.templates import Templates, dump_documents
@@ -42,6 +45,12 @@ class RenderOptions:
     model_repo: str | None = None
     pull_request: int | None = None
     web_url: str = "https://github.com"
+    # Monitoring (prometheus-operator and Grafana): labels a Prometheus selects ServiceMonitors and
+    # PrometheusRules by (kube-prometheus-stack: {"release": "<its release name>"}), and where the
+    # alerts' runbooks are.
+    monitoring_labels: dict[str, str] = field(default_factory=dict)
+    runbook_url: str = "https://github.com/datasurface/datasurface-gitops/blob/main/docs/operations.md"
+    exporter_port: int = 9108
     max_iterations: int = 10
     retry_limit: int = 3
     active_deadline_seconds: int = 3600
@@ -224,6 +233,7 @@ def render_platform(
         )
     if specs:
         emit("40-reconcile-views.yaml", "argo/workflow-reconcile-views.yaml.j2", base)
+        files.update(_monitoring(platform.name, pname, base, options, templates))
     app = {
         **base,
         "application": f"datasurface-{pname}",
@@ -237,6 +247,55 @@ def render_platform(
         templates.render_documents("argo/application-platform.yaml.j2", app)
     )
     return files
+
+
+def _monitoring(
+    platform: str, pname: str, base: dict[str, Any], options: RenderOptions, templates: Templates
+) -> dict[str, bytes]:
+    """The status exporter, its ServiceMonitor, the platform's alerting rules and dashboard."""
+    folder = f"platforms/{pname}"
+    namespace, labels = base["namespace"], base["labels"]
+    name = k8s_name(pname, "status-exporter")
+    selector = {"app.kubernetes.io/instance": pname, "app.kubernetes.io/component": "status-exporter"}
+    context = {
+        **base,
+        "exporter_name": name,
+        "exporter_port": options.exporter_port,
+        "exporter_selector": selector,
+        # Pod labels leave out the model commit, so a merge does not restart the exporter.
+        "exporter_labels": {**{k: v for k, v in labels.items() if not k.startswith("datasurface.io/")}, **selector},
+        "monitoring_labels": {**labels, **options.monitoring_labels},
+    }
+    metadata = {"namespace": namespace, "labels": {**labels, **options.monitoring_labels}}
+    rules = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": k8s_name(pname, "alerts"), **metadata},
+        "spec": {"groups": platform_rule_groups(platform, name, namespace, options.runbook_url)},
+    }
+    uid = k8s_name("datasurface", pname, limit=40)  # Grafana's uid limit
+    board = build_dashboard(platform, uid, options.argo_ui_url.rstrip("/"))
+    dashboard = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": k8s_name(pname, "dashboard"),
+            "namespace": namespace,
+            "labels": {**labels, **SIDECAR_LABEL},
+            "annotations": {"grafana_folder": "DataSurface"},
+        },
+        "data": {f"{uid}.json": json.dumps(board, indent=1, sort_keys=True) + "\n"},
+    }
+    return {
+        f"{folder}/50-status-exporter.yaml": dump_documents(
+            templates.render_documents("k8s/status-exporter.yaml.j2", context)
+        ),
+        f"{folder}/51-servicemonitor.yaml": dump_documents(
+            templates.render_documents("k8s/servicemonitor.yaml.j2", context)
+        ),
+        f"{folder}/52-prometheusrule.yaml": dump_documents([rules]),
+        f"{folder}/53-dashboard.yaml": dump_documents([dashboard]),
+    }
 
 
 def render_tree(

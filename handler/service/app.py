@@ -57,6 +57,7 @@ def create_app(
     @app.get("/metrics")
     def prometheus() -> Response:
         metrics.queue_depth.set(queue.depth())
+        metrics.oldest_job_age.set(queue.oldest_ready_age())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse)

@@ -321,6 +321,18 @@ class JobQueue:
                 ).scalar_one()
             )
 
+    def oldest_ready_age(self) -> float:
+        """Seconds the oldest job that could run now has waited (0 when none): jobs waiting for
+        their ``not_before`` (a retry's backoff, the next look at a rollout) are not a backlog."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            since = conn.execute(
+                select(func.min(func.coalesce(jobs.c.not_before, jobs.c.created_at))).where(
+                    jobs.c.status == QUEUED, (jobs.c.not_before.is_(None)) | (jobs.c.not_before <= now)
+                )
+            ).scalar_one()
+        return max(0.0, now - float(since)) if since is not None else 0.0
+
     def recent_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).all()

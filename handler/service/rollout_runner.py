@@ -59,6 +59,7 @@ def follow_rollout(payload: dict[str, Any], ctx: JobContext, backend: RolloutBac
             not_before=time.time() + config.rollout_poll,
         )
         return RunResult("done", f"pending: {report.reason}; looking again in {config.rollout_poll:g}s")
+    ctx.observe("rollout", time.time() - float(payload["started"]))
     comment = ROLLOUT_MARKER + "\n" + to_markdown(report, config.argocd_ui_url or "", config.argo_ui_url or "")
     for number in ctx.vcs.pulls_of_commit(repo, sha):
         ctx.vcs.upsert_comment(repo, number, comment, marker=ROLLOUT_MARKER)

@@ -70,35 +70,38 @@ def test_each_streams_freshness_batches_runs_and_rows(merge: Engine) -> None:
         merge, platform_schema("YellowForensic"), Outcome("keep_working", "Store1", open_batch), datetime.now(UTC)
     )
     samples = scrape(merge, [live, forensic])
-    L = {"platform": "YellowLive", "stream": "Store1"}
-    F = {"platform": "YellowForensic", "stream": "Store1"}
+    live_key = {"platform": "YellowLive", "stream": "Store1"}
+    forensic_key = {"platform": "YellowForensic", "stream": "Store1"}
     assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 1
-    assert value(samples, "datasurface_stream_info", **L, namespace="ds-yellowlive") == 1
-    assert value(samples, "datasurface_stream_freshness_target_seconds", **L) == 900
-    assert value(samples, "datasurface_stream_freshness_target_seconds", **F) == 1260
-    assert 9 <= value(samples, "datasurface_stream_last_commit_age_seconds", **L) < 60
+    assert value(samples, "datasurface_stream_info", **live_key, namespace="ds-yellowlive") == 1
+    assert value(samples, "datasurface_stream_freshness_target_seconds", **live_key) == 900
+    assert value(samples, "datasurface_stream_freshness_target_seconds", **forensic_key) == 1260
+    assert 9 <= value(samples, "datasurface_stream_last_commit_age_seconds", **live_key) < 60
     assert (
         abs(
-            value(samples, "datasurface_stream_last_commit_timestamp_seconds", **L)
+            value(samples, "datasurface_stream_last_commit_timestamp_seconds", **live_key)
             - (datetime.now(UTC).timestamp() - 10)
         )
         < 30
     )
-    assert value(samples, "datasurface_stream_last_commit_age_seconds", **F) is None  # never committed
-    assert value(samples, "datasurface_stream_first_seen_timestamp_seconds", **F) is not None
-    assert value(samples, "datasurface_batch_duration_seconds_count", **L) == 2
-    assert value(samples, "datasurface_batch_duration_seconds_count", **F) == 0
-    assert value(samples, "datasurface_runs_total", **L, outcome="done") == 1
-    assert value(samples, "datasurface_runs_total", **L, outcome="error") == 1
-    assert value(samples, "datasurface_runs_total", **L, outcome="locked") == 0
-    assert value(samples, "datasurface_stream_consecutive_failed_runs", **L) == 1
-    assert value(samples, "datasurface_stream_open_batch_keep_working_runs", **F) == 1
-    assert value(samples, "datasurface_stream_open_batch_age_seconds", **F) >= 0
-    assert value(samples, "datasurface_stream_open_batch_age_seconds", **L) == 0
-    assert value(samples, "datasurface_stream_running", **L) == 0
-    assert value(samples, "datasurface_dataset_rows", **L, dataset="customers") == 8
-    assert value(samples, "datasurface_dataset_last_batch_rows", **L, dataset="customers", change="updated") == 5
-    assert value(samples, "datasurface_dataset_rows_changed_total", **L, dataset="customers", change="inserted") == 14
+    assert value(samples, "datasurface_stream_last_commit_age_seconds", **forensic_key) is None  # never committed
+    assert value(samples, "datasurface_stream_first_seen_timestamp_seconds", **forensic_key) is not None
+    assert value(samples, "datasurface_batch_duration_seconds_count", **live_key) == 2
+    assert value(samples, "datasurface_batch_duration_seconds_count", **forensic_key) == 0
+    assert value(samples, "datasurface_runs_total", **live_key, outcome="done") == 1
+    assert value(samples, "datasurface_runs_total", **live_key, outcome="error") == 1
+    assert value(samples, "datasurface_runs_total", **live_key, outcome="locked") == 0
+    assert value(samples, "datasurface_stream_consecutive_failed_runs", **live_key) == 1
+    assert value(samples, "datasurface_stream_open_batch_keep_working_runs", **forensic_key) == 1
+    assert value(samples, "datasurface_stream_open_batch_age_seconds", **forensic_key) >= 0
+    assert value(samples, "datasurface_stream_open_batch_age_seconds", **live_key) == 0
+    assert value(samples, "datasurface_stream_running", **live_key) == 0
+    assert value(samples, "datasurface_dataset_rows", **live_key, dataset="customers") == 8
+    assert value(samples, "datasurface_dataset_last_batch_rows", **live_key, dataset="customers", change="updated") == 5
+    assert (
+        value(samples, "datasurface_dataset_rows_changed_total", **live_key, dataset="customers", change="inserted")
+        == 14
+    )
     # Low cardinality: no label carries a batch id.
     assert {k for (_name, labels) in samples for k, _v in labels} <= {
         "platform",

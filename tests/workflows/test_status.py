@@ -4,9 +4,8 @@ rate and freshness, recent runs, from the merge database's bookkeeping tables, a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
