@@ -73,17 +73,19 @@ class StreamStatus:
 
 
 def specs_from(folder: Path) -> list[JobSpec]:
-    """Job specs from spec JSON files or from a rendered deployment tree's ConfigMaps."""
-    specs = [
-        JobSpec.model_validate_json(path.read_text())
-        for path in sorted(folder.rglob("*.json"))
-        if path.parent.name != ".datasurface"
-    ]
+    """Job specs from spec JSON files (a mounted ConfigMap, say) or a rendered deployment tree's
+    ConfigMaps; each stream once. Hidden folders are skipped: ``.datasurface/`` of a tree, and the
+    ``..<timestamp>/`` copies Kubernetes keeps beside a mounted volume's files."""
+
+    def visible(path: Path) -> bool:
+        return not any(part.startswith(".") for part in path.relative_to(folder).parts)
+
+    specs = [JobSpec.model_validate_json(p.read_text()) for p in sorted(folder.rglob("*.json")) if visible(p)]
     for path in sorted(folder.rglob("*job-specs.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "ConfigMap":
                 specs.extend(JobSpec.model_validate_json(v) for v in doc.get("data", {}).values())
-    return specs
+    return list({(s.platform, s.stream): s for s in specs}.values())
 
 
 def freshness_limit(schedule: str) -> float:

@@ -262,8 +262,16 @@ def _monitoring(
         "exporter_name": name,
         "exporter_port": options.exporter_port,
         "exporter_selector": selector,
-        # Pod labels leave out the model commit, so a merge does not restart the exporter.
-        "exporter_labels": {**{k: v for k, v in labels.items() if not k.startswith("datasurface.io/")}, **selector},
+        "exporter_labels": {**labels, **selector},
+        # Pod labels leave out the model commit and pull request, so a merge does not restart the exporter.
+        "exporter_pod_labels": {
+            **{
+                k: v
+                for k, v in labels.items()
+                if k not in ("datasurface.io/model-commit", "datasurface.io/pull-request")
+            },
+            **selector,
+        },
         "monitoring_labels": {**labels, **options.monitoring_labels},
     }
     metadata = {"namespace": namespace, "labels": {**labels, **options.monitoring_labels}}

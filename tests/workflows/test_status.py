@@ -178,3 +178,14 @@ def test_json_report_lists_every_stream() -> None:
         [status.StreamStatus("P", "S", "ns", 1, COMMITTED, 1, None, 5.0, 1, 2, 3, 1.0, 180.0, False, False)]
     )
     assert '"stream": "S"' in report and '"stale": false' in report
+
+
+def test_specs_from_a_mounted_configmap_skip_the_hidden_copies_kubernetes_keeps(tmp_path: Path) -> None:
+    """A ConfigMap volume holds ``..<timestamp>/<key>``, ``..data`` -> it, and ``<key>`` -> ``..data/<key>``."""
+    live = mvp_spec("YellowLive")
+    stamp = tmp_path / "..2026_11_26_05_00_00.123"
+    stamp.mkdir()
+    (stamp / "Store1.json").write_text(live.to_json())
+    (tmp_path / "..data").symlink_to(stamp.name)
+    (tmp_path / "Store1.json").symlink_to("..data/Store1.json")
+    assert [(s.platform, s.stream) for s in status.specs_from(tmp_path)] == [("YellowLive", "Store1")]

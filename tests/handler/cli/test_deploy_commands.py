@@ -18,10 +18,10 @@ def test_render_writes_the_tree_and_is_idempotent(tmp_path: Path) -> None:
     out = tmp_path / "deploy"
     first = run("render", "--model", str(TEMPLATE), "--out", str(out), "--model-commit", "feedbeef")
     assert first.returncode == 0, first.stderr
-    assert "16 written" in first.stdout
+    assert "24 written" in first.stdout
     assert json.loads((out / ".datasurface/manifest.json").read_text())["model_commit"] == "feedbeef"
     second = run("render", "--model", str(TEMPLATE), "--out", str(out), "--model-commit", "feedbeef")
-    assert "0 written, 16 unchanged, 0 deleted" in second.stdout
+    assert "0 written, 24 unchanged, 0 deleted" in second.stdout
 
 
 def test_render_refuses_a_model_with_lint_errors(tmp_path: Path) -> None:

@@ -32,10 +32,14 @@ def test_every_rendered_document_validates_strictly(tree: dict[str, bytes]) -> N
         "Application",
         "ConfigMap",
         "CronWorkflow",
+        "Deployment",
         "Namespace",
+        "PrometheusRule",
         "Role",
         "RoleBinding",
+        "Service",
         "ServiceAccount",
+        "ServiceMonitor",
         "Workflow",
         "WorkflowTemplate",
     ]
@@ -69,6 +73,10 @@ def test_layout_of_the_deployment_tree(tree: dict[str, bytes]) -> None:
                 "20-workflowtemplate-snapshot-merge.yaml",
                 "30-cron-store1.yaml",
                 "40-reconcile-views.yaml",
+                "50-status-exporter.yaml",
+                "51-servicemonitor.yaml",
+                "52-prometheusrule.yaml",
+                "53-dashboard.yaml",
             )
         ],
     ]
