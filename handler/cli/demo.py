@@ -11,10 +11,12 @@ import json
 import shutil
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import git
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -37,6 +39,8 @@ from pgtools.embedded import EmbeddedServer, start_embedded
 from pgtools.urls import ensure_database, psycopg2_url, with_database
 from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
+from workflows.db import engine_for
+from workflows.exporter import serve
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
 from workflows.status import recent_batches, specs_from
 
@@ -88,6 +92,7 @@ class Demo:
         model, work = self.repositories()
         self.pull_requests(model)
         runs = self.operate(self.merge_and_deploy(model, work), source_url, merge_url)
+        self.monitoring(merge_url)
         self.show(merge_url, source_url)
         return runs
 
@@ -260,6 +265,56 @@ class Demo:
                 title="bot comment on PR #1: rollout",
                 border_style={"success": "green", "failure": "red"}.get(report.verdict, "yellow"),
             )
+        )
+
+    def monitoring(self, merge_url: str) -> None:
+        """The status exporter the deployment runs per platform, started here on the demo's merge
+        database and scraped once, as Prometheus would."""
+        self.say("Monitoring: the status exporter")
+        if self.deployment_dir is None:
+            raise RuntimeError("the monitoring step needs the deployment step first")
+        engine = engine_for(psycopg2_url(merge_url), "datasurface-status")
+        server, thread = serve(engine, specs_from(self.deployment_dir), 0, "127.0.0.1")
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            samples = {
+                (s.name, s.labels.get("platform", ""), s.labels.get("stream", "")): s.value
+                for family in text_string_to_metric_families(response.read().decode())
+                for s in family.samples
+                if "outcome" not in s.labels and "dataset" not in s.labels
+            }
+        server.shutdown()
+        thread.join(5)
+        engine.dispose()
+        self.console.print(
+            f"scraped the status exporter at {url} (deployed per platform: platforms/<p>/50-status-exporter.yaml)"
+        )
+        table = Table(title="Freshness as exported: last commit age and target")
+        for column in (
+            "platform",
+            "stream",
+            "age",
+            "target",
+            "batches",
+            "failing runs",
+        ):
+            table.add_column(column)
+        for (name, platform, stream), target in sorted(samples.items()):
+            if name != "datasurface_stream_freshness_target_seconds":
+                continue
+            age = samples.get(("datasurface_stream_last_commit_age_seconds", platform, stream))
+            table.add_row(
+                platform,
+                stream,
+                "never" if age is None else f"{age:.0f} s",
+                f"{target:.0f} s",
+                f"{samples.get(('datasurface_batch_duration_seconds_count', platform, stream), 0):.0f}",
+                f"{samples.get(('datasurface_stream_consecutive_failed_runs', platform, stream), 0):.0f}",
+            )
+        self.console.print(table)
+        self.console.print(
+            "alerting rules: platforms/<p>/52-prometheusrule.yaml; Grafana dashboard: platforms/<p>/53-dashboard.yaml "
+            "(docs/operations.md)"
         )
 
     def show(self, merge_url: str, source_url: str) -> None:

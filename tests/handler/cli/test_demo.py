@@ -55,6 +55,11 @@ def test_the_demo_runs_the_whole_loop(demo) -> None:  # type: ignore[no-untyped-
     # The merge step ends with the rollout comment, from the same tracker as on a cluster.
     assert "bot comment on PR #1: rollout" in out and "DataSurface rollout of" in out and ": success" in out
     assert "YellowLive" in out.split("bot comment on PR #1: rollout")[1]
+    # The status exporter, scraped: each stream's last-commit age beside its freshness target.
+    monitoring = out.split("Monitoring: the status exporter")[1].split("What consumers see")[0]
+    assert "scraped the status exporter at http://127.0.0.1:" in monitoring
+    rows = {line.split("│")[1].strip(): line for line in monitoring.splitlines() if line.count("│") >= 6}
+    assert "900 s" in rows["YellowLive"] and "1260 s" in rows["YellowForensic"] and "never" not in monitoring
     trailers = git(
         workdir,
         "--git-dir",
