@@ -29,6 +29,24 @@ ALLOW_UNSANDBOXED = typer.Option(
 )
 
 
+#: ``--monitoring-label``, on the commands that render.
+MONITORING_LABELS = typer.Option(
+    None,
+    "--monitoring-label",
+    help="KEY=VALUE label of the rendered ServiceMonitors and PrometheusRules, as your Prometheus selects "
+    "them (kube-prometheus-stack: release=<its release>); repeat for more.",
+)
+ARGO_UI_URL = typer.Option(None, "--argo-ui-url", help="The Argo Workflows UI (links in messages and dashboards).")
+
+
+def key_values(items: list[str] | None, option: str) -> dict[str, str]:
+    """``["a=1", "b=2"]`` -> ``{"a": "1", "b": "2"}``; anything else is a usage error naming the option."""
+    pairs = [item.split("=", 1) for item in items or []]
+    if any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise typer.BadParameter("takes KEY=VALUE", param_hint=option)
+    return {pair[0]: pair[1] for pair in pairs}
+
+
 def load_or_exit(model_dir: Path, timeout: float | None = None, allow_unsandboxed: bool = False) -> Ecosystem:
     """Load a model for a command that needs one; a model that does not load ends the command (exit 1)."""
     if not (model_dir / "eco.py").is_file():

@@ -8,7 +8,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from handler.cli.common import ALLOW_UNSANDBOXED, EXIT_FINDINGS, fail, limits, load_or_exit, warn_unsandboxed
+from handler.cli.common import (
+    ALLOW_UNSANDBOXED,
+    ARGO_UI_URL,
+    EXIT_FINDINGS,
+    MONITORING_LABELS,
+    fail,
+    key_values,
+    limits,
+    load_or_exit,
+    warn_unsandboxed,
+)
 from handler.reports.findings_report import OutputFormat
 
 app = typer.Typer()
@@ -29,6 +39,8 @@ def render_command(
     repo_url: str | None = typer.Option(
         None, "--repo-url", help="Deployment repository URL for the Argo CD Applications."
     ),
+    monitoring_label: list[str] | None = MONITORING_LABELS,
+    argo_ui_url: str | None = ARGO_UI_URL,
     allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Render platform artifacts into the deployment tree (files of removed platforms and streams are deleted)."""
@@ -44,7 +56,9 @@ def render_command(
     if lint_errors:
         print_text(Console(stderr=True), f"lint {model}", lint_errors)
         raise typer.Exit(EXIT_FINDINGS)
-    options = RenderOptions()
+    options = RenderOptions(monitoring_labels=key_values(monitoring_label, "--monitoring-label"))
+    if argo_ui_url:
+        options = dataclasses.replace(options, argo_ui_url=argo_ui_url)
     if model_commit:
         options = dataclasses.replace(options, model_commit=model_commit)
     if image:
@@ -86,6 +100,8 @@ def deploy_command(
     pull_request: int | None = typer.Option(
         None, "--pull-request", help="The pull request that merged the commit (runs link back to it)."
     ),
+    monitoring_label: list[str] | None = MONITORING_LABELS,
+    argo_ui_url: str | None = ARGO_UI_URL,
     allow_unsandboxed: bool = ALLOW_UNSANDBOXED,
 ) -> None:
     """Render the model and commit it to the deployment repository, exactly once per model commit."""
@@ -113,6 +129,8 @@ def deploy_command(
         target_revision=branch,
         pull_request=pull_request,
         web_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+        argo_ui_url=argo_ui_url or RenderOptions.argo_ui_url,
+        monitoring_labels=key_values(monitoring_label, "--monitoring-label"),
     )
     try:
         outcome = deploy_model_commit(

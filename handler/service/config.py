@@ -19,6 +19,7 @@
 | argocd_namespace | DATASURFACE_ARGOCD_NAMESPACE | argocd |
 | rollout_timeout, rollout_poll | DATASURFACE_ROLLOUT_TIMEOUT, DATASURFACE_ROLLOUT_POLL | 1800, 15 (seconds) |
 | argocd_ui_url, argo_ui_url | DATASURFACE_ARGOCD_UI_URL, DATASURFACE_ARGO_UI_URL | - (links in the rollout status and comment) |
+| monitoring_labels | DATASURFACE_MONITORING_LABELS (comma-separated key=value) | - (labels of the rendered ServiceMonitors and PrometheusRules, e.g. release=kube-prometheus-stack) |
 | notify_url | DATASURFACE_NOTIFY_URL | - (or notify_url_file: a Slack-compatible webhook told of failed rollouts) |
 
 Secrets can be given as files (``*_file``: a mounted Kubernetes secret) and are never logged.
@@ -77,6 +78,8 @@ class ServiceConfig(BaseModel):
     rollout_poll: float = Field(15.0, gt=0)
     argocd_ui_url: str | None = None
     argo_ui_url: str | None = None
+    # Labels a Prometheus selects the rendered ServiceMonitors and PrometheusRules by.
+    monitoring_labels: dict[str, str] = Field(default_factory=dict)
     # A Slack-compatible webhook told of failed rollouts (the workflows' own failure messages use the same format).
     notify_url: SecretStr | None = None
     notify_url_file: Path | None = None
@@ -115,6 +118,19 @@ class ServiceConfig(BaseModel):
 
 
 _LIST_FIELDS = {"allowed_repos"}
+_MAP_FIELDS = {"monitoring_labels"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    """An environment variable's value: comma-separated lists and key=value maps, else as is."""
+    if name in _LIST_FIELDS:
+        return [r.strip() for r in raw.split(",") if r.strip()]
+    if name in _MAP_FIELDS:
+        pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} takes key=value pairs separated by commas")
+        return {key.strip(): value.strip() for key, value in pairs}
+    return raw
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -128,7 +144,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     for name in ServiceConfig.model_fields:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is not None:
-            values[name] = [r.strip() for r in raw.split(",") if r.strip()] if name in _LIST_FIELDS else raw
+            values[name] = _parse(name, raw)
     try:
         return ServiceConfig(**values)
     except (ValidationError, OSError) as exc:

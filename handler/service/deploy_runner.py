@@ -57,6 +57,8 @@ def deploy_merge(event: PushEvent, ctx: JobContext) -> RunResult:
                 target_revision=config.deploy_branch,
                 pull_request=next(iter(vcs.pulls_of_commit(event.repo, event.sha)), None),
                 web_url=config.web_url,
+                argo_ui_url=config.argo_ui_url or RenderOptions.argo_ui_url,
+                monitoring_labels=config.monitoring_labels,
             ),
             author=bot_author(config.git_author_name, config.git_author_email),
             limits=config.sandbox_limits(),
