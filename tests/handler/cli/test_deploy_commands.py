@@ -24,6 +24,17 @@ def test_render_writes_the_tree_and_is_idempotent(tmp_path: Path) -> None:
     assert "0 written, 24 unchanged, 0 deleted" in second.stdout
 
 
+def test_render_labels_monitors_for_a_prometheus_and_links_the_argo_ui(tmp_path: Path) -> None:
+    out = tmp_path / "deploy"
+    args = ["render", "--model", str(TEMPLATE), "--out", str(out), "--argo-ui-url", "https://argo.acme.test"]
+    result = run(*args, "--monitoring-label", "release=kube-prometheus-stack")
+    assert result.returncode == 0, result.stderr
+    assert "release: kube-prometheus-stack" in (out / "platforms/yellowlive/52-prometheusrule.yaml").read_text()
+    assert "https://argo.acme.test/workflows/" in (out / "platforms/yellowlive/53-dashboard.yaml").read_text()
+    bad = run(*args, "--monitoring-label", "release")
+    assert bad.returncode == 2 and "--monitoring-label" in bad.stderr
+
+
 def test_render_refuses_a_model_with_lint_errors(tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(TEMPLATE, model)
