@@ -252,6 +252,11 @@ class Demo:
         self.console.print(
             f"{len(runner.history)} workflow runs, {len(failed)} failed; simulator log: {self.workdir / 'simulator.log'}"
         )
+        for run in failed:
+            for failure in run.failures or [{"displayName": run.name, "message": run.status}]:
+                self.console.print(
+                    f"  failed run {run.name}: {failure['displayName']}: {failure['message']}", markup=False
+                )
         return runner.history
 
     def rollout(self, runner: LocalRunner, deploy_dir: Path) -> None:

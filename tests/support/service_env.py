@@ -76,6 +76,23 @@ def wait_until(condition: Callable[[], bool], timeout: float = 90, what: str = "
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def merge_and_wait_for_deploy(env: Env, service: str, column: str = "nickname") -> str:
+    """Merge a branch adding ``column`` to main, deliver the push, wait for a successful deploy;
+    returns the merge commit."""
+    from tests.support.gitrepos import add_column
+
+    before = env.model.sha("main")
+    env.model.branch("team1")
+    env.model.change(add_column(column), f"add {column}")
+    merged = env.model.merge_to_main("team1")
+    deliver(service, "push", push_payload(env.model, merged, before))
+    wait_until(
+        lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")),
+        what="deployed",
+    )
+    return merged
+
+
 def copy_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(payload)
 

@@ -48,7 +48,8 @@ def query(workdir: Path, database: str, sql: str) -> list[tuple]:
 
 def test_the_demo_runs_the_whole_loop(demo) -> None:  # type: ignore[no-untyped-def]
     workdir, result = demo
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    failures = [line for line in result.stdout.splitlines() if "failed" in line]
+    assert result.returncode == 0, "\n".join(failures) + result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "this change may merge" in out and "must not merge yet" in out and "compat-column-removed" in out
     assert "0 failed" in out

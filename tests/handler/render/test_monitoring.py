@@ -27,11 +27,10 @@ from handler.render import RenderOptions, render_tree, write_tree
 from handler.render.dashboard import dashboard_expressions
 from handler.service.app import create_app
 from tests.support.fake_github import ServerThread
-from tests.support.gitrepos import add_column
 from tests.support.manifests import documents, validation_errors
 from tests.support.merge_stack import Stack, mvp_spec, seed
 from tests.support.pg import PostgresServer
-from tests.support.service_env import Env, deliver, free_port, push_payload, wait_until
+from tests.support.service_env import Env, free_port, merge_and_wait_for_deploy, wait_until
 from tests.support.template import build_template_ecosystem
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -557,15 +556,7 @@ def test_every_metric_used_is_one_the_exporter_or_the_handler_exposes(
     tree: dict[str, bytes], exporter_names: set[str], env: Env
 ) -> None:
     with ServerThread(create_app(env.config)) as service:
-        before = env.model.sha("main")
-        env.model.branch("team1")
-        env.model.change(add_column("nickname"), "add nickname")
-        merged = env.model.merge_to_main("team1")
-        deliver(service, "push", push_payload(env.model, merged, before))
-        wait_until(
-            lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")),
-            what="deployed",
-        )
+        merge_and_wait_for_deploy(env, service)
         handler_names = scrape_names(f"{service}/metrics")
     assert "datasurface_stream_last_commit_age_seconds" in exporter_names
     assert "datasurface_job_seconds_bucket" in handler_names

@@ -17,7 +17,17 @@ from handler.service.signature import sign
 from handler.service.vcs import COMMENT_MARKER
 from tests.support.fake_github import ServerThread
 from tests.support.gitrepos import add_column, git
-from tests.support.service_env import FIXTURES, REPO, SECRET, Env, deliver, pr_payload, push_payload, wait_until
+from tests.support.service_env import (
+    FIXTURES,
+    REPO,
+    SECRET,
+    Env,
+    deliver,
+    merge_and_wait_for_deploy,
+    pr_payload,
+    push_payload,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -201,15 +211,7 @@ def test_a_rejected_push_is_retried_on_top_of_the_new_head(
         return repo
 
     monkeypatch.setattr(DeployRepo, "sync", sync_then_someone_pushes)
-    before = env.model.sha("main")
-    env.model.branch("team1")
-    env.model.change(add_column("nickname"), "add nickname")
-    merged = env.model.merge_to_main("team1")
-    deliver(service, "push", push_payload(env.model, merged, before))
-    wait_until(
-        lambda: any(s["state"] == "success" for s in env.github.statuses_for(merged, "datasurface/deploy")),
-        what="deployed",
-    )
+    merged = merge_and_wait_for_deploy(env, service)
     assert len(calls) == 2  # rejected once, then synced again and pushed on top
     assert git(env.root, "--git-dir", str(env.deploy_bare), "show", "main:README.md") == "deployment repository"
     assert (
