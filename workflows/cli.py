@@ -214,6 +214,7 @@ def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Engine:
 
 def _print_status(streams: list[StreamStatus]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="DataSurface streams")
     for column in ("platform", "stream", "last batch", "state", "age / target", "ins/upd/del", "success", "fresh"):
@@ -227,8 +228,8 @@ def _print_status(streams: list[StreamStatus]) -> None:
         if s.running:
             fresh += " running"
         table.add_row(
-            s.platform,
-            s.stream,
+            Text(s.platform),  # names come from the model: never read as markup
+            Text(s.stream),
             str(s.last_batch or "-"),
             s.last_status or "-",
             f"{age} / {s.max_age_seconds:.0f} s",

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from handler.render import render_tree, write_tree
 from pgtools.urls import psycopg2_url
+from tests.support.cli import run_cli
 from tests.support.merge_stack import mvp_spec
 from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
@@ -189,3 +190,16 @@ def test_specs_from_a_mounted_configmap_skip_the_hidden_copies_kubernetes_keeps(
     (tmp_path / "..data").symlink_to(stamp.name)
     (tmp_path / "Store1.json").symlink_to("..data/Store1.json")
     assert [(s.platform, s.stream) for s in status.specs_from(tmp_path)] == [("YellowLive", "Store1")]
+
+
+def test_the_text_table_shows_names_as_written_not_as_markup(postgres: PostgresServer, tmp_path: Path) -> None:
+    hostile = mvp_spec("YellowLive").model_copy(
+        update={"platform": "[bold]Yellow[/bold]", "stream": "[link=x]S[/link]"}
+    )
+    (tmp_path / "spec.json").write_text(hostile.to_json())
+    result = run_cli(
+        "status", "--spec-dir", str(tmp_path), "--merge-url", postgres.url(postgres.create_database("merge"))
+    )
+    assert result.returncode == 0, result.stderr
+    cells = "".join(ch for ch in result.stdout if not ch.isspace() and ch not in "│┃")  # the table may wrap names
+    assert "[bold]Yellow[/bold]" in cells and "[link=x]S[/link]" in cells
