@@ -25,6 +25,10 @@ DATASET = [*STREAM, "dataset"]
 CHANGES = ("inserted", "updated", "deleted")
 
 
+def _stream_gauge(name: str, documentation: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"datasurface_stream_{name}", documentation, labels=STREAM)
+
+
 class _Families:
     """One scrape's metric families."""
 
@@ -35,56 +39,43 @@ class _Families:
         self.info = GaugeMetricFamily(
             "datasurface_stream_info", "A stream the platform runs (value 1)", labels=[*STREAM, "namespace"]
         )
-        self.target = GaugeMetricFamily(
-            "datasurface_stream_freshness_target_seconds",
+        self.target = _stream_gauge(
+            "freshness_target_seconds",
             "How old the stream's last commit may be (from the consumers' latency and the schedule)",
-            labels=STREAM,
         )
-        self.last_commit = GaugeMetricFamily(
-            "datasurface_stream_last_commit_timestamp_seconds",
+        self.last_commit = _stream_gauge(
+            "last_commit_timestamp_seconds",
             "When the stream's last committed batch committed (Unix time); absent before the first",
-            labels=STREAM,
         )
-        self.age = GaugeMetricFamily(
-            "datasurface_stream_last_commit_age_seconds",
+        self.age = _stream_gauge(
+            "last_commit_age_seconds",
             "Seconds since the stream's last committed batch committed; absent before the first",
-            labels=STREAM,
         )
-        self.first_seen = GaugeMetricFamily(
-            "datasurface_stream_first_seen_timestamp_seconds",
+        self.first_seen = _stream_gauge(
+            "first_seen_timestamp_seconds",
             "The first batch or run of the stream, or when this exporter first saw it (Unix time)",
-            labels=STREAM,
         )
         self.batches = SummaryMetricFamily(
             "datasurface_batch_duration_seconds",
             "Committed batches and their durations, from start to commit (keep-working pauses included)",
             labels=STREAM,
         )
-        self.last_duration = GaugeMetricFamily(
-            "datasurface_stream_last_batch_duration_seconds",
-            "Start to commit of the stream's last committed batch",
-            labels=STREAM,
+        self.last_duration = _stream_gauge(
+            "last_batch_duration_seconds", "Start to commit of the stream's last committed batch"
         )
         self.runs = CounterMetricFamily(
             "datasurface_runs", "Snapshot-merge runs by outcome", labels=[*STREAM, "outcome"]
         )
-        self.failures = GaugeMetricFamily(
-            "datasurface_stream_consecutive_failed_runs",
-            "Runs that ended in error since the stream's last good run",
-            labels=STREAM,
+        self.failures = _stream_gauge(
+            "consecutive_failed_runs", "Runs that ended in error since the stream's last good run"
         )
-        self.running = GaugeMetricFamily(
-            "datasurface_stream_running", "1 while a run holds the stream's lock", labels=STREAM
-        )
-        self.open_age = GaugeMetricFamily(
-            "datasurface_stream_open_batch_age_seconds",
+        self.running = _stream_gauge("running", "1 while a run holds the stream's lock")
+        self.open_age = _stream_gauge(
+            "open_batch_age_seconds",
             "Seconds since the stream's uncommitted batch started (0 when every batch committed)",
-            labels=STREAM,
         )
-        self.keep_working = GaugeMetricFamily(
-            "datasurface_stream_open_batch_keep_working_runs",
-            "Runs that paused the open batch with more to merge (keep-working loops)",
-            labels=STREAM,
+        self.keep_working = _stream_gauge(
+            "open_batch_keep_working_runs", "Runs that paused the open batch with more to merge (keep-working loops)"
         )
         self.rows = GaugeMetricFamily(
             "datasurface_dataset_rows", "Rows of the dataset after the last committed batch", labels=DATASET

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -22,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from workflows.batch import COMMITTED, BatchStore
-from workflows.spec import JobSpec, schedule_freshness
+from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema, quote
 from workflows.tables import bookkeeping
 
@@ -88,11 +89,6 @@ def specs_from(folder: Path) -> list[JobSpec]:
     return list({(s.platform, s.stream): s for s in specs}.values())
 
 
-def freshness_limit(schedule: str) -> float:
-    """A stream without a freshness target in its spec is stale after two schedule intervals and a minute."""
-    return float(schedule_freshness(schedule))
-
-
 @dataclass(frozen=True)
 class _Watched:
     platform: str
@@ -122,6 +118,18 @@ def _watched(conn: Connection, specs: list[JobSpec], default_max_age: float) -> 
     return by_schema
 
 
+#: A stream's batch figures before the platform has a batches table.
+_NO_BATCHES = SimpleNamespace(
+    last_batch=None,
+    last_status=None,
+    last_started=None,
+    last_committed=None,
+    committed_started=None,
+    committed_ended=None,
+    first_started=None,
+)
+
+
 def _existing(conn: Connection, schema: str) -> set[str]:
     t = bookkeeping(schema)
     rows = conn.execute(
@@ -143,7 +151,7 @@ def _collect_schema(conn: Connection, schema: str, watched: list[_Watched], now:
     names = [w.stream for w in watched]
     present = _existing(conn, schema)
     streams = "unnest(CAST(:streams AS text[])) AS s(stream)"
-    batches = {}
+    batches: dict[str, Any] = {}
     if "batches" in present:
         for r in _rows(
             conn,
@@ -204,24 +212,24 @@ def _collect_schema(conn: Connection, schema: str, watched: list[_Watched], now:
     running = _running(conn, schema, names)
     result = []
     for w in watched:
-        b = batches.get(w.stream)
+        b = batches.get(w.stream, _NO_BATCHES)
         runs = recent.get(w.stream, [])
         finished = [r for r in runs if r.outcome != "locked"]
         failures = next((i for i, r in enumerate(finished) if r.outcome != "error"), len(finished))
-        open_batch = b is not None and b.last_batch is not None and b.last_status != COMMITTED
-        age = (now - b.committed_ended).total_seconds() if b is not None and b.committed_ended is not None else None
+        open_batch = b.last_batch if b.last_batch is not None and b.last_status != COMMITTED else None
+        age = (now - b.committed_ended).total_seconds() if b.committed_ended is not None else None
         metrics = last_metrics.get(w.stream, [])
         st = stream_totals.get(w.stream)
-        firsts = [d for d in (b.first_started if b else None, first_run.get(w.stream)) if d is not None]
+        firsts = [d for d in (b.first_started, first_run.get(w.stream)) if d is not None]
         result.append(
             StreamStatus(
                 platform=w.platform,
                 stream=w.stream,
                 namespace=w.namespace,
-                last_batch=b.last_batch if b else None,
-                last_status=b.last_status if b else None,
-                last_committed=b.last_committed if b else None,
-                last_commit_at=b.committed_ended if b else None,
+                last_batch=b.last_batch,
+                last_status=b.last_status,
+                last_committed=b.last_committed,
+                last_commit_at=b.committed_ended,
                 age_seconds=age,
                 inserted=sum(m.inserted for m in metrics),
                 updated=sum(m.updated for m in metrics),
@@ -233,14 +241,14 @@ def _collect_schema(conn: Connection, schema: str, watched: list[_Watched], now:
                 consecutive_failures=failures,
                 last_error=finished[0].error if failures else None,
                 running=w.stream in running,
-                open_batch_age_seconds=(now - b.last_started).total_seconds() if open_batch and b else None,
-                keep_working_runs=sum(
-                    1 for r in runs if open_batch and b and r.batch_id == b.last_batch and r.outcome == "keep_working"
-                ),
+                open_batch_age_seconds=(now - b.last_started).total_seconds() if open_batch is not None else None,
+                keep_working_runs=sum(1 for r in runs if r.batch_id == open_batch and r.outcome == "keep_working")
+                if open_batch is not None
+                else 0,
                 committed_batches=int(st.batches) if st else 0,
                 batch_seconds_total=float(st.batch_seconds) if st else 0.0,
                 last_batch_seconds=(b.committed_ended - b.committed_started).total_seconds()
-                if b is not None and b.committed_ended is not None
+                if age is not None
                 else None,
                 runs=counts.get(w.stream, {}),
                 first_seen=min(firsts) if firsts else None,

@@ -97,8 +97,6 @@ DataType = (
     | Binary
 )
 
-#: Types whose size is a character count.
-STRING_KINDS = frozenset({"VarChar", "NVarChar", "Char", "String"})
 #: Integer kinds from narrowest to widest.
 INTEGER_KINDS = ("TinyInt", "SmallInt", "Integer", "BigInt")
 

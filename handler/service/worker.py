@@ -49,9 +49,6 @@ def _report_status(payload: dict[str, Any], ctx: JobContext) -> RunResult:
     return RunResult("done", f"reported {payload['state']} on {payload['sha'][:12]}")
 
 
-Runner = Callable[[Any, JobContext], RunResult]
-
-
 class Worker:
     def __init__(
         self,

@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli as cli
 from tests.support.pg import PostgresServer
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def simulate(url: str, *args: str) -> tuple[list[dict], dict]:

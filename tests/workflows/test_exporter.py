@@ -3,7 +3,6 @@ scraped over HTTP the way Prometheus does, and an answer even when the database 
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Engine
 from pgtools.urls import psycopg2_url
 from tests.support.merge_stack import mvp_spec
 from tests.support.pg import PostgresServer
+from tests.support.service_env import free_port
 from tests.workflows.test_status import add_batch
 from workflows.batch import COMMITTED, INGESTED
 from workflows.exporter import serve
@@ -30,12 +30,6 @@ def merge(postgres: PostgresServer) -> Iterator[Engine]:
     engine = create_engine(psycopg2_url(postgres.url(postgres.create_database("merge"))))
     yield engine
     engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(engine: Engine, specs: list[JobSpec]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -114,7 +108,7 @@ def test_each_streams_freshness_batches_runs_and_rows(merge: Engine) -> None:
     }
 
 
-def test_a_scrape_answers_with_the_database_down(merge: Engine) -> None:
+def test_a_scrape_answers_with_the_database_down() -> None:
     dead = create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
     samples = scrape(dead, [mvp_spec("YellowLive")])
     assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 0

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from tests.support.cli import run_cli
 from tests.support.merge_stack import mvp_spec
-from workflows.spec import ColumnSpec, JobSpec, shorten, sql_name
+from workflows.spec import ColumnSpec, JobSpec, schedule_freshness, shorten, sql_name
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,15 @@ def test_names_are_shortened_with_a_digest_of_the_whole_name() -> None:
 def test_a_spec_round_trips_through_its_file_format() -> None:
     spec = mvp_spec("YellowForensic")
     assert JobSpec.model_validate_json(spec.to_json()) == spec
+
+
+def test_a_schedule_keeps_a_stream_no_fresher_than_two_intervals_and_a_minute() -> None:
+    assert schedule_freshness("*/1 * * * *") == 180
+    assert schedule_freshness("*/10 * * * *") == 1260
+    assert schedule_freshness("0 * * * *") == 2 * 3600 + 60
+
+
+def test_the_freshness_target_is_the_specs_or_else_the_schedules() -> None:
+    spec = mvp_spec("YellowLive")
+    assert spec.freshness_seconds == spec.freshness_target == 900
+    assert spec.model_copy(update={"freshness_seconds": None}).freshness_target == 180

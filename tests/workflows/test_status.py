@@ -61,12 +61,6 @@ def record(engine: Engine, spec: JobSpec, outcome: str, batch: int | None = None
     )
 
 
-def test_freshness_limit_is_two_schedule_intervals_and_a_minute() -> None:
-    assert status.freshness_limit("*/1 * * * *") == 180
-    assert status.freshness_limit("*/10 * * * *") == 1260
-    assert status.freshness_limit("0 * * * *") == 2 * 3600 + 60
-
-
 def test_a_stream_that_never_committed_is_stale(merge: Engine) -> None:
     (never,) = status.collect(merge, [mvp_spec("YellowLive")])
     assert (never.platform, never.stream, never.last_batch, never.age_seconds) == ("YellowLive", "Store1", None, None)

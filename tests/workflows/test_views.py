@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
 from tests.support.pg import PostgresServer
 from workflows.spec import ColumnSpec, JobSpec
@@ -16,7 +16,7 @@ from workflows.sqlnames import merge_table, platform_schema, qualified, reader_r
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "handler.cli", *args], capture_output=True, text=True, timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 class Chain:

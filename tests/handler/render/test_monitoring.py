@@ -118,7 +118,7 @@ def test_the_exporter_runs_unprivileged_with_the_merge_secret_by_reference(tree:
     assert "datasurface.io/model-commit" not in deployment["spec"]["template"]["metadata"]["labels"]
 
 
-def test_monitoring_labels_select_the_monitors_and_rules_for_a_prometheus(tmp_path: Path) -> None:
+def test_monitoring_labels_select_the_monitors_and_rules_for_a_prometheus() -> None:
     tree = render_tree(build_template_ecosystem(), RenderOptions(monitoring_labels={"release": "kube-prom"}))
     for path in ("platforms/yellowlive/51-servicemonitor.yaml", "platforms/yellowlive/52-prometheusrule.yaml"):
         assert yaml.safe_load(tree[path])["metadata"]["labels"]["release"] == "kube-prom"
