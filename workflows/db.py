@@ -9,6 +9,7 @@ credential, as Kubernetes secrets provide them) or from an explicit libpq URL
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
@@ -18,10 +19,11 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 
 from pgtools.urls import DatabaseURLError, psycopg2_url
-from workflows.spec import DatabaseSpec, Role, credential_env
+from workflows.spec import DatabaseSpec, Role, consumer_credential_env, credential_env
 
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
 MERGE_URL_ENV = "DATASURFACE_MERGE_URL"
+CONSUMER_URLS_ENV = "DATASURFACE_CONSUMER_URLS"
 
 #: Session settings that make text transfer (COPY) between the databases independent of their defaults.
 SESSION_SETTINGS = (
@@ -46,9 +48,11 @@ def job_url(url: str) -> URL:
         raise ConfigurationError(str(exc)) from None
 
 
-def spec_url(db: DatabaseSpec, role: Role, environ: Mapping[str, str] | None = None) -> URL:
+def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | None = None) -> URL:
+    """The database's address with its credential from the environment: the role's variables
+    (``credential_env``), or for ``role=None`` (a consumer database) its secret's own."""
     environ = os.environ if environ is None else environ
-    user_var, password_var = credential_env(role)
+    user_var, password_var = credential_env(role) if role else consumer_credential_env(db.credential)
     user = environ.get(user_var)
     if not user:
         raise ConfigurationError(
@@ -69,6 +73,25 @@ def make_engine(db: DatabaseSpec, role: Role, override: str | None, application:
     """An engine for the spec's database, or for the override URL (argument, then environment)."""
     url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
     return engine_for(job_url(url_text) if url_text else spec_url(db, role), application)
+
+
+def consumer_engine(db: DatabaseSpec, application: str, environ: Mapping[str, str] | None = None) -> Engine:
+    """An engine for a workspace's consumer database: a URL from ``DATASURFACE_CONSUMER_URLS``
+    (a JSON object keyed by ``host:port/database`` or by the database name, for local runs), else
+    the spec's address with the credential from the environment (``consumer_credential_env``)."""
+    environ = os.environ if environ is None else environ
+    urls_text = environ.get(CONSUMER_URLS_ENV)
+    if urls_text:
+        try:
+            urls = json.loads(urls_text)
+        except ValueError:
+            raise ConfigurationError(f"{CONSUMER_URLS_ENV} is not a JSON object of database -> URL") from None
+        if not isinstance(urls, dict):
+            raise ConfigurationError(f"{CONSUMER_URLS_ENV} is not a JSON object of database -> URL")
+        url = urls.get(f"{db.host}:{db.port}/{db.database}") or urls.get(db.database)
+        if isinstance(url, str):
+            return engine_for(job_url(url), application)
+    return engine_for(spec_url(db, None, environ), application)
 
 
 def engine_for(url: URL, application: str) -> Engine:

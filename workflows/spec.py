@@ -59,9 +59,14 @@ class ViewSpec(_Spec):
     workspace: str
     group: str
     dataset: str
-    schema_name: str = Field(description="the workspace's schema in the merge database")
+    schema_name: str = Field(description="the workspace's schema (in its own database, or in the merge database)")
     live_view: str
     history_view: str | None = Field(None, description="forensic groups only: every version with milestones")
+    database: DatabaseSpec | None = Field(
+        None,
+        description="the workspace's own consumer database, which logical replication keeps up to date "
+        "(docs/consumer-views.md); None: the views live in the merge database",
+    )
 
 
 class JobSpec(_Spec):
@@ -125,6 +130,15 @@ def credential_env(role: Role) -> tuple[str, str]:
     run can read only its own stream's producer secret.
     """
     return f"DATASURFACE_{role.upper()}_USER", f"DATASURFACE_{role.upper()}_PASSWORD"
+
+
+def consumer_credential_env(secret: str) -> tuple[str, str]:
+    """The environment variables a job reads a consumer database's credential from:
+    ``DATASURFACE_CONSUMER_<SECRET>_<digest>_USER`` / ``_PASSWORD``, one pair per secret (a platform
+    may deliver to several consumer databases), unambiguous whatever the secret's name."""
+    readable = re.sub(r"[^A-Z0-9]+", "_", secret.upper()).strip("_")[:40]
+    stem = f"DATASURFACE_CONSUMER_{readable}_{name_digest('consumer', secret, length=6).upper()}"
+    return f"{stem}_USER", f"{stem}_PASSWORD"
 
 
 #: Keys of a credential's Kubernetes secret (the kubernetes.io/basic-auth convention).

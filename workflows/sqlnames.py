@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from workflows.spec import SQL_NAME_MAX as MAX_IDENTIFIER
-from workflows.spec import name_digest
+from workflows.spec import DatabaseSpec, name_digest
 
 
 def _slug(text: str) -> str:
@@ -81,3 +81,9 @@ def literal(value: str) -> str:
     if "\x00" in value:
         raise ValueError("SQL strings cannot contain NUL")
     return "'" + value.replace("'", "''") + "'"
+
+
+def delivery_name(platform: str, database: DatabaseSpec) -> str:
+    """``ds_<platform>_<hash>``: the publication, replication slot and subscription that deliver a
+    platform's tables to one consumer database (lower case, as slot names must be)."""
+    return _named("ds_", _slug(platform), "delivery", platform, database.host, str(database.port), database.database)

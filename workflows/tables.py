@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import (
+    derived,
     history_partition,
     live_partition,
     merge_table,
@@ -43,15 +44,18 @@ class DatasetTables:
     merge: str  # qualified
     staging: str  # qualified
     forensic: bool
+    merge_name: str  # unqualified
 
     @classmethod
     def of(cls, spec: JobSpec, dataset: DatasetSpec) -> DatasetTables:
         schema = platform_schema(spec.platform)
+        merge = merge_table(spec.store, dataset.name)
         return cls(
             schema,
-            qualified(schema, merge_table(spec.store, dataset.name)),
+            qualified(schema, merge),
             qualified(schema, staging_table(spec.store, dataset.name)),
             spec.strategy == "forensic",
+            merge,
         )
 
 
@@ -71,37 +75,26 @@ def bookkeeping(schema: str) -> dict[str, str]:
     return {name: qualified(schema, name) for name in BOOKKEEPING_TABLES}
 
 
-def _ddl_lock(conn: Connection, schema: str) -> None:
+def ddl_lock(conn: Connection, schema: str) -> None:
     """Serialize DDL on a platform's schema (jobs of several streams, view reconciles) until commit."""
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"datasurface-ddl:{schema}"})
 
 
 def ensure_platform_schema(conn: Connection, schema: str) -> None:
     """Create the platform's schema and bookkeeping tables."""
-    _ddl_lock(conn, schema)
+    ddl_lock(conn, schema)
     t = bookkeeping(schema)
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
+    _create_batches(conn, t["batches"], mirror=False)
+    _create_dataset_schemas(conn, t["dataset_schemas"])
     conn.execute(
         text(f"CREATE TABLE IF NOT EXISTS {t['batch_counter']} (stream text PRIMARY KEY, last_batch bigint NOT NULL)")
-    )
-    conn.execute(
-        text(
-            f"CREATE TABLE IF NOT EXISTS {t['batches']} (stream text NOT NULL, batch_id bigint NOT NULL, status text NOT NULL, "
-            "started_at timestamptz NOT NULL DEFAULT now(), ended_at timestamptz, state jsonb NOT NULL DEFAULT '{}', "
-            "PRIMARY KEY (stream, batch_id))"
-        )
     )
     conn.execute(
         text(
             f"CREATE TABLE IF NOT EXISTS {t['batch_metrics']} (stream text NOT NULL, batch_id bigint NOT NULL, dataset text NOT NULL, "
             "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, total bigint NOT NULL, "
             "PRIMARY KEY (stream, batch_id, dataset))"
-        )
-    )
-    conn.execute(
-        text(
-            f"CREATE TABLE IF NOT EXISTS {t['dataset_schemas']} (stream text NOT NULL, dataset text NOT NULL, "
-            "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
         )
     )
     # What operators watch (workflows/status.py): each run's outcome, and counters kept at commit
@@ -133,6 +126,72 @@ def ensure_platform_schema(conn: Connection, schema: str) -> None:
     )
 
 
+def _create_batches(conn: Connection, table: str, mirror: bool) -> None:
+    # A consumer database's copy holds the published columns only (MIRRORED_BATCH_COLUMNS).
+    extra = "" if mirror else ", state jsonb NOT NULL DEFAULT '{}'"
+    started = "" if mirror else "started_at timestamptz NOT NULL DEFAULT now(), "
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {table} (stream text NOT NULL, batch_id bigint NOT NULL, status text NOT NULL, "
+            f"{started}ended_at timestamptz{extra}, PRIMARY KEY (stream, batch_id))"
+        )
+    )
+
+
+def _create_dataset_schemas(conn: Connection, table: str) -> None:
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {table} (stream text NOT NULL, dataset text NOT NULL, "
+            "schema_hash text NOT NULL, columns jsonb NOT NULL, PRIMARY KEY (stream, dataset))"
+        )
+    )
+
+
+#: The columns of ``batches`` a consumer database receives: what history views' milestones need.
+MIRRORED_BATCH_COLUMNS = ("stream", "batch_id", "status", "ended_at")
+
+
+def ensure_mirror_schema(conn: Connection, schema: str) -> None:
+    """A consumer database's copy of the platform's schema: ``batches`` (published columns only)
+    and ``dataset_schemas`` (what its copies of merge tables look like, kept there, not replicated)."""
+    ddl_lock(conn, schema)
+    t = bookkeeping(schema)
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
+    _create_batches(conn, t["batches"], mirror=True)
+    _create_dataset_schemas(conn, t["dataset_schemas"])
+
+
+def ensure_replica_identity(conn: Connection, tables: DatasetTables, dataset: DatasetSpec) -> None:
+    """Give a forensic table a replica identity, so that it can be published (and its copy be
+    updated by logical replication): a unique index over (keys, ds_surf_batch_out), on the root
+    and each partition. Unique because a batch closes at most one version of a key; history rows
+    are never updated. Live tables have their primary key."""
+    if not tables.forensic:
+        return
+    index = derived(tables.merge_name, "_rid")
+    conn.execute(
+        text(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(index)} ON {tables.merge} ({key_list(dataset)}, {quote(BATCH_OUT)})"
+        )
+    )
+    conn.execute(text(f"ALTER TABLE {tables.merge} REPLICA IDENTITY USING INDEX {quote(index)}"))
+    children = conn.execute(
+        text(
+            "SELECT n.nspname, t.relname AS table_name, i.relname AS index_name FROM pg_inherits h "
+            "JOIN pg_class i ON i.oid = h.inhrelid JOIN pg_index x ON x.indexrelid = i.oid "
+            "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE h.inhparent = CAST(:index AS regclass)"
+        ),
+        {"index": qualified(tables.schema, index)},
+    ).all()
+    for row in children:
+        conn.execute(
+            text(
+                f"ALTER TABLE {qualified(row.nspname, row.table_name)} REPLICA IDENTITY USING INDEX {quote(row.index_name)}"
+            )
+        )
+
+
 def schema_hash(dataset: DatasetSpec) -> str:
     body = [[c.name, c.sql_type, c.nullable, c.key_position] for c in dataset.columns]
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()
@@ -146,10 +205,11 @@ def key_list(dataset: DatasetSpec) -> str:
     return ", ".join(quote(c.name) for c in dataset.key_columns)
 
 
-def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: DatasetTables) -> None:
+def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: DatasetTables, staging: bool) -> None:
     columns = ", ".join(_column_ddl(dataset))
     keys = key_list(dataset)
-    conn.execute(text(f"CREATE TABLE {tables.staging} ({columns})"))
+    if staging:
+        conn.execute(text(f"CREATE TABLE {tables.staging} ({columns})"))
     if not tables.forensic:
         conn.execute(
             text(f"CREATE TABLE {tables.merge} ({columns}, {quote(BATCH_IN)} bigint NOT NULL, PRIMARY KEY ({keys}))")
@@ -170,7 +230,9 @@ def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: Datas
     conn.execute(text(f"CREATE INDEX ON {history} ({quote(BATCH_IN)}, {quote(BATCH_OUT)})"))
 
 
-def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, stored: list[dict[str, Any]]) -> None:
+def _evolve(
+    conn: Connection, dataset: DatasetSpec, tables: DatasetTables, stored: list[dict[str, Any]], staging: bool
+) -> None:
     """Apply what validation allows: new nullable columns, widened types."""
     before = {c["name"]: c for c in stored}
     wanted = {c.name for c in dataset.columns}
@@ -181,7 +243,7 @@ def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, store
         )
     for column in dataset.columns:
         old = before.get(column.name)
-        for table in (tables.merge, tables.staging):
+        for table in (tables.merge, tables.staging) if staging else (tables.merge,):
             if old is None:
                 if not column.nullable or column.key_position is not None:
                     raise SchemaEvolutionError(
@@ -200,10 +262,13 @@ def _evolve(conn: Connection, dataset: DatasetSpec, tables: DatasetTables, store
                 )
 
 
-def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec) -> bool:
-    """Create or evolve the dataset's tables to match the spec. True when anything changed."""
+def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec, *, staging: bool = True) -> bool:
+    """Create or evolve the dataset's tables to match the spec. True when anything changed.
+
+    ``staging=False``: the merge table only, as a consumer database's copy of it needs.
+    """
     tables = DatasetTables.of(spec, dataset)
-    _ddl_lock(conn, tables.schema)
+    ddl_lock(conn, tables.schema)
     t = bookkeeping(tables.schema)
     row = conn.execute(
         text(f"SELECT schema_hash, columns FROM {t['dataset_schemas']} WHERE stream = :s AND dataset = :d"),
@@ -213,9 +278,9 @@ def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec)
     if row is not None and row.schema_hash == new_hash:
         return False
     if row is None:
-        _create(conn, spec, dataset, tables)
+        _create(conn, spec, dataset, tables, staging)
     else:
-        _evolve(conn, dataset, tables, row.columns)
+        _evolve(conn, dataset, tables, row.columns, staging)
     columns = json.dumps([c.model_dump() for c in dataset.columns])
     conn.execute(
         text(

@@ -1,4 +1,5 @@
-"""Consumer views: what workspaces read, in one schema per workspace of the merge database.
+"""Consumer views: what workspaces read, in one schema per workspace, in the merge database or in
+the workspace's own consumer database (filled by logical replication: workflows/delivery.py).
 
 For every (workspace, dataset group, dataset) of a job spec:
 - ``<schema>.<group>_<dataset>``: the current rows, model columns only;
@@ -15,14 +16,14 @@ still brought up to date.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from workflows.db import make_engine
+from workflows.db import ConfigurationError, consumer_engine, make_engine
+from workflows.delivery import DeliveryError, deliveries, prepare_consumer, publish, subscribe
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import derived, literal, platform_schema, qualified, quote, reader_role
 from workflows.tables import (
@@ -111,44 +112,68 @@ def _ensure_role(conn: Connection, role: str) -> None:
         conn.execute(text(f"CREATE ROLE {quote(role)} NOLOGIN"))
 
 
-def reconcile_views(
-    spec: JobSpec, merge_url: str | None = None, engine_factory: Callable[[], Engine] | None = None
-) -> list[ViewResult]:
-    """Create or update every view the spec names; returns one result per view (and role)."""
-    engine = (
-        engine_factory()
-        if engine_factory
-        else make_engine(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
-    )
+def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewResult]:
+    """Create or update every view the spec names, in the merge database or in the workspace's own
+    consumer database (with the delivery that fills it); one result per view, role and delivery."""
+    engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
+    consumers: dict[str, Engine] = {}
     results: list[ViewResult] = []
-    datasets = {d.name: d for d in spec.datasets}
     try:
+        ready = []
+        for delivery in deliveries(spec):  # the consumer's copies first: replication carries no DDL
+            try:
+                consumers[delivery.name] = consumer_engine(delivery.database, f"datasurface-views:{spec.stream}")
+                with consumers[delivery.name].begin() as consumer:
+                    prepare_consumer(consumer, spec, delivery)
+                ready.append(delivery)
+            except (DBAPIError, ConfigurationError) as exc:
+                results.append(ViewResult(f"delivery to {delivery.label}", False, _reason(exc)))
         with engine.connect() as conn:
             with conn.begin():
                 ensure_platform_schema(conn, platform_schema(spec.platform))
                 for dataset in spec.datasets:
                     ensure_dataset_tables(conn, spec, dataset)
-            for role in sorted({reader_role(v.schema_name) for v in spec.views}):
+            for delivery in ready:
                 try:
                     with conn.begin():
-                        _ensure_role(conn, role)
-                    results.append(ViewResult(f"role {role}", True))
-                except DBAPIError as exc:
-                    results.append(ViewResult(f"role {role}", False, _reason(exc)))
-            for view in spec.views:
-                label = f"{view.schema_name}.{view.live_view}" + (
-                    f" (+ {view.history_view})" if view.history_view else ""
-                )
-                try:
-                    with conn.begin():
-                        _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
-                    results.append(ViewResult(label, True))
-                except DBAPIError as exc:
-                    results.append(ViewResult(label, False, _reason(exc)))
+                        publish(conn, spec, delivery)
+                    done = subscribe(engine, consumers[delivery.name], delivery)
+                    results.append(ViewResult(f"delivery to {delivery.label}", True, done))
+                except (DBAPIError, DeliveryError) as exc:
+                    results.append(ViewResult(f"delivery to {delivery.label}", False, _reason(exc)))
+            results += _reconcile_views(conn, spec, [v for v in spec.views if v.database is None], "")
+        for delivery in ready:
+            with consumers[delivery.name].connect() as consumer:
+                results += _reconcile_views(consumer, spec, list(delivery.views), f" in {delivery.label}")
     finally:
         engine.dispose()
+        for consumer_engine_ in consumers.values():
+            consumer_engine_.dispose()
     return results
 
 
-def _reason(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+def _reconcile_views(conn: Connection, spec: JobSpec, views: list[ViewSpec], where: str) -> list[ViewResult]:
+    """The reader roles and views of one database, each in its own transaction."""
+    results = []
+    datasets = {d.name: d for d in spec.datasets}
+    for role in sorted({reader_role(v.schema_name) for v in views}):
+        try:
+            with conn.begin():
+                _ensure_role(conn, role)
+            results.append(ViewResult(f"role {role}{where}", True))
+        except DBAPIError as exc:
+            results.append(ViewResult(f"role {role}{where}", False, _reason(exc)))
+    for view in views:
+        label = f"{view.schema_name}.{view.live_view}" + (f" (+ {view.history_view})" if view.history_view else "")
+        try:
+            with conn.begin():
+                _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
+            results.append(ViewResult(label + where, True))
+        except DBAPIError as exc:
+            results.append(ViewResult(label + where, False, _reason(exc)))
+    return results
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).strip().splitlines()[0]

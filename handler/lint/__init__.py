@@ -12,6 +12,7 @@ from handler.lint.names import check_names
 from handler.lint.platforms import check_platforms_and_capture
 from handler.lint.references import check_declarations, check_mappings, check_sinks
 from handler.lint.schemas import check_schemas
+from handler.lint.workspace_databases import check_workspace_databases
 from handler.model.ecosystem import Ecosystem
 from handler.rules import RULES, Rule
 
@@ -24,6 +25,7 @@ _CHECKS = (
     check_mappings,
     check_schemas,
     check_platforms_and_capture,
+    check_workspace_databases,
 )
 
 

@@ -22,21 +22,21 @@ from handler.model.ingestion import PostgresDatabase, SQLSnapshotIngestion
 
 
 def check_credentials(eco: Ecosystem) -> Iterator[Finding]:
-    reserved = _platform_credentials(eco)
+    reserved = platform_credentials(eco)
     yield from _check_grants(eco, reserved)
     team_grants = {
         (zone.name, decl.name): {c.name for c in decl.credentials}
         for zone in eco.zones
         for decl in zone.team_declarations
     }
-    merge_databases = _merge_databases(eco)
+    merges = merge_databases(eco)
     for team_path, zone, team in walk.teams(eco):
         granted = team_grants.get((zone.name, team.name), set())
         for store in team.datastores:
             capture = store.capture_metadata
             if isinstance(capture, SQLSnapshotIngestion):
                 yield from _check_store(
-                    f"{team_path}/store:{store.name}", store.name, capture, reserved, merge_databases
+                    f"{team_path}/store:{store.name}", store.name, capture, reserved, merges
                 )
                 yield from _check_not_granted(
                     f"{team_path}/store:{store.name}", store.name, capture, granted, reserved, zone.name, team.name
@@ -49,13 +49,13 @@ def _check_grants(eco: Ecosystem, reserved: dict[str, str]) -> Iterator[Finding]
     for zone_decl in eco.governance_zone_declarations:
         for credential in zone_decl.credentials:
             if credential.name in reserved:
-                yield _reserved(f"zone-declaration:{zone_decl.name}", credential.name, reserved[credential.name])
+                yield reserved_credential(f"zone-declaration:{zone_decl.name}", credential.name, reserved[credential.name])
     for zone in eco.zones:
         for team_decl in zone.team_declarations:
             path = f"zone:{zone.name}/team-declaration:{team_decl.name}"
             for credential in team_decl.credentials:
                 if credential.name in reserved:
-                    yield _reserved(path, credential.name, reserved[credential.name])
+                    yield reserved_credential(path, credential.name, reserved[credential.name])
                 elif credential.name not in zone_grants.get(zone.name, set()):
                     yield error(
                         "credential-grant-invalid",
@@ -70,11 +70,11 @@ def _check_store(
     store: str,
     capture: SQLSnapshotIngestion,
     reserved: dict[str, str],
-    merge_databases: dict[tuple[str, int, str], str],
+    merges: dict[tuple[str, int, str], str],
 ) -> Iterator[Finding]:
     if capture.credential.name in reserved:
-        yield _reserved(path, capture.credential.name, reserved[capture.credential.name])
-    platform = merge_databases.get(_database_key(capture.dataContainer))
+        yield reserved_credential(path, capture.credential.name, reserved[capture.credential.name])
+    platform = merges.get(database_key(capture.dataContainer))
     if platform is not None:
         yield error(
             "capture-merge-database",
@@ -103,7 +103,7 @@ def _check_not_granted(
         )
 
 
-def _platform_credentials(eco: Ecosystem) -> dict[str, str]:
+def platform_credentials(eco: Ecosystem) -> dict[str, str]:
     """Credential name -> the platform that owns it."""
     owned: dict[str, str] = {}
     for platform in eco.data_platforms:
@@ -113,19 +113,19 @@ def _platform_credentials(eco: Ecosystem) -> dict[str, str]:
     return owned
 
 
-def _database_key(db: PostgresDatabase) -> tuple[str, int, str]:
+def database_key(db: PostgresDatabase) -> tuple[str, int, str]:
     return (db.hostPort.hostName.lower().rstrip("."), db.hostPort.port, db.databaseName)
 
 
-def _merge_databases(eco: Ecosystem) -> dict[tuple[str, int, str], str]:
+def merge_databases(eco: Ecosystem) -> dict[tuple[str, int, str], str]:
     return {
-        _database_key(platform.merge_datacontainer): platform.name
+        database_key(platform.merge_datacontainer): platform.name
         for platform in eco.data_platforms
         if platform.merge_datacontainer is not None
     }
 
 
-def _reserved(path: str, credential: str, platform: str) -> Finding:
+def reserved_credential(path: str, credential: str, platform: str) -> Finding:
     return error(
         "credential-platform-reserved",
         path,

@@ -40,7 +40,7 @@ def _check_cron(path: str, trigger: CronTrigger | None) -> Iterator[Finding]:
             yield error("cron-invalid", path, f"schedule {trigger.cron!r} {problem}")
 
 
-def _check_credential(path: str, credential: Credential | None) -> Iterator[Finding]:
+def check_credential(path: str, credential: Credential | None) -> Iterator[Finding]:
     if credential is not None and (not _DNS_SUBDOMAIN.match(credential.name) or len(credential.name) > 253):
         yield error(
             "credential-name-invalid",
@@ -49,7 +49,7 @@ def _check_credential(path: str, credential: Credential | None) -> Iterator[Find
         )
 
 
-def _check_database(path: str, db: PostgresDatabase) -> Iterator[Finding]:
+def check_database(path: str, db: PostgresDatabase) -> Iterator[Finding]:
     if not db.hostPort.hostName.strip():
         yield error("database-invalid", path, f"database {db.name!r} has no host name")
     if not 0 < db.hostPort.port < 65536:
@@ -84,13 +84,13 @@ def check_platforms_and_capture(eco: Ecosystem) -> Iterator[Finding]:
             )
             continue
         yield from _check_cron(path, capture.trigger)
-        yield from _check_credential(path, capture.credential)
-        yield from _check_database(path, capture.dataContainer)
+        yield from check_credential(path, capture.credential)
+        yield from check_database(path, capture.dataContainer)
     for platform in eco.data_platforms:
         path = walk.platform_path(platform.name)
         yield from _check_cron(path, platform.schedule)
-        yield from _check_credential(path, platform.postgresCredential)
-        yield from _check_credential(path, platform.gitCredential)
+        yield from check_credential(path, platform.postgresCredential)
+        yield from check_credential(path, platform.gitCredential)
         if platform.merge_datacontainer is None:
             yield error(
                 "platform-config",
@@ -98,7 +98,7 @@ def check_platforms_and_capture(eco: Ecosystem) -> Iterator[Finding]:
                 f"platform {platform.name!r} has no merge_datacontainer (the database it merges into)",
             )
         else:
-            yield from _check_database(path, platform.merge_datacontainer)
+            yield from check_database(path, platform.merge_datacontainer)
         if platform.postgresCredential is None:
             yield error(
                 "platform-config", path, f"platform {platform.name!r} has no postgresCredential for its merge database"

@@ -21,10 +21,14 @@ class LocationKey(ModelObject, frozen=True):  # type: ignore[misc]  # msgspec al
 
 
 class PostgresDatabase(ModelObject, tag="PostgresDatabase", tag_field="kind"):
+    """A PostgreSQL database. ``credential``: only for a workspace's own consumer database, the
+    secret the platform writes it with (a producer's credential belongs to its ingestion)."""
+
     name: str
     hostPort: HostPortPair
     databaseName: str
     locations: list[LocationKey] = []
+    credential: Credential | None = None
 
     def __post_init__(self) -> None:
         self.locations = location_list(self.locations)

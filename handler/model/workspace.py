@@ -7,6 +7,7 @@ from typing import Any
 
 from handler.model.base import FlexibleConstructor, ModelObject
 from handler.model.documentation import DOCUMENTATION_TYPES, Documentation
+from handler.model.ingestion import PostgresDatabase
 
 
 class DataMilestoningStrategy(str, Enum):
@@ -43,17 +44,22 @@ class DatasetGroup(ModelObject):
     documentation: Documentation | None = None
 
 
-class DataPlatformManagedDataContainer(ModelObject):
+class DataPlatformManagedDataContainer(ModelObject, tag="DataPlatformManagedDataContainer", tag_field="kind"):
     """The workspace's data lives wherever its assigned platform puts it (views in the merge database)."""
 
     name: str
+
+
+#: Where a workspace's views live: the platform's choice, or the workspace's own consumer database
+#: (a ``PostgresDatabase`` with the credential the platform writes it with; docs/consumer-views.md).
+WorkspaceContainer = DataPlatformManagedDataContainer | PostgresDatabase
 
 
 class Workspace(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
     """``Workspace(name, [container], DatasetGroup(...), ..., [documentation])``, as in DataSurface."""
 
     name: str
-    container: DataPlatformManagedDataContainer | None = None
+    container: WorkspaceContainer | None = None
     dsgs: list[DatasetGroup] = []
     documentation: Documentation | None = None
 
@@ -67,14 +73,14 @@ class Workspace(ModelObject, metaclass=FlexibleConstructor, kw_only=True):
         for arg in args[1:]:
             if isinstance(arg, DatasetGroup):
                 dsgs.append(arg)
-            elif isinstance(arg, DataPlatformManagedDataContainer):
+            elif isinstance(arg, DataPlatformManagedDataContainer | PostgresDatabase):
                 kwargs["container"] = arg
             elif isinstance(arg, DOCUMENTATION_TYPES):
                 kwargs["documentation"] = arg
             else:
                 raise TypeError(
-                    "Workspace() takes a name, then DatasetGroup, DataPlatformManagedDataContainer "
-                    f"or documentation objects, not {type(arg).__name__}"
+                    "Workspace() takes a name, then DatasetGroup, DataPlatformManagedDataContainer, "
+                    f"PostgresDatabase or documentation objects, not {type(arg).__name__}"
                 )
         return {**kwargs, "name": args[0], "dsgs": dsgs}
 

@@ -1,4 +1,6 @@
-"""The MVP data ecosystem: one producer (customers and their addresses), one consumer.
+"""The MVP data ecosystem: one producer (customers and their addresses), two consumers: Consumer1
+reads its views where the platforms put them (the merge database), Consumer2 from its own
+consumer database, which the platforms keep up to date.
 
 ``createEcosystem()`` is called in a sandbox: no network secrets, no environment variables,
 limited CPU, memory and time. Keep it a pure description of the ecosystem.
@@ -59,12 +61,14 @@ def createEcosystem() -> Ecosystem:
     merge_credential = Credential("postgres-merge", CredentialType.USER_PASSWORD)
     # The producer database's secret: granted by the ecosystem to the zone, by the zone to team1.
     producer_credential = Credential("postgres-producer", CredentialType.USER_PASSWORD)
+    # The consumer database's secret: the platforms write Consumer2's data there with it.
+    consumer_credential = Credential("postgres-consumer", CredentialType.USER_PASSWORD)
 
     ecosystem = Ecosystem(
         name="Acme",
         repo=ECOSYSTEM_REPO,
         governance_zone_declarations=[
-            GovernanceZoneDeclaration("USA", ZONE_REPO, credentials=[producer_credential]),
+            GovernanceZoneDeclaration("USA", ZONE_REPO, credentials=[producer_credential, consumer_credential]),
         ],
         data_platforms=[
             YellowDataPlatform(
@@ -87,7 +91,7 @@ def createEcosystem() -> Ecosystem:
     )
 
     zone: GovernanceZone = ecosystem.getZoneOrThrow("USA")
-    zone.add(TeamDeclaration("team1", TEAM_REPO, credentials=[producer_credential]))
+    zone.add(TeamDeclaration("team1", TEAM_REPO, credentials=[producer_credential, consumer_credential]))
 
     team: Team = zone.getTeamOrThrow("team1")
     team.add(
@@ -150,6 +154,29 @@ def createEcosystem() -> Ecosystem:
             DatasetGroup(
                 "ForensicDSG",
                 sinks=[DatasetSink("Store1", "customers"), DatasetSink("Store1", "addresses")],
+                platform_chooser=WorkspacePlatformConfig(
+                    ConsumerRetentionRequirements(DataMilestoningStrategy.FORENSIC, DataLatency.MINUTES)
+                ),
+            ),
+        ),
+        Workspace(
+            "Consumer2",
+            PostgresDatabase(
+                "ConsumerDB",
+                hostPort=HostPortPair("pg-consumer.datasurface.svc.cluster.local", 5432),
+                databaseName="consumer_db",
+                credential=consumer_credential,
+            ),
+            DatasetGroup(
+                "LiveDSG",
+                sinks=[DatasetSink("Store1", "customers"), DatasetSink("Store1", "addresses")],
+                platform_chooser=WorkspacePlatformConfig(
+                    ConsumerRetentionRequirements(DataMilestoningStrategy.LIVE_ONLY, DataLatency.MINUTES)
+                ),
+            ),
+            DatasetGroup(
+                "ForensicDSG",
+                sinks=[DatasetSink("Store1", "customers")],
                 platform_chooser=WorkspacePlatformConfig(
                     ConsumerRetentionRequirements(DataMilestoningStrategy.FORENSIC, DataLatency.MINUTES)
                 ),

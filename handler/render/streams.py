@@ -78,6 +78,7 @@ class Stream:
     datasets: tuple[str, ...]
     source_credential: str  # the secret of the stream's producer database
     merge_credential: str
+    consumer_credentials: tuple[str, ...]  # the secrets of the consumer databases its views live in
     views: dict[str, tuple[str, ...]]  # "schema.view" -> its columns
     spec: dict[str, Any]  # the JobSpec data
     spec_json: str
@@ -105,6 +106,13 @@ def _database(db: PostgresDatabase, credential: str) -> dict[str, Any]:
         "database": db.databaseName,
         "credential": credential,
     }
+
+
+def _consumer_database(container: object) -> dict[str, Any] | None:
+    """A workspace's own database (lint rule workspace-database-credential makes sure of the credential)."""
+    if isinstance(container, PostgresDatabase) and container.credential is not None:
+        return _database(container, container.credential.name)
+    return None
 
 
 def _dataset(dataset: Dataset) -> dict[str, Any]:
@@ -150,6 +158,7 @@ def platform_streams(eco: Ecosystem, platform: YellowDataPlatform) -> list[Strea
                     "schema_name": sql_name(workspace.name),
                     "live_view": sql_name(group.name, sink.datasetName),
                     "history_view": sql_name(group.name, sink.datasetName, "history") if forensic else None,
+                    "database": _consumer_database(workspace.container),
                 }
             )
     streams: list[Stream] = []
@@ -221,6 +230,7 @@ def _stream(
         datasets=tuple(datasets),
         source_credential=capture.credential.name,
         merge_credential=platform.postgresCredential.name,
+        consumer_credentials=tuple(sorted({v["database"]["credential"] for v in stream_views if v["database"]})),
         views=view_columns,
         spec=spec,
         spec_json=spec_json(spec),

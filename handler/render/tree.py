@@ -23,7 +23,7 @@ from handler.render.dashboard import SIDECAR_LABEL, build_dashboard
 from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
 from handler.render.streams import Stream, platform_streams
 from handler.render.templates import Templates, dump_documents
-from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, Role, credential_env
+from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, Role, consumer_credential_env, credential_env
 
 MANIFEST_PATH = ".datasurface/manifest.json"
 #: Top-level folders the renderer owns in the deployment repo; other files are left alone.
@@ -110,6 +110,18 @@ def _secret_env(role: Role, secret: str) -> list[dict[str, Any]]:
     ]
 
 
+def _consumer_env(specs: list[Stream]) -> list[dict[str, Any]]:
+    """The credentials of the platform's consumer databases, one variable pair per secret."""
+    env = []
+    for secret in sorted({c for s in specs for c in s.consumer_credentials}):
+        user_var, password_var = consumer_credential_env(secret)
+        env += [
+            {"name": user_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_USER_KEY}}},
+            {"name": password_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_PASSWORD_KEY}}},
+        ]
+    return env
+
+
 def _merge_env(specs: list[Stream]) -> list[dict[str, Any]]:
     secrets = sorted({s.merge_credential for s in specs})
     if len(secrets) > 1:  # one platform, one merge database: lint rule platform-config keeps it so
@@ -174,7 +186,8 @@ def render_platform(
         "small_resources": _SMALL_RESOURCES,
         "security_context": _SECURITY_CONTEXT,
         "job_env": _merge_env(specs) + _secret_env("source", SOURCE_SECRET_PARAMETER),
-        "merge_env": _merge_env(specs),
+        # Reconciling views and reporting status reach the consumer databases too.
+        "views_env": _merge_env(specs) + _consumer_env(specs),
         "max_iterations": options.max_iterations,
         "retry_limit": options.retry_limit,
         "active_deadline_seconds": options.active_deadline_seconds,

