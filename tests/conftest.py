@@ -14,7 +14,7 @@ import pytest
 
 from handler.model import Ecosystem
 from tests.support.fake_github import FakeGitHub, ServerThread
-from tests.support.pg import postgres  # noqa: F401 - the session's PostgreSQL fixture
+from tests.support.pg import consumer_postgres, postgres  # noqa: F401 - the session's PostgreSQL servers
 from tests.support.service_env import Env
 from tests.support.template import TEMPLATE, build_template_ecosystem
 

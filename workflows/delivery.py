@@ -67,7 +67,12 @@ def deliveries(spec: JobSpec) -> list[Delivery]:
     for database, views in by_database.values():
         names = sorted({v.dataset for v in views})
         result.append(
-            Delivery(database, delivery_name(spec.platform, database), tuple(datasets[n] for n in names), tuple(views))
+            Delivery(
+                database,
+                delivery_name(spec.platform, spec.merge, database),
+                tuple(datasets[n] for n in names),
+                tuple(views),
+            )
         )
     return result
 
@@ -144,15 +149,19 @@ def _subscribe(pub: Connection, sub: Connection, delivery: Delivery) -> str:
     fingerprint = "datasurface publisher " + hashlib.sha256(conninfo.encode()).hexdigest()[:16]
     current = sub.execute(
         text(
-            "SELECT s.oid, s.subenabled, shobj_description(s.oid, 'pg_subscription') AS note FROM pg_subscription s "
+            "SELECT s.oid, s.subenabled, obj_description(s.oid, 'pg_subscription') AS note FROM pg_subscription s "
             "JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database() AND s.subname = :n"
         ),
         {"n": delivery.name},
     ).first()
     slot = pub.execute(
-        text("SELECT active FROM pg_replication_slots WHERE slot_name = :n AND database = current_database()"),
-        {"n": delivery.name},
+        text("SELECT active, database FROM pg_replication_slots WHERE slot_name = :n"), {"n": delivery.name}
     ).first()
+    if slot is not None and slot.database != pub.execute(text("SELECT current_database()")).scalar_one():
+        raise DeliveryError(
+            f"replication slot {delivery.name} on the merge database's server belongs to database {slot.database}; "
+            "two merge databases of one server deliver the same platform to this consumer database"
+        )
     if current is not None and slot is None:
         # The merge database lost the slot (restored, or dropped by hand): changes since are gone
         # from the stream, so start over from a fresh copy rather than serve a gap.

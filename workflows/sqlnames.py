@@ -83,7 +83,9 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def delivery_name(platform: str, database: DatabaseSpec) -> str:
+def delivery_name(platform: str, merge: DatabaseSpec, consumer: DatabaseSpec) -> str:
     """``ds_<platform>_<hash>``: the publication, replication slot and subscription that deliver a
-    platform's tables to one consumer database (lower case, as slot names must be)."""
-    return _named("ds_", _slug(platform), "delivery", platform, database.host, str(database.port), database.database)
+    platform's tables from its merge database to one consumer database (lower case, as slot names
+    must be; slots are named per server, so the merge database is part of the name)."""
+    identity = (platform, merge.database, consumer.host, str(consumer.port), consumer.database)
+    return _named("ds_", _slug(platform), "delivery", *identity)

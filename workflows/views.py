@@ -78,6 +78,8 @@ def _reconcile_one(conn: Connection, spec: JobSpec, view: ViewSpec, dataset: Dat
         batches = bookkeeping(platform_schema(spec.platform))["batches"]
         stream = literal(spec.stream)
         history = qualified(view.schema_name, view.history_view)
+        function = qualified(view.schema_name, as_of_function(view))
+        conn.execute(text(f"DROP FUNCTION IF EXISTS {function}(timestamptz)"))  # it depends on the view's row type
         _replace_view(
             conn,
             history,
@@ -90,8 +92,6 @@ def _reconcile_one(conn: Connection, spec: JobSpec, view: ViewSpec, dataset: Dat
                 f"LEFT JOIN {batches} bo ON bo.stream = {stream} AND bo.batch_id = m.{quote(BATCH_OUT)}"
             ),
         )
-        function = qualified(view.schema_name, as_of_function(view))
-        conn.execute(text(f"DROP FUNCTION IF EXISTS {function}(timestamptz)"))
         conn.execute(
             text(
                 f"CREATE FUNCTION {function}(at timestamptz) RETURNS SETOF {history} LANGUAGE sql STABLE AS "

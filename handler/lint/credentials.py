@@ -35,9 +35,7 @@ def check_credentials(eco: Ecosystem) -> Iterator[Finding]:
         for store in team.datastores:
             capture = store.capture_metadata
             if isinstance(capture, SQLSnapshotIngestion):
-                yield from _check_store(
-                    f"{team_path}/store:{store.name}", store.name, capture, reserved, merges
-                )
+                yield from _check_store(f"{team_path}/store:{store.name}", store.name, capture, reserved, merges)
                 yield from _check_not_granted(
                     f"{team_path}/store:{store.name}", store.name, capture, granted, reserved, zone.name, team.name
                 )
@@ -49,7 +47,9 @@ def _check_grants(eco: Ecosystem, reserved: dict[str, str]) -> Iterator[Finding]
     for zone_decl in eco.governance_zone_declarations:
         for credential in zone_decl.credentials:
             if credential.name in reserved:
-                yield reserved_credential(f"zone-declaration:{zone_decl.name}", credential.name, reserved[credential.name])
+                yield reserved_credential(
+                    f"zone-declaration:{zone_decl.name}", credential.name, reserved[credential.name]
+                )
     for zone in eco.zones:
         for team_decl in zone.team_declarations:
             path = f"zone:{zone.name}/team-declaration:{team_decl.name}"

@@ -28,10 +28,15 @@ CREATE TABLE addresses (id varchar(20) PRIMARY KEY, customerid varchar(20) NOT N
 """
 
 
-def mvp_spec(platform: str) -> JobSpec:
+def mvp_spec(platform: str, consumer_database: bool = False) -> JobSpec:
+    """The MVP stream of ``platform``; with Consumer2's views (in its own consumer database) only
+    when asked, since they need that database (tests/workflows/test_delivery.py)."""
     eco = build_template_ecosystem()
     (stream,) = platform_streams(eco, eco.getDataPlatformOrThrow(platform))
-    return JobSpec.model_validate(stream.spec)
+    spec = JobSpec.model_validate(stream.spec)
+    if consumer_database:
+        return spec
+    return spec.model_copy(update={"views": [v for v in spec.views if v.database is None]})
 
 
 class Stack:

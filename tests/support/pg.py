@@ -96,7 +96,9 @@ class EmbeddedConsumerServer(PostgresServer):
         self._pg_ctl("-w", "stop", "-m", "fast")
 
     def start(self) -> None:
-        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.folder / "restart.log"), "start")
+        self._pg_ctl(
+            "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.folder / "restart.log"), "start"
+        )
 
 
 @pytest.fixture(scope="session")

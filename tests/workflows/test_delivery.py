@@ -1,0 +1,260 @@
+"""Consumer databases: producer -> merge database -> a workspace's own database on another server.
+
+The MVP's Consumer2 reads its views from ``consumer_db``; here that database lives on a second
+PostgreSQL server, which the tests stop and start. Delivery is logical replication, so after each
+step the tests wait until the consumer database has the merge database's last committed batch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import run_cli
+from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
+from tests.support.pg import EmbeddedConsumerServer, PostgresServer, require_logical_replication
+from workflows.db import CONSUMER_URLS_ENV
+from workflows.spec import ColumnSpec, JobSpec
+from workflows.sqlnames import merge_table, platform_schema, qualified, reader_role
+
+WAIT_SECONDS = 90
+
+
+def quoted(columns: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+class DeliveryChain:
+    def __init__(self, pg: PostgresServer, consumer_pg: EmbeddedConsumerServer, tmp: Path) -> None:
+        require_logical_replication(pg)
+        self.pg, self.consumer_pg, self.tmp = pg, consumer_pg, tmp
+        self.source_db = pg.create_database("customer_db")
+        self.merge_db = pg.create_database("datasurface_merge")
+        self.consumer_db = consumer_pg.create_database("consumer_db")
+        self.env = {CONSUMER_URLS_ENV: json.dumps({"consumer_db": consumer_pg.url(self.consumer_db)})}
+        assert run_cli("producer", "init", "--db", pg.url(self.source_db)).returncode == 0
+
+    def spec_path(self, spec: JobSpec) -> str:
+        path = self.tmp / f"{spec.platform}.json"
+        path.write_text(spec.to_json())
+        return str(path)
+
+    def merge(self, spec: JobSpec) -> dict:
+        result = run_cli(
+            "job",
+            "snapshot-merge",
+            "--spec",
+            self.spec_path(spec),
+            "--source-url",
+            self.pg.url(self.source_db),
+            "--merge-url",
+            self.pg.url(self.merge_db),
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def reconcile(self, spec: JobSpec) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            "job",
+            "reconcile-views",
+            "--spec",
+            self.spec_path(spec),
+            "--merge-url",
+            self.pg.url(self.merge_db),
+            env=self.env,
+            timeout=300,
+        )
+
+    def simulate(self, seed: int, changes: int = 50) -> None:
+        result = run_cli(
+            "simulate",
+            "--db",
+            self.pg.url(self.source_db),
+            "--max-changes",
+            str(changes),
+            "--seed",
+            str(seed),
+            "--min-interval",
+            "0",
+            "--max-interval",
+            "0",
+        )
+        assert result.returncode == 0, result.stderr
+
+    def producer(self, table: str, columns: list[str]) -> list[tuple]:
+        return self.pg.execute(
+            self.source_db, f"SELECT {', '.join(c.lower() for c in columns)} FROM {table} ORDER BY 1"
+        )
+
+    def consumer(self, sql: str, params: object = None) -> list[tuple]:
+        return self.consumer_pg.execute(self.consumer_db, sql, params)
+
+    def wait_delivered(self, *specs: JobSpec) -> None:
+        """Until every table is copied and the consumer database has each stream's last batch."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            syncing = self.consumer("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')")
+            behind = [spec.stream for spec in specs if self._last_batch(spec, consumer=True) != self._last_batch(spec)]
+            if syncing == [(0,)] and not behind:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not delivered after {WAIT_SECONDS} s: {syncing[0][0]} tables copying, {behind}")
+            time.sleep(0.2)
+
+    def _last_batch(self, spec: JobSpec, consumer: bool = False) -> int | None:
+        sql = (
+            f"SELECT max(batch_id) FROM {qualified(platform_schema(spec.platform), 'batches')} "
+            "WHERE stream = %s AND status = 'committed'"
+        )
+        exists = f"SELECT to_regclass('{qualified(platform_schema(spec.platform), 'batches')}') IS NOT NULL"
+        run = self.consumer if consumer else lambda q, p=None: self.pg.execute(self.merge_db, q, p)
+        if run(exists) != [(True,)]:
+            return None
+        return run(sql, (spec.stream,))[0][0]
+
+    def close(self) -> None:
+        """Drop the subscriptions, which drops their slots on the merge database's server."""
+        try:
+            for (name,) in self.consumer("SELECT subname FROM pg_subscription"):
+                self.consumer(f'DROP SUBSCRIPTION "{name}"')
+        except Exception:  # noqa: BLE001 - a stopped server has nothing to drop; its slots go with the test server
+            return
+
+
+@pytest.fixture
+def chain(
+    postgres: PostgresServer, consumer_postgres: EmbeddedConsumerServer, tmp_path: Path
+) -> Iterator[DeliveryChain]:
+    made = DeliveryChain(postgres, consumer_postgres, tmp_path)
+    yield made
+    made.close()
+
+
+def test_consumer_database_views_follow_the_producer_round_by_round(chain: DeliveryChain) -> None:
+    live, forensic = mvp_spec("YellowLive", consumer_database=True), mvp_spec("YellowForensic", consumer_database=True)
+    for spec in (live, forensic):  # as the PostSync hook does after deployment
+        result = chain.reconcile(spec)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "ok     delivery to consumer_db on pg-consumer.datasurface.svc.cluster.local:5432" in result.stdout
+    snapshots: dict[int, list[tuple]] = {}
+    for round_seed in (None, 7, 8, 9):  # the seed data, then three rounds of simulated changes
+        if round_seed is not None:
+            chain.simulate(round_seed)
+        customers = chain.producer("customers", CUSTOMER_COLUMNS)
+        addresses = chain.producer("addresses", ADDRESS_COLUMNS)
+        assert chain.merge(live)["outcome"] == "done"
+        batch = chain.merge(forensic)["batch"]
+        snapshots[batch] = customers
+        chain.wait_delivered(live, forensic)
+        assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
+            customers
+        )
+        assert chain.consumer(f"SELECT {quoted(ADDRESS_COLUMNS)} FROM consumer2.livedsg_addresses ORDER BY 1") == (
+            addresses
+        )
+        assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.forensicdsg_customers ORDER BY 1") == (
+            customers
+        )
+    for batch, state in snapshots.items():
+        as_of_batch = chain.consumer(
+            f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.forensicdsg_customers_history "
+            "WHERE ds_surf_batch_in <= %s AND (ds_surf_batch_out IS NULL OR %s < ds_surf_batch_out) ORDER BY 1",
+            (batch, batch),
+        )
+        assert as_of_batch == state, f"customers as of batch {batch}"
+        (committed,) = chain.consumer(
+            f"SELECT ended_at FROM {qualified(platform_schema('YellowForensic'), 'batches')} "
+            "WHERE stream = %s AND batch_id = %s",
+            (forensic.stream, batch),
+        )[0]
+        assert (
+            chain.consumer(
+                f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.forensicdsg_customers_history_as_of(%s) ORDER BY 1",
+                (committed,),
+            )
+            == state
+        ), f"customers as of the commit of batch {batch}"
+    # Consumer1 keeps its views in the merge database; the consumer database has only Consumer2's.
+    assert chain.pg.execute(chain.merge_db, "SELECT count(*) FROM consumer1.livedsg_customers") == [
+        (len(snapshots[max(snapshots)]),)
+    ]
+    assert chain.consumer("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'consumer1'") == [(0,)]
+
+
+def test_the_consumer_database_reader_role_reads_views_and_nothing_else(chain: DeliveryChain) -> None:
+    spec = mvp_spec("YellowForensic", consumer_database=True)
+    assert chain.reconcile(spec).returncode == 0
+    chain.merge(spec)
+    chain.wait_delivered(spec)
+    schema = platform_schema(spec.platform)
+    conn = chain.consumer_pg.connect(chain.consumer_db)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f'SET ROLE "{reader_role("consumer2")}"')
+            cursor.execute("SELECT count(*) FROM consumer2.forensicdsg_customers")
+            assert cursor.fetchone() == (5,)
+            cursor.execute("SELECT count(*) FROM consumer2.forensicdsg_customers_history_as_of(now())")
+            assert cursor.fetchone() == (5,)
+            for table in (qualified(schema, merge_table(spec.store, "customers")), qualified(schema, "batches")):
+                cursor.execute("SAVEPOINT probe")
+                with pytest.raises(Exception, match="permission denied"):
+                    cursor.execute(f"SELECT * FROM {table}")
+                cursor.execute("ROLLBACK TO SAVEPOINT probe")
+    finally:
+        conn.close()
+
+
+def test_a_nullable_column_added_mid_stream_reaches_the_consumer_database(chain: DeliveryChain) -> None:
+    spec = mvp_spec("YellowForensic", consumer_database=True)
+    assert chain.reconcile(spec).returncode == 0
+    chain.merge(spec)
+    chain.wait_delivered(spec)
+    chain.pg.execute(chain.source_db, "ALTER TABLE customers ADD COLUMN loyalty varchar(20)")
+    chain.pg.execute(chain.source_db, "UPDATE customers SET loyalty = 'gold' WHERE id = 'C2'")
+    customers = next(d for d in spec.datasets if d.name == "customers")
+    wider = customers.model_copy(
+        update={"columns": [*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]}
+    )
+    spec2 = spec.model_copy(update={"datasets": [wider if d.name == "customers" else d for d in spec.datasets]})
+    assert chain.merge(spec2)["schema_changed"] is True
+    result = chain.reconcile(spec2)  # as the workflow does after a merge that changed a schema
+    assert result.returncode == 0, result.stdout
+    chain.wait_delivered(spec2)
+    assert chain.consumer(
+        "SELECT id, loyalty FROM consumer2.forensicdsg_customers WHERE id IN ('C1', 'C2') ORDER BY 1"
+    ) == [("C1", None), ("C2", "gold")]
+    assert chain.consumer(
+        "SELECT id, loyalty, ds_surf_batch_out IS NULL FROM consumer2.forensicdsg_customers_history "
+        "WHERE id = 'C2' ORDER BY ds_surf_batch_in"
+    ) == [("C2", None, False), ("C2", "gold", True)]
+
+
+def test_a_stopped_consumer_database_never_holds_merges_back_and_catches_up(chain: DeliveryChain) -> None:
+    live = mvp_spec("YellowLive", consumer_database=True)
+    assert chain.reconcile(live).returncode == 0
+    chain.merge(live)
+    chain.wait_delivered(live)
+    chain.consumer_pg.stop()
+    try:
+        for round_seed in (11, 12, 13):
+            chain.simulate(round_seed)
+            assert chain.merge(live)["outcome"] == "done"  # merges go on while it is down
+        result = chain.reconcile(live)
+        assert result.returncode == 1  # reported ...
+        assert "FAILED delivery to consumer_db" in result.stdout
+        assert "ok     consumer1.livedsg_customers" in result.stdout  # ... and the merge database's views still done
+    finally:
+        chain.consumer_pg.start()
+    chain.wait_delivered(live)  # by itself: the slot kept every change
+    assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
+        chain.producer("customers", CUSTOMER_COLUMNS)
+    )
+    assert chain.consumer(f"SELECT {quoted(ADDRESS_COLUMNS)} FROM consumer2.livedsg_addresses ORDER BY 1") == (
+        chain.producer("addresses", ADDRESS_COLUMNS)
+    )
