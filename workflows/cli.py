@@ -23,6 +23,7 @@ from workflows.spec import JobSpec
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from workflows.consumer_status import ConsumerStatus
     from workflows.status import StreamStatus
 
 app = typer.Typer()
@@ -186,11 +187,16 @@ def status_command(
         serve_metrics(engine, specs, serve, bind)
         Console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
         threading.Event().wait()
+    from workflows.consumer_status import collect_consumers, consumer_engines
+
     streams = status.collect(engine, specs, max_age)
+    consumers = collect_consumers(engine, specs, consumer_engines("datasurface-status"))
     if format == StatusFormat.json:
-        sys.stdout.write(status.to_json(streams))
+        sys.stdout.write(status.to_json(streams, consumers))
     else:
         _print_status(streams)
+        if consumers:
+            _print_consumers(consumers)
     if check and any(s.stale or s.failing for s in streams):
         raise typer.Exit(EXIT_PERMANENT)
 
@@ -236,6 +242,35 @@ def _print_status(streams: list[StreamStatus]) -> None:
             f"{s.inserted}/{s.updated}/{s.deleted}",
             rate,
             fresh,
+        )
+    Console().print(table)
+
+
+def _print_consumers(consumers: list[ConsumerStatus]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Consumer databases")
+    for column in ("platform", "stream", "workspace", "database", "last batch", "age", "lag", "replication"):
+        table.add_column(column)
+    for c in consumers:
+        if not c.reachable:
+            state = Text(f"unreachable: {c.error}", style="red")
+        else:
+            state = Text(
+                "streaming" if c.replication_active else "not streaming", style="" if c.replication_active else "red"
+            )
+            if c.lag_bytes is not None:
+                state.append(f" ({c.lag_bytes} bytes behind)")
+        table.add_row(
+            Text(c.platform),
+            Text(c.stream),
+            Text(c.workspace),
+            Text(c.database),
+            str(c.last_batch or "-"),
+            "-" if c.age_seconds is None else f"{c.age_seconds:.0f} s",
+            "-" if c.lag_seconds is None else f"{c.lag_seconds:.0f} s",
+            state,
         )
     Console().print(table)
 

@@ -75,7 +75,9 @@ def make_engine(db: DatabaseSpec, role: Role, override: str | None, application:
     return engine_for(job_url(url_text) if url_text else spec_url(db, role), application)
 
 
-def consumer_engine(db: DatabaseSpec, application: str, environ: Mapping[str, str] | None = None) -> Engine:
+def consumer_engine(
+    db: DatabaseSpec, application: str, environ: Mapping[str, str] | None = None, connect_timeout: int = 10
+) -> Engine:
     """An engine for a workspace's consumer database: a URL from ``DATASURFACE_CONSUMER_URLS``
     (a JSON object keyed by ``host:port/database`` or by the database name, for local runs), else
     the spec's address with the credential from the environment (``consumer_credential_env``)."""
@@ -90,14 +92,14 @@ def consumer_engine(db: DatabaseSpec, application: str, environ: Mapping[str, st
             raise ConfigurationError(f"{CONSUMER_URLS_ENV} is not a JSON object of database -> URL")
         url = urls.get(f"{db.host}:{db.port}/{db.database}") or urls.get(db.database)
         if isinstance(url, str):
-            return engine_for(job_url(url), application)
-    return engine_for(spec_url(db, None, environ), application)
+            return engine_for(job_url(url), application, connect_timeout)
+    return engine_for(spec_url(db, None, environ), application, connect_timeout)
 
 
-def engine_for(url: URL, application: str) -> Engine:
+def engine_for(url: URL, application: str, connect_timeout: int = 10) -> Engine:
     """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``)."""
     engine = create_engine(
-        url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": 10}
+        url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": connect_timeout}
     )
 
     @event.listens_for(engine, "connect")

@@ -1,8 +1,9 @@
 """The status exporter: the figures of ``workflows/status.py`` as Prometheus metrics, read from the
 merge database on each scrape (``datasurface status --serve``; rendered per platform).
 
-Names are stable and carry their unit; labels are ``platform``, ``stream`` and ``dataset`` (and
-a small fixed set: ``outcome``, ``change``), never a batch id. docs/operations.md lists them.
+Names are stable and carry their unit; labels are ``platform``, ``stream``, ``dataset`` and
+``workspace`` (and a small fixed set: ``outcome``, ``change``), never a batch id. Workspaces with
+their own consumer database add its delivery figures (workflows/consumer_status.py). docs/operations.md lists them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from workflows.consumer_status import ConsumerStatus, collect_consumers, consumer_engines
 from workflows.runs import OUTCOMES
 from workflows.spec import JobSpec
 from workflows.status import StreamStatus, collect
@@ -91,6 +93,47 @@ class _Families:
             labels=[*DATASET, "change"],
         )
 
+        workspace = ["platform", "workspace"]
+        self.consumer_up = GaugeMetricFamily(
+            "datasurface_consumer_database_up",
+            "1 when the exporter could read the workspace's own consumer database",
+            labels=workspace,
+        )
+        self.consumer_active = GaugeMetricFamily(
+            "datasurface_consumer_replication_active",
+            "1 while the consumer database's subscription streams from the merge database's replication slot",
+            labels=workspace,
+        )
+        self.consumer_lag_bytes = GaugeMetricFamily(
+            "datasurface_consumer_replication_lag_bytes",
+            "Bytes of the merge database's changes the consumer database's subscription has not confirmed",
+            labels=workspace,
+        )
+        self.consumer_age = GaugeMetricFamily(
+            "datasurface_consumer_last_commit_age_seconds",
+            "Seconds since the stream's newest batch in the workspace's consumer database committed",
+            labels=[*STREAM, "workspace"],
+        )
+        self.consumer_lag = GaugeMetricFamily(
+            "datasurface_consumer_lag_seconds",
+            "How long the oldest committed batch the consumer database lacks has waited (0 when it has all)",
+            labels=[*STREAM, "workspace"],
+        )
+
+    def add_consumer(self, c: ConsumerStatus, first: bool) -> None:
+        """``first``: the first stream of this workspace's delivery (its database-wide figures once)."""
+        if first:
+            key = [c.platform, c.workspace]
+            self.consumer_up.add_metric(key, float(c.reachable))
+            self.consumer_active.add_metric(key, float(c.replication_active))
+            if c.lag_bytes is not None:
+                self.consumer_lag_bytes.add_metric(key, c.lag_bytes)
+        skey = [c.platform, c.stream, c.workspace]
+        if c.age_seconds is not None:
+            self.consumer_age.add_metric(skey, c.age_seconds)
+        if c.lag_seconds is not None:
+            self.consumer_lag.add_metric(skey, c.lag_seconds)
+
     def add(self, s: StreamStatus, first_sight: float) -> None:
         key = [s.platform, s.stream]
         self.info.add_metric([*key, s.namespace], 1)
@@ -127,6 +170,7 @@ class StatusCollector(Collector):
 
     def __init__(self, engine: Engine, specs: list[JobSpec]) -> None:
         self.engine, self.specs = engine, specs
+        self.consumer_engines = consumer_engines("datasurface-status")
         self._first_sight: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -135,6 +179,7 @@ class StatusCollector(Collector):
         platforms = sorted({s.platform for s in self.specs})
         try:
             statuses = collect(self.engine, self.specs)
+            consumers = collect_consumers(self.engine, self.specs, self.consumer_engines)
         except Exception:  # noqa: BLE001 - a scrape reports the database as down rather than failing
             for platform in platforms:
                 families.up.add_metric([platform], 0)
@@ -148,6 +193,10 @@ class StatusCollector(Collector):
             families.up.add_metric([platform], 1)
         for s in statuses:
             families.add(s, self._first_sight[(s.platform, s.stream)])
+        seen: set[tuple[str, str]] = set()
+        for c in consumers:
+            families.add_consumer(c, (c.platform, c.workspace) not in seen)
+            seen.add((c.platform, c.workspace))
         yield from families
 
 

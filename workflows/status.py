@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -329,5 +330,7 @@ def recent_batches(engine: Engine, platform: str, batches: int = 3) -> list[Data
     return [DatasetBatch(*row) for row in rows]
 
 
-def to_json(statuses: list[StreamStatus]) -> str:
-    return json.dumps({"streams": [asdict(s) for s in statuses]}, indent=2, default=str) + "\n"
+def to_json(statuses: list[StreamStatus], consumers: Sequence[Any] = ()) -> str:
+    """Streams, and the delivery figures of workspaces' consumer databases (workflows/consumer_status.py)."""
+    body = {"streams": [asdict(s) for s in statuses], "consumers": [asdict(c) for c in consumers]}
+    return json.dumps(body, indent=2, default=str) + "\n"

@@ -258,3 +258,58 @@ def test_a_stopped_consumer_database_never_holds_merges_back_and_catches_up(chai
     assert chain.consumer(f"SELECT {quoted(ADDRESS_COLUMNS)} FROM consumer2.livedsg_addresses ORDER BY 1") == (
         chain.producer("addresses", ADDRESS_COLUMNS)
     )
+
+
+def status(chain: DeliveryChain, spec: JobSpec) -> list[dict]:
+    folder = chain.tmp / "specs"
+    folder.mkdir(exist_ok=True)
+    (folder / "stream.json").write_text(spec.to_json())
+    result = run_cli(
+        "status", "--spec-dir", str(folder), "--merge-url", chain.pg.url(chain.merge_db), "-f", "json", env=chain.env
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["consumers"]
+
+
+def test_status_reports_the_consumer_database_lag_per_workspace(chain: DeliveryChain) -> None:
+    live = mvp_spec("YellowLive", consumer_database=True)
+    assert chain.reconcile(live).returncode == 0
+    first = chain.merge(live)["batch"]
+    chain.wait_delivered(live)
+    (caught_up,) = status(chain, live)
+    assert caught_up["workspace"] == "Consumer2" and caught_up["reachable"] and caught_up["replication_active"]
+    assert caught_up["last_batch"] == first and caught_up["lag_seconds"] == 0.0
+    chain.consumer_pg.stop()
+    try:
+        chain.simulate(21)
+        second = chain.merge(live)["batch"]
+        time.sleep(1.0)
+        (behind,) = status(chain, live)
+        assert not behind["reachable"] and not behind["replication_active"] and behind["error"]
+        assert behind["lag_bytes"] > 0
+    finally:
+        chain.consumer_pg.start()
+    chain.wait_delivered(live)
+    (again,) = status(chain, live)
+    assert again["last_batch"] == second and again["lag_seconds"] == 0.0 and again["reachable"]
+
+
+def test_a_disabled_subscription_shows_as_lag_and_the_next_reconcile_repairs_it(chain: DeliveryChain) -> None:
+    live = mvp_spec("YellowLive", consumer_database=True)
+    assert chain.reconcile(live).returncode == 0
+    first = chain.merge(live)["batch"]
+    chain.wait_delivered(live)
+    (name,) = chain.consumer("SELECT subname FROM pg_subscription")[0]
+    chain.consumer(f'ALTER SUBSCRIPTION "{name}" DISABLE')
+    chain.simulate(31)
+    chain.merge(live)
+    time.sleep(1.0)
+    (behind,) = status(chain, live)
+    assert behind["reachable"] and not behind["replication_active"]
+    assert behind["last_batch"] == first and behind["lag_seconds"] >= 1.0
+    result = chain.reconcile(live)
+    assert result.returncode == 0 and "enabled" in result.stdout
+    chain.wait_delivered(live)
+    assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
+        chain.producer("customers", CUSTOMER_COLUMNS)
+    )
