@@ -155,19 +155,24 @@ def _subscribe(pub: Connection, sub: Connection, delivery: Delivery) -> str:
         {"n": delivery.name},
     ).first()
     slot = pub.execute(
-        text("SELECT active, database FROM pg_replication_slots WHERE slot_name = :n"), {"n": delivery.name}
+        text("SELECT active, database, wal_status FROM pg_replication_slots WHERE slot_name = :n"),
+        {"n": delivery.name},
     ).first()
     if slot is not None and slot.database != pub.execute(text("SELECT current_database()")).scalar_one():
         raise DeliveryError(
             f"replication slot {delivery.name} on the merge database's server belongs to database {slot.database}; "
             "two merge databases of one server deliver the same platform to this consumer database"
         )
-    if current is not None and slot is None:
-        # The merge database lost the slot (restored, or dropped by hand): changes since are gone
-        # from the stream, so start over from a fresh copy rather than serve a gap.
+    lost = slot is not None and slot.wal_status == "lost"  # past max_slot_wal_keep_size: its changes are gone
+    if current is not None and (slot is None or lost):
+        # The merge database lost the slot or its WAL (a restore, a slot dropped by hand, a
+        # subscriber away past max_slot_wal_keep_size): start over from a fresh copy rather than
+        # serve a gap.
         sub.execute(text(f"ALTER SUBSCRIPTION {name} DISABLE"))
         sub.execute(text(f"ALTER SUBSCRIPTION {name} SET (slot_name = NONE)"))
         sub.execute(text(f"DROP SUBSCRIPTION {name}"))
+        if lost:
+            pub.execute(text("SELECT pg_drop_replication_slot(:n)"), {"n": delivery.name})
         return "recreated (its replication slot was gone): " + _create(pub, sub, delivery, conninfo, fingerprint)
     if current is None:
         if slot is not None:

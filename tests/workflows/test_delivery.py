@@ -313,3 +313,27 @@ def test_a_disabled_subscription_shows_as_lag_and_the_next_reconcile_repairs_it(
     assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
         chain.producer("customers", CUSTOMER_COLUMNS)
     )
+
+
+def test_a_lost_replication_slot_is_replaced_by_a_full_copy_not_a_gap(chain: DeliveryChain) -> None:
+    live = mvp_spec("YellowLive", consumer_database=True)
+    assert chain.reconcile(live).returncode == 0
+    chain.merge(live)
+    chain.wait_delivered(live)
+    (name,) = chain.consumer("SELECT subname FROM pg_subscription")[0]
+    chain.consumer(f'ALTER SUBSCRIPTION "{name}" DISABLE')
+    deadline = time.monotonic() + WAIT_SECONDS
+    while chain.pg.execute(chain.merge_db, "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (name,)) != [
+        (False,)
+    ]:
+        assert time.monotonic() < deadline, "the walsender did not let go of the slot"
+        time.sleep(0.1)
+    chain.pg.execute(chain.merge_db, "SELECT pg_drop_replication_slot(%s)", (name,))  # as a restore would
+    chain.simulate(41)
+    chain.merge(live)  # changes the consumer database can no longer receive from the old slot
+    result = chain.reconcile(live)
+    assert result.returncode == 0 and "recreated (its replication slot was gone)" in result.stdout, result.stdout
+    chain.wait_delivered(live)
+    assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
+        chain.producer("customers", CUSTOMER_COLUMNS)
+    )
