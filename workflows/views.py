@@ -31,6 +31,7 @@ from workflows.tables import (
     BATCH_OUT,
     LIVE,
     DatasetTables,
+    SchemaEvolutionError,
     bookkeeping,
     ensure_dataset_tables,
     ensure_platform_schema,
@@ -126,7 +127,7 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
                 with consumers[delivery.name].begin() as consumer:
                     prepare_consumer(consumer, spec, delivery)
                 ready.append(delivery)
-            except (DBAPIError, ConfigurationError) as exc:
+            except (DBAPIError, ConfigurationError, SchemaEvolutionError) as exc:
                 results.append(ViewResult(f"delivery to {delivery.label}", False, _reason(exc)))
         with engine.connect() as conn:
             with conn.begin():

@@ -106,6 +106,16 @@ def build_dashboard(platform: str, uid: str, argo_ui_url: str) -> dict[str, Any]
             .height(8)
             .span(6)
         )
+        .with_panel(
+            _series(
+                "Consumer databases: lag behind the merge database",
+                "Workspaces with their own consumer database: how long the oldest batch not yet delivered there "
+                "has waited, 0 when every batch is there (alert DataSurfaceConsumerDeliveryDown when one stops "
+                "receiving).",
+                "s",
+                _query(f"datasurface_consumer_lag_seconds{{{STREAMS}}}", "{{workspace}} {{stream}} lag"),
+            )
+        )
         .with_row(gd.Row("Batches and runs"))
         .with_panel(
             _series(

@@ -8,7 +8,6 @@ step the tests wait until the consumer database has the merge database's last co
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from tests.support.cli import run_cli
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
 from tests.support.pg import EmbeddedConsumerServer, PostgresServer, require_logical_replication
+from tests.support.view_chain import ViewChain
 from workflows.db import CONSUMER_URLS_ENV
 from workflows.spec import ColumnSpec, JobSpec
 from workflows.sqlnames import merge_table, platform_schema, qualified, reader_role
@@ -29,70 +29,18 @@ def quoted(columns: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-class DeliveryChain:
+class DeliveryChain(ViewChain):
+    """The chain, with Consumer2's database on the second server."""
+
     def __init__(self, pg: PostgresServer, consumer_pg: EmbeddedConsumerServer, tmp: Path) -> None:
         require_logical_replication(pg)
-        self.pg, self.consumer_pg, self.tmp = pg, consumer_pg, tmp
-        self.source_db = pg.create_database("customer_db")
-        self.merge_db = pg.create_database("datasurface_merge")
+        super().__init__(pg, tmp)
+        self.consumer_pg = consumer_pg
         self.consumer_db = consumer_pg.create_database("consumer_db")
         self.env = {CONSUMER_URLS_ENV: json.dumps({"consumer_db": consumer_pg.url(self.consumer_db)})}
-        assert run_cli("producer", "init", "--db", pg.url(self.source_db)).returncode == 0
-
-    def spec_path(self, spec: JobSpec) -> str:
-        path = self.tmp / f"{spec.platform}.json"
-        path.write_text(spec.to_json())
-        return str(path)
-
-    def merge(self, spec: JobSpec) -> dict:
-        result = run_cli(
-            "job",
-            "snapshot-merge",
-            "--spec",
-            self.spec_path(spec),
-            "--source-url",
-            self.pg.url(self.source_db),
-            "--merge-url",
-            self.pg.url(self.merge_db),
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout.strip().splitlines()[-1])
-
-    def reconcile(self, spec: JobSpec) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "job",
-            "reconcile-views",
-            "--spec",
-            self.spec_path(spec),
-            "--merge-url",
-            self.pg.url(self.merge_db),
-            env=self.env,
-            timeout=300,
-        )
-
-    def simulate(self, seed: int, changes: int = 50) -> None:
-        result = run_cli(
-            "simulate",
-            "--db",
-            self.pg.url(self.source_db),
-            "--max-changes",
-            str(changes),
-            "--seed",
-            str(seed),
-            "--min-interval",
-            "0",
-            "--max-interval",
-            "0",
-        )
-        assert result.returncode == 0, result.stderr
-
-    def producer(self, table: str, columns: list[str]) -> list[tuple]:
-        return self.pg.execute(
-            self.source_db, f"SELECT {', '.join(c.lower() for c in columns)} FROM {table} ORDER BY 1"
-        )
 
     def consumer(self, sql: str, params: object = None) -> list[tuple]:
+        """What Consumer2 reads: its own database."""
         return self.consumer_pg.execute(self.consumer_db, sql, params)
 
     def wait_delivered(self, *specs: JobSpec) -> None:

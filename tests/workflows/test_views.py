@@ -2,71 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import run_cli
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
 from tests.support.pg import PostgresServer
-from workflows.spec import ColumnSpec, JobSpec
+from tests.support.view_chain import ViewChain, cli
+from workflows.spec import ColumnSpec
 from workflows.sqlnames import merge_table, platform_schema, qualified, reader_role, staging_table
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, timeout=300)
-
-
-class Chain:
-    def __init__(self, pg: PostgresServer, tmp: Path) -> None:
-        self.pg, self.tmp = pg, tmp
-        self.source_db = pg.create_database("customer_db")
-        self.merge_db = pg.create_database("datasurface_merge")
-        assert cli("producer", "init", "--db", pg.url(self.source_db)).returncode == 0
-
-    def spec_path(self, spec: JobSpec) -> str:
-        path = self.tmp / f"{spec.platform}.json"
-        path.write_text(spec.to_json())
-        return str(path)
-
-    def merge(self, spec: JobSpec) -> dict:
-        result = cli(
-            "job",
-            "snapshot-merge",
-            "--spec",
-            self.spec_path(spec),
-            "--source-url",
-            self.pg.url(self.source_db),
-            "--merge-url",
-            self.pg.url(self.merge_db),
-        )
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout.strip().splitlines()[-1])
-
-    def reconcile(self, spec: JobSpec) -> subprocess.CompletedProcess[str]:
-        return cli("job", "reconcile-views", "--spec", self.spec_path(spec), "--merge-url", self.pg.url(self.merge_db))
-
-    def producer(self, table: str, columns: list[str]) -> list[tuple]:
-        return self.pg.execute(
-            self.source_db, f"SELECT {', '.join(c.lower() for c in columns)} FROM {table} ORDER BY 1"
-        )
-
-    def consumer(self, sql: str, params: object = None) -> list[tuple]:
-        return self.pg.execute(self.merge_db, sql, params)
-
-
 @pytest.fixture
-def chain(postgres: PostgresServer, tmp_path: Path) -> Chain:
-    return Chain(postgres, tmp_path)
+def chain(postgres: PostgresServer, tmp_path: Path) -> ViewChain:
+    return ViewChain(postgres, tmp_path)
 
 
 def quoted(columns: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-def test_producer_to_views_end_to_end(chain: Chain) -> None:
+def test_producer_to_views_end_to_end(chain: ViewChain) -> None:
     live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
     snapshots: dict[int, dict[str, list[tuple]]] = {}
     for round_seed in (None, 7, 8):  # the seed data, then two rounds of 50 simulated changes
@@ -146,7 +102,7 @@ def test_producer_to_views_end_to_end(chain: Chain) -> None:
     ]
 
 
-def test_the_workspace_role_reads_its_views_and_nothing_else(chain: Chain) -> None:
+def test_the_workspace_role_reads_its_views_and_nothing_else(chain: ViewChain) -> None:
     spec = mvp_spec("YellowForensic")
     chain.merge(spec)
     assert chain.reconcile(spec).returncode == 0
@@ -170,7 +126,7 @@ def test_the_workspace_role_reads_its_views_and_nothing_else(chain: Chain) -> No
         conn.close()
 
 
-def test_appending_a_nullable_column_updates_the_views(chain: Chain) -> None:
+def test_appending_a_nullable_column_updates_the_views(chain: ViewChain) -> None:
     spec = mvp_spec("YellowLive")
     chain.merge(spec)
     assert chain.reconcile(spec).returncode == 0
@@ -189,7 +145,7 @@ def test_appending_a_nullable_column_updates_the_views(chain: Chain) -> None:
     ) == [("C1", None), ("C2", "gold")]
 
 
-def test_a_failing_view_is_reported_and_the_others_still_reconcile(chain: Chain) -> None:
+def test_a_failing_view_is_reported_and_the_others_still_reconcile(chain: ViewChain) -> None:
     spec = mvp_spec("YellowLive")
     chain.merge(spec)
     chain.consumer("CREATE SCHEMA consumer1")
@@ -204,7 +160,7 @@ def test_a_failing_view_is_reported_and_the_others_still_reconcile(chain: Chain)
     assert chain.consumer("SELECT count(*) FROM consumer1.livedsg_customers") == [(5,)]
 
 
-def test_views_exist_before_the_first_merge(chain: Chain) -> None:
+def test_views_exist_before_the_first_merge(chain: ViewChain) -> None:
     spec = mvp_spec("YellowForensic")
     result = chain.reconcile(spec)  # the PostSync hook runs right after deployment
     assert result.returncode == 0, result.stdout

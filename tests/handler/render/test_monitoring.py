@@ -205,6 +205,21 @@ def platform_tests() -> list[dict[str, Any]]:
     evaluation per minute; "0+60x25" is an age growing by a minute each minute."""
     target = series("datasurface_stream_freshness_target_seconds", LIVE, "900x60")
     stale = {**LIVE, "severity": "critical"}
+    stale_at_22m = alert(  # 22 minutes old, 15 allowed: past the target for more than 5 minutes
+        "DataSurfaceStreamStale",
+        "22m",
+        [
+            {
+                "exp_labels": stale,
+                "exp_annotations": {
+                    "summary": "A stream's data is older than its freshness target",
+                    "description": "Stream Store1 of platform YellowLive: the newest data its "
+                    "consumers can read committed 22m 0s ago; its target is 15m 0s.",
+                    "runbook_url": runbook("DataSurfaceStreamStale"),
+                },
+            }
+        ],
+    )
     return [
         {  # commits stop at minute 0; the age passes the target at 16m, the alert fires 5m later; resumes at 26m
             "interval": "1m",
@@ -212,21 +227,7 @@ def platform_tests() -> list[dict[str, Any]]:
             "alert_rule_test": [
                 alert("DataSurfaceStreamStale", "15m", []),
                 alert("DataSurfaceStreamStale", "20m", []),
-                alert(
-                    "DataSurfaceStreamStale",
-                    "22m",
-                    [
-                        {
-                            "exp_labels": stale,
-                            "exp_annotations": {
-                                "summary": "A stream's data is older than its freshness target",
-                                "description": "Stream Store1 of platform YellowLive: the newest data its "
-                                "consumers can read committed 22m 0s ago; its target is 15m 0s.",
-                                "runbook_url": runbook("DataSurfaceStreamStale"),
-                            },
-                        }
-                    ],
-                ),
+                stale_at_22m,
                 alert("DataSurfaceStreamStale", "30m", []),
             ],
         },
@@ -247,21 +248,7 @@ def platform_tests() -> list[dict[str, Any]]:
             ],
             "alert_rule_test": [
                 alert("DataSurfaceStreamStale", "20m", []),
-                alert(
-                    "DataSurfaceStreamStale",
-                    "22m",
-                    [
-                        {
-                            "exp_labels": stale,
-                            "exp_annotations": {
-                                "summary": "A stream's data is older than its freshness target",
-                                "description": "Stream Store1 of platform YellowLive: the newest data its "
-                                "consumers can read committed 22m 0s ago; its target is 15m 0s.",
-                                "runbook_url": runbook("DataSurfaceStreamStale"),
-                            },
-                        }
-                    ],
-                ),
+                stale_at_22m,
                 alert("DataSurfaceStreamStale", "30m", []),
                 alert("DataSurfaceConsumerDeliveryDown", "9m", []),
                 alert(
