@@ -251,6 +251,7 @@ def _evolve(
                     )
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {column.sql_type}"))
             elif old["sql_type"] != column.sql_type:
+                _drop_dependent_views(conn, table)
                 conn.execute(
                     text(
                         f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {quote(column.name)}::{column.sql_type}"
@@ -260,6 +261,35 @@ def _evolve(
                 raise SchemaEvolutionError(
                     f"dataset {dataset.name}: column {column.name} changed nullability or key; that is never allowed"
                 )
+
+
+def _drop_dependent_views(conn: Connection, table: str) -> None:
+    """PostgreSQL cannot change the type of a column a view reads: drop the workspace views over
+    ``table`` (and the as-of functions returning their rows) so that a widening can go ahead.
+    Callers bring them back (``workflows.views.restore_views`` in the same transaction, or the
+    reconcile step). A consumer's own object depending on them stops the drop, visibly: never CASCADE."""
+    views = conn.execute(
+        text(
+            "SELECT DISTINCT v.oid, format('%I.%I', n.nspname, v.relname) AS name, v.reltype FROM pg_depend d "
+            "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+            "JOIN pg_namespace n ON n.oid = v.relnamespace "
+            "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = CAST(:t AS regclass) AND v.relkind = 'v'"
+        ),
+        {"t": table},
+    ).all()
+    for view in views:
+        for (function,) in conn.execute(
+            text("SELECT CAST(oid AS regprocedure)::text FROM pg_proc WHERE prorettype = :t"), {"t": view.reltype}
+        ).all():
+            conn.execute(text(f"DROP FUNCTION {function}"))
+        conn.execute(text(f"DROP VIEW {view.name}"))
+        dropped_views(conn).add(view.name)
+
+
+def dropped_views(conn: Connection) -> set[str]:
+    """The views this connection dropped for a widening (``schema.view``, quoted as needed), to restore."""
+    views: set[str] = conn.info.setdefault("datasurface_dropped_views", set())
+    return views
 
 
 def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec, *, staging: bool = True) -> bool:

@@ -16,6 +16,7 @@ still brought up to date.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -33,6 +34,7 @@ from workflows.tables import (
     DatasetTables,
     SchemaEvolutionError,
     bookkeeping,
+    dropped_views,
     ensure_dataset_tables,
     ensure_platform_schema,
 )
@@ -105,6 +107,23 @@ def _reconcile_one(conn: Connection, spec: JobSpec, view: ViewSpec, dataset: Dat
     for name in made:
         conn.execute(text(f"GRANT SELECT ON {name} TO {quote(role)}"))
     return made
+
+
+def restore_views(conn: Connection, spec: JobSpec) -> None:
+    """Bring back, in the caller's transaction, the merge database's views a widening dropped
+    (``tables.dropped_views``), so that consumers never miss them."""
+    dropped = dropped_views(conn)
+    datasets = {d.name: d for d in spec.datasets}
+    for view in spec.views:
+        names = {_plain(view.schema_name, v) for v in (view.live_view, view.history_view) if v}
+        if view.database is None and names & dropped:
+            _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
+            dropped -= names
+
+
+def _plain(schema: str, name: str) -> str:
+    """``schema.name`` as PostgreSQL's format('%I.%I') writes it."""
+    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_$]*", p) else quote(p) for p in (schema, name))
 
 
 def _ensure_role(conn: Connection, role: str) -> None:

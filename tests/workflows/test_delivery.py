@@ -285,3 +285,36 @@ def test_a_lost_replication_slot_is_replaced_by_a_full_copy_not_a_gap(chain: Del
     assert chain.consumer(f"SELECT {quoted(CUSTOMER_COLUMNS)} FROM consumer2.livedsg_customers ORDER BY 1") == (
         chain.producer("customers", CUSTOMER_COLUMNS)
     )
+
+
+@pytest.mark.parametrize(("platform", "group"), [("YellowLive", "livedsg"), ("YellowForensic", "forensicdsg")])
+def test_a_widened_column_reaches_both_databases_views(chain: DeliveryChain, platform: str, group: str) -> None:
+    spec = mvp_spec(platform, consumer_database=True)
+    assert chain.reconcile(spec).returncode == 0
+    chain.merge(spec)
+    chain.wait_delivered(spec)
+    chain.pg.execute(chain.source_db, "ALTER TABLE customers ALTER COLUMN email TYPE varchar(200)")
+    chain.pg.execute(chain.source_db, "UPDATE customers SET email = %s WHERE id = 'C3'", ("x" * 150 + "@example.com",))
+    customers = next(d for d in spec.datasets if d.name == "customers")
+    wider = customers.model_copy(
+        update={
+            "columns": [
+                c.model_copy(update={"sql_type": "VARCHAR(200)"}) if c.name == "email" else c for c in customers.columns
+            ]
+        }
+    )
+    spec2 = spec.model_copy(update={"datasets": [wider if d.name == "customers" else d for d in spec.datasets]})
+    assert chain.merge(spec2)["schema_changed"] is True
+    assert chain.reconcile(spec2).returncode == 0
+    chain.wait_delivered(spec2)
+    width = (
+        "SELECT character_maximum_length FROM information_schema.columns "
+        f"WHERE table_name = '{group}_customers' AND column_name = 'email' AND table_schema = %s"
+    )
+    assert chain.consumer(width, ("consumer2",)) == [(200,)]
+    assert chain.consumer(f"SELECT length(email) FROM consumer2.{group}_customers WHERE id = 'C3'") == [(162,)]
+    # The merge database's views (Consumer1) were widened too: the merge dropped and restored them.
+    assert chain.pg.execute(chain.merge_db, width, ("consumer1",)) == [(200,)]
+    assert chain.pg.execute(
+        chain.merge_db, f"SELECT length(email) FROM consumer1.{group}_customers WHERE id = 'C3'"
+    ) == [(162,)]
