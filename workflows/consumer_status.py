@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from workflows.batch import COMMITTED
-from workflows.db import consumer_engine
+from workflows.db import consumer_engine, error_summary
 from workflows.delivery import deliveries
 from workflows.spec import DatabaseSpec, JobSpec
 from workflows.sqlnames import platform_schema
@@ -82,6 +82,12 @@ def collect_consumers(merge: Engine, specs: list[JobSpec], engine_for: EngineFac
         return []
     now = datetime.now(UTC)
     with merge.connect() as conn:
+        merge_batches = {
+            t.platform: conn.execute(
+                text("SELECT to_regclass(:t) IS NOT NULL"), {"t": _batches(t.platform)}
+            ).scalar_one()
+            for t in targets
+        }
         slots = {
             r.slot_name: r
             for r in conn.execute(
@@ -107,10 +113,10 @@ def collect_consumers(merge: Engine, specs: list[JobSpec], engine_for: EngineFac
             try:
                 last, committed = _consumer_last_batch(engine_for(target.database), target)
             except Exception as exc:  # noqa: BLE001 - an unreachable consumer database is a figure, not a failure
-                reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-                result += [replace(base, workspace=w, reachable=False, error=reason) for w in target.workspaces]
+                error = error_summary(exc)
+                result += [replace(base, workspace=w, reachable=False, error=error) for w in target.workspaces]
                 continue
-            waiting = _oldest_missing(conn, target, last)
+            waiting = _oldest_missing(conn, target, last) if merge_batches[target.platform] else None
             figures = replace(
                 base,
                 last_batch=last,
@@ -122,8 +128,12 @@ def collect_consumers(merge: Engine, specs: list[JobSpec], engine_for: EngineFac
     return result
 
 
+def _batches(platform: str) -> str:
+    return bookkeeping(platform_schema(platform))["batches"]
+
+
 def _consumer_last_batch(engine: Engine, target: _Target) -> tuple[int | None, datetime | None]:
-    batches = bookkeeping(platform_schema(target.platform))["batches"]
+    batches = _batches(target.platform)
     with engine.connect() as conn:
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": batches}).scalar_one() is None:
             return None, None  # delivery not set up yet
@@ -139,12 +149,9 @@ def _consumer_last_batch(engine: Engine, target: _Target) -> tuple[int | None, d
 
 def _oldest_missing(conn: Connection, target: _Target, last: int | None) -> datetime | None:
     """When the oldest committed batch the consumer database lacks committed (None: it lacks none)."""
-    batches = bookkeeping(platform_schema(target.platform))["batches"]
-    if conn.execute(text("SELECT to_regclass(:t)"), {"t": batches}).scalar_one() is None:
-        return None
     row = conn.execute(
         text(
-            f"SELECT ended_at FROM {batches} WHERE stream = :s AND status = '{COMMITTED}' AND batch_id > :b "
+            f"SELECT ended_at FROM {_batches(target.platform)} WHERE stream = :s AND status = '{COMMITTED}' AND batch_id > :b "
             "ORDER BY batch_id LIMIT 1"
         ),
         {"s": target.stream, "b": -1 if last is None else last},

@@ -128,6 +128,12 @@ _TRANSIENT_SQLSTATES = {
 }
 
 
+def error_summary(exc: BaseException) -> str:
+    """The first line of a database error's own message (the driver's, without SQLAlchemy's wrapping)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying later may succeed: lost connections, serialization failures, shutdowns."""
     seen: set[int] = set()

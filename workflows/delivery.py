@@ -82,8 +82,8 @@ def prepare_consumer(conn: Connection, spec: JobSpec, delivery: Delivery) -> Non
     (in the caller's transaction)."""
     ensure_mirror_schema(conn, platform_schema(spec.platform))
     for dataset in delivery.datasets:
-        ensure_dataset_tables(conn, spec, dataset, staging=False)
-        ensure_replica_identity(conn, DatasetTables.of(spec, dataset), dataset)
+        if ensure_dataset_tables(conn, spec, dataset, staging=False):  # once made, no lock on the copy again
+            ensure_replica_identity(conn, DatasetTables.of(spec, dataset), dataset)
 
 
 def publish(conn: Connection, spec: JobSpec, delivery: Delivery) -> None:

@@ -28,7 +28,6 @@ from workflows.runs import record_run
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
-from workflows.views import restore_views
 
 PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError, BatchStateError)
 
@@ -93,6 +92,8 @@ def _run_locked(
             changed = [ensure_dataset_tables(conn, spec, d) for d in spec.datasets]  # every dataset, no short-circuit
             schema_changed = any(changed)
             if schema_changed:
+                from workflows.views import restore_views  # only schema changes need the view code
+
                 restore_views(conn, spec)  # a widening dropped the views over its table: back in one transaction
             batch = store.last(conn)
             if batch is not None and schema_changed and batch.status == INGESTED and not batch.merged:

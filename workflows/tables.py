@@ -270,7 +270,7 @@ def _drop_dependent_views(conn: Connection, table: str) -> None:
     reconcile step). A consumer's own object depending on them stops the drop, visibly: never CASCADE."""
     views = conn.execute(
         text(
-            "SELECT DISTINCT v.oid, format('%I.%I', n.nspname, v.relname) AS name, v.reltype FROM pg_depend d "
+            "SELECT DISTINCT n.nspname AS schema, v.relname AS name, v.reltype FROM pg_depend d "
             "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
             "JOIN pg_namespace n ON n.oid = v.relnamespace "
             "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = CAST(:t AS regclass) AND v.relkind = 'v'"
@@ -282,13 +282,13 @@ def _drop_dependent_views(conn: Connection, table: str) -> None:
             text("SELECT CAST(oid AS regprocedure)::text FROM pg_proc WHERE prorettype = :t"), {"t": view.reltype}
         ).all():
             conn.execute(text(f"DROP FUNCTION {function}"))
-        conn.execute(text(f"DROP VIEW {view.name}"))
-        dropped_views(conn).add(view.name)
+        conn.execute(text(f"DROP VIEW {qualified(view.schema, view.name)}"))
+        dropped_views(conn).add((view.schema, view.name))
 
 
-def dropped_views(conn: Connection) -> set[str]:
-    """The views this connection dropped for a widening (``schema.view``, quoted as needed), to restore."""
-    views: set[str] = conn.info.setdefault("datasurface_dropped_views", set())
+def dropped_views(conn: Connection) -> set[tuple[str, str]]:
+    """The views (schema, name) this connection dropped for a widening, to restore."""
+    views: set[tuple[str, str]] = conn.info.setdefault("datasurface_dropped_views", set())
     return views
 
 

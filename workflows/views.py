@@ -16,14 +16,13 @@ still brought up to date.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from workflows.db import ConfigurationError, consumer_engine, make_engine
+from workflows.db import ConfigurationError, consumer_engine, error_summary, make_engine
 from workflows.delivery import DeliveryError, deliveries, prepare_consumer, publish, subscribe
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import derived, literal, platform_schema, qualified, quote, reader_role
@@ -115,15 +114,10 @@ def restore_views(conn: Connection, spec: JobSpec) -> None:
     dropped = dropped_views(conn)
     datasets = {d.name: d for d in spec.datasets}
     for view in spec.views:
-        names = {_plain(view.schema_name, v) for v in (view.live_view, view.history_view) if v}
+        names = {(view.schema_name, v) for v in (view.live_view, view.history_view) if v}
         if view.database is None and names & dropped:
             _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
             dropped -= names
-
-
-def _plain(schema: str, name: str) -> str:
-    """``schema.name`` as PostgreSQL's format('%I.%I') writes it."""
-    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_$]*", p) else quote(p) for p in (schema, name))
 
 
 def _ensure_role(conn: Connection, role: str) -> None:
@@ -147,7 +141,7 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
                     prepare_consumer(consumer, spec, delivery)
                 ready.append(delivery)
             except (DBAPIError, ConfigurationError, SchemaEvolutionError) as exc:
-                results.append(ViewResult(f"delivery to {delivery.label}", False, _reason(exc)))
+                results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
         with engine.connect() as conn:
             with conn.begin():
                 ensure_platform_schema(conn, platform_schema(spec.platform))
@@ -160,7 +154,7 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
                     done = subscribe(engine, consumers[delivery.name], delivery)
                     results.append(ViewResult(f"delivery to {delivery.label}", True, done))
                 except (DBAPIError, DeliveryError) as exc:
-                    results.append(ViewResult(f"delivery to {delivery.label}", False, _reason(exc)))
+                    results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
             results += _reconcile_views(conn, spec, [v for v in spec.views if v.database is None], "")
         for delivery in ready:
             with consumers[delivery.name].connect() as consumer:
@@ -182,7 +176,7 @@ def _reconcile_views(conn: Connection, spec: JobSpec, views: list[ViewSpec], whe
                 _ensure_role(conn, role)
             results.append(ViewResult(f"role {role}{where}", True))
         except DBAPIError as exc:
-            results.append(ViewResult(f"role {role}{where}", False, _reason(exc)))
+            results.append(ViewResult(f"role {role}{where}", False, error_summary(exc)))
     for view in views:
         label = f"{view.schema_name}.{view.live_view}" + (f" (+ {view.history_view})" if view.history_view else "")
         try:
@@ -190,10 +184,5 @@ def _reconcile_views(conn: Connection, spec: JobSpec, views: list[ViewSpec], whe
                 _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
             results.append(ViewResult(label + where, True))
         except DBAPIError as exc:
-            results.append(ViewResult(label + where, False, _reason(exc)))
+            results.append(ViewResult(label + where, False, error_summary(exc)))
     return results
-
-
-def _reason(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(orig or exc).strip().splitlines()[0]

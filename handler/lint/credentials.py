@@ -24,14 +24,10 @@ from handler.model.ingestion import PostgresDatabase, SQLSnapshotIngestion
 def check_credentials(eco: Ecosystem) -> Iterator[Finding]:
     reserved = platform_credentials(eco)
     yield from _check_grants(eco, reserved)
-    team_grants = {
-        (zone.name, decl.name): {c.name for c in decl.credentials}
-        for zone in eco.zones
-        for decl in zone.team_declarations
-    }
+    grants = team_grants(eco)
     merges = merge_databases(eco)
     for team_path, zone, team in walk.teams(eco):
-        granted = team_grants.get((zone.name, team.name), set())
+        granted = grants.get((zone.name, team.name), set())
         for store in team.datastores:
             capture = store.capture_metadata
             if isinstance(capture, SQLSnapshotIngestion):
@@ -101,6 +97,15 @@ def _check_not_granted(
             f"datastore {store!r} reads its database with credential {name!r}, which zone {zone!r} has not granted "
             f"to team {team!r}",
         )
+
+
+def team_grants(eco: Ecosystem) -> dict[tuple[str, str], set[str]]:
+    """(zone, team) -> the names of the credentials the zone granted the team."""
+    return {
+        (zone.name, decl.name): {c.name for c in decl.credentials}
+        for zone in eco.zones
+        for decl in zone.team_declarations
+    }
 
 
 def platform_credentials(eco: Ecosystem) -> dict[str, str]:

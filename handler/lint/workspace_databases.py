@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from handler.findings import Finding, error
-from handler.lint.credentials import database_key, merge_databases, platform_credentials, reserved_credential
+from handler.lint.credentials import (
+    database_key,
+    merge_databases,
+    platform_credentials,
+    reserved_credential,
+    team_grants,
+)
 from handler.lint.platforms import check_credential, check_database
 from handler.model import walk
 from handler.model.ecosystem import Ecosystem
@@ -17,7 +23,7 @@ from handler.model.ingestion import PostgresDatabase, SQLSnapshotIngestion
 def check_workspace_databases(eco: Ecosystem) -> Iterator[Finding]:
     reserved = platform_credentials(eco)
     merges = merge_databases(eco)
-    grants = {(z.name, d.name): {c.name for c in d.credentials} for z in eco.zones for d in z.team_declarations}
+    grants = team_grants(eco)
     for team_path, zone, team in walk.teams(eco):
         for workspace in team.workspaces:
             db = workspace.container

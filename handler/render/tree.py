@@ -23,7 +23,7 @@ from handler.render.dashboard import SIDECAR_LABEL, build_dashboard
 from handler.render.naming import CRON_WORKFLOW_NAME_MAX, k8s_name
 from handler.render.streams import Stream, platform_streams
 from handler.render.templates import Templates, dump_documents
-from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, Role, consumer_credential_env, credential_env
+from workflows.spec import SECRET_PASSWORD_KEY, SECRET_USER_KEY, consumer_credential_env, credential_env
 
 MANIFEST_PATH = ".datasurface/manifest.json"
 #: Top-level folders the renderer owns in the deployment repo; other files are left alone.
@@ -102,31 +102,25 @@ def _label_value(value: str) -> str:
 SOURCE_SECRET_PARAMETER = "{{inputs.parameters.source-secret}}"  # noqa: S105 - a secret name, by parameter
 
 
-def _secret_env(role: Role, secret: str) -> list[dict[str, Any]]:
-    user_var, password_var = credential_env(role)
+def _secret_env(variables: tuple[str, str], secret: str) -> list[dict[str, Any]]:
+    """The user and password variables, from the secret's keys, by reference."""
     return [
-        {"name": user_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_USER_KEY}}},
-        {"name": password_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_PASSWORD_KEY}}},
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for variable, key in zip(variables, (SECRET_USER_KEY, SECRET_PASSWORD_KEY), strict=True)
     ]
 
 
 def _consumer_env(specs: list[Stream]) -> list[dict[str, Any]]:
     """The credentials of the platform's consumer databases, one variable pair per secret."""
-    env = []
-    for secret in sorted({c for s in specs for c in s.consumer_credentials}):
-        user_var, password_var = consumer_credential_env(secret)
-        env += [
-            {"name": user_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_USER_KEY}}},
-            {"name": password_var, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_PASSWORD_KEY}}},
-        ]
-    return env
+    secrets = sorted({c for s in specs for c in s.consumer_credentials})
+    return [var for secret in secrets for var in _secret_env(consumer_credential_env(secret), secret)]
 
 
 def _merge_env(specs: list[Stream]) -> list[dict[str, Any]]:
     secrets = sorted({s.merge_credential for s in specs})
     if len(secrets) > 1:  # one platform, one merge database: lint rule platform-config keeps it so
         raise ValueError(f"the streams of one platform name several merge credentials: {', '.join(secrets)}")
-    return _secret_env("merge", secrets[0]) if secrets else []
+    return _secret_env(credential_env("merge"), secrets[0]) if secrets else []
 
 
 def origin_annotations(options: RenderOptions) -> dict[str, str]:
@@ -185,7 +179,7 @@ def render_platform(
         "resources": options.resources,
         "small_resources": _SMALL_RESOURCES,
         "security_context": _SECURITY_CONTEXT,
-        "job_env": _merge_env(specs) + _secret_env("source", SOURCE_SECRET_PARAMETER),
+        "job_env": _merge_env(specs) + _secret_env(credential_env("source"), SOURCE_SECRET_PARAMETER),
         # Reconciling views and reporting status reach the consumer databases too.
         "views_env": _merge_env(specs) + _consumer_env(specs),
         "max_iterations": options.max_iterations,

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.support.cli import run_cli
 from tests.support.pg import PostgresServer
 from workflows.spec import JobSpec
+from workflows.sqlnames import reader_role
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -61,3 +65,19 @@ class ViewChain:
     def consumer(self, sql: str, params: object = None) -> list[tuple]:
         """What consumers read (here: the merge database)."""
         return self.pg.execute(self.merge_db, sql, params)
+
+
+def assert_reader_reads_views_only(conn: Any, schema: str, rows: int, forbidden: list[str]) -> None:
+    """As the workspace's reader role on ``conn`` (a psycopg2 connection): its forensic customers
+    views and as-of function give ``rows`` rows, and every table of ``forbidden`` is refused."""
+    with conn.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{reader_role(schema)}"')
+        cursor.execute(f"SELECT count(*) FROM {schema}.forensicdsg_customers")
+        assert cursor.fetchone() == (rows,)
+        cursor.execute(f"SELECT count(*) FROM {schema}.forensicdsg_customers_history_as_of(now())")
+        assert cursor.fetchone() == (rows,)
+        for table in forbidden:
+            cursor.execute("SAVEPOINT probe")
+            with pytest.raises(Exception, match="permission denied"):
+                cursor.execute(f"SELECT * FROM {table}")
+            cursor.execute("ROLLBACK TO SAVEPOINT probe")
