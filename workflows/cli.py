@@ -63,6 +63,13 @@ def snapshot_merge_command(
     outcome_dir: Path | None = typer.Option(
         None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."
     ),
+    parallel: int | None = typer.Option(
+        None,
+        "--parallel",
+        min=1,
+        max=32,
+        help="Connections to copy over (default: the spec's merge_settings.parallel).",
+    ),
 ) -> None:
     """Ingest the stream's tables from one snapshot and merge them. Prints a final JSON outcome line.
 
@@ -71,7 +78,7 @@ def snapshot_merge_command(
     """
     from workflows.snapshot_merge import run_snapshot_merge
 
-    outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds)
+    outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds, parallel)
     if outcome.error:
         Console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
     print(outcome.line(), flush=True)

@@ -69,10 +69,13 @@ def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | N
     )
 
 
-def make_engine(db: DatabaseSpec, role: Role, override: str | None, application: str) -> Engine:
-    """An engine for the spec's database, or for the override URL (argument, then environment)."""
+def make_engine(
+    db: DatabaseSpec, role: Role, override: str | None, application: str, settings: Mapping[str, str] | None = None
+) -> Engine:
+    """An engine for the spec's database, or for the override URL (argument, then environment);
+    ``settings``: server settings for its sessions (name -> value) besides ``SESSION_SETTINGS``."""
     url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
-    return engine_for(job_url(url_text) if url_text else spec_url(db, role), application)
+    return engine_for(job_url(url_text) if url_text else spec_url(db, role), application, settings=settings)
 
 
 def consumer_engine(
@@ -96,10 +99,17 @@ def consumer_engine(
     return engine_for(spec_url(db, None, environ), application, connect_timeout)
 
 
-def engine_for(url: URL, application: str, connect_timeout: int = 10) -> Engine:
-    """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``)."""
+def engine_for(
+    url: URL, application: str, connect_timeout: int = 10, settings: Mapping[str, str] | None = None
+) -> Engine:
+    """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``) and
+    ``settings``."""
+    extra = dict(settings or {})
     engine = create_engine(
-        url, pool_pre_ping=True, connect_args={"application_name": application, "connect_timeout": connect_timeout}
+        url,
+        pool_pre_ping=True,
+        max_overflow=40,  # ingestion's parallel connections (merge_settings.parallel <= 32)
+        connect_args={"application_name": application, "connect_timeout": connect_timeout},
     )
 
     @event.listens_for(engine, "connect")
@@ -107,6 +117,8 @@ def engine_for(url: URL, application: str, connect_timeout: int = 10) -> Engine:
         with dbapi_connection.cursor() as cursor:
             for statement in SESSION_SETTINGS:
                 cursor.execute(statement)
+            for name, value in extra.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
         dbapi_connection.commit()
 
     return engine

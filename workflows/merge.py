@@ -1,12 +1,17 @@
 """Merging a dataset's staging snapshot into its merge table, live (SCD1) or forensic (SCD2).
 
 One pass classifies keys: a full join of staging against the current rows on the key columns
-finds inserted (only in staging), deleted (only current) and updated keys (some column
-``IS DISTINCT FROM`` its current value). Comparing typed values rather than hashes of their
-text means NULL and '' always differ, ('1','23') and ('12','3') are different keys, session
-settings (time zone, date style, float digits) cannot matter, and widening a column's type
-changes nothing. Only the changed keys are then touched, so the cost of a batch follows the
-change. Counts come from that classification: exact by construction.
+finds inserted (only in staging), deleted (only current) and updated keys (some column differs
+from its current value), and keeps, for inserted and updated keys, the new row itself. The
+apply statements then read only that change set, joined to the merge table through its key
+index: the whole staging table is read once, and everything after the classification costs
+what the change costs. Counts come from the classification: exact by construction.
+
+Comparing typed values rather than hashes of their text means NULL and '' always differ,
+('1','23') and ('12','3') are different keys, and session settings cannot matter. Where typed
+equality calls two different values equal, the comparison looks further (``column_differs``):
+floats compare their text when equal, so -0 and 0 differ; JSONB compares its text, so 1 and
+1.0 (which jsonb keeps apart) differ. The merge table then always holds what the source holds.
 
 Live: deleted keys are removed, updated rows overwritten, inserted rows added.
 Forensic: the current version of an updated or deleted key is closed (``batch_out`` = this
@@ -21,43 +26,63 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from workflows.spec import DatasetSpec
+from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables
 
 _DELTA = "ds_surf_delta"
+_OP = "ds_surf_op"
+
+
+def column_differs(column: ColumnSpec, left: str, right: str) -> str:
+    """SQL that is true when ``left`` and ``right`` (two values of ``column``) are different values.
+
+    ``IS DISTINCT FROM`` except where the type's equality is coarser than its values: float
+    zeros (0 = -0) compare their text as well, which only zeros pay for; JSONB compares its text
+    (jsonb normalizes key order and spacing but keeps a number as written, so 1 and 1.0 differ).
+    """
+    if column.sql_type in ("REAL", "DOUBLE PRECISION"):
+        return f"({left} IS DISTINCT FROM {right} OR ({left} = 0 AND CAST({left} AS text) <> CAST({right} AS text)))"
+    if column.sql_type == "JSONB":
+        return f"CAST({left} AS text) IS DISTINCT FROM CAST({right} AS text)"
+    return f"{left} IS DISTINCT FROM {right}"
 
 
 def _on(keys: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
 
 
-def merge_dataset(conn: Connection, tables: DatasetTables, dataset: DatasetSpec, batch_id: int) -> dict[str, int]:
-    """Merge staging into the merge table inside the caller's transaction; returns the metrics."""
+def merge_dataset(
+    conn: Connection, tables: DatasetTables, dataset: DatasetSpec, batch_id: int, total: int
+) -> dict[str, int]:
+    """Merge staging (``total`` rows, as ingested) into the merge table inside the caller's
+    transaction; returns the metrics."""
     keys = [quote(c.name) for c in dataset.key_columns]
-    values = [quote(c.name) for c in dataset.columns if c.key_position is None]
+    values = [c for c in dataset.columns if c.key_position is None]
     columns = [quote(c.name) for c in dataset.columns]
     current = f"(SELECT * FROM {tables.merge} WHERE {quote(BATCH_OUT)} = {LIVE})" if tables.forensic else tables.merge
+    if conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {current} m)")).scalar_one():
+        return {"inserted": _load_empty(conn, tables, columns, batch_id), "updated": 0, "deleted": 0, "total": total}
     first_key = keys[0]
-    changed = " OR ".join(f"s.{v} IS DISTINCT FROM m.{v}" for v in values) or "false"
+    changed = " OR ".join(column_differs(c, f"s.{quote(c.name)}", f"m.{quote(c.name)}") for c in values) or "false"
     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DELTA}"))
     conn.execute(
         text(
             f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
-            f"SELECT {', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}, "
-            f"CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS ds_surf_op "
+            f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {_OP}, "
+            f"{', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}"
+            f"{''.join(f', s.{quote(c.name)}' for c in values)} "
             f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
             f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
         )
     )
-    counts: dict[str, int] = dict(
-        conn.execute(text(f"SELECT ds_surf_op, count(*) FROM {_DELTA} GROUP BY ds_surf_op")).all()
-    )
-    if tables.forensic:
-        _apply_forensic(conn, tables, keys, columns, batch_id)
-    else:
-        _apply_live(conn, tables, keys, values, columns, batch_id)
-    total = conn.execute(text(f"SELECT count(*) FROM {tables.staging}")).scalar_one()
+    counts: dict[str, int] = dict(conn.execute(text(f"SELECT {_OP}, count(*) FROM {_DELTA} GROUP BY {_OP}")).all())
+    if counts:
+        conn.execute(text(f"ANALYZE {_DELTA}"))  # its size decides between index lookups and a hash join
+        if tables.forensic:
+            _apply_forensic(conn, tables, keys, columns, batch_id)
+        else:
+            _apply_live(conn, tables, keys, [quote(c.name) for c in values], columns, batch_id)
     return {
         "inserted": counts.get("I", 0),
         "updated": counts.get("U", 0),
@@ -66,26 +91,35 @@ def merge_dataset(conn: Connection, tables: DatasetTables, dataset: DatasetSpec,
     }
 
 
+def _load_empty(conn: Connection, tables: DatasetTables, columns: list[str], batch_id: int) -> int:
+    """No current rows (the first batch, or the source was empty): every staged row is an insert."""
+    out = f", {quote(BATCH_OUT)}" if tables.forensic else ""
+    live = f", {LIVE}" if tables.forensic else ""
+    return conn.execute(
+        text(
+            f"INSERT INTO {tables.merge} ({', '.join(columns)}, {quote(BATCH_IN)}{out}) "
+            f"SELECT {', '.join(columns)}, :b{live} FROM {tables.staging}"
+        ),
+        {"b": batch_id},
+    ).rowcount
+
+
 def _apply_live(
     conn: Connection, tables: DatasetTables, keys: list[str], values: list[str], columns: list[str], batch_id: int
 ) -> None:
     b_in = quote(BATCH_IN)
-    conn.execute(
-        text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.ds_surf_op = 'D' AND {_on(keys, 'm', 'd')}")
-    )
-    assignments = ", ".join([f"{v} = s.{v}" for v in values] + [f"{b_in} = :b"])
+    conn.execute(text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.{_OP} = 'D' AND {_on(keys, 'm', 'd')}"))
+    assignments = ", ".join([f"{v} = d.{v}" for v in values] + [f"{b_in} = :b"])
     conn.execute(
         text(
-            f"UPDATE {tables.merge} m SET {assignments} FROM {_DELTA} d JOIN {tables.staging} s ON {_on(keys, 's', 'd')} "
-            f"WHERE d.ds_surf_op = 'U' AND {_on(keys, 'm', 'd')}"
+            f"UPDATE {tables.merge} m SET {assignments} FROM {_DELTA} d WHERE d.{_OP} = 'U' AND {_on(keys, 'm', 'd')}"
         ),
         {"b": batch_id},
     )
     conn.execute(
         text(
             f"INSERT INTO {tables.merge} ({', '.join(columns)}, {b_in}) "
-            f"SELECT {', '.join('s.' + c for c in columns)}, :b "
-            f"FROM {_DELTA} d JOIN {tables.staging} s ON {_on(keys, 's', 'd')} WHERE d.ds_surf_op = 'I'"
+            f"SELECT {', '.join(columns)}, :b FROM {_DELTA} WHERE {_OP} = 'I'"
         ),
         {"b": batch_id},
     )
@@ -98,15 +132,14 @@ def _apply_forensic(
     conn.execute(
         text(
             f"UPDATE {tables.merge} m SET {b_out} = :b FROM {_DELTA} d "
-            f"WHERE d.ds_surf_op IN ('U', 'D') AND {_on(keys, 'm', 'd')} AND m.{b_out} = {LIVE}"
+            f"WHERE d.{_OP} IN ('U', 'D') AND {_on(keys, 'm', 'd')} AND m.{b_out} = {LIVE}"
         ),
         {"b": batch_id},
     )
     conn.execute(
         text(
             f"INSERT INTO {tables.merge} ({', '.join(columns)}, {b_in}, {b_out}) "
-            f"SELECT {', '.join('s.' + c for c in columns)}, :b, {LIVE} "
-            f"FROM {_DELTA} d JOIN {tables.staging} s ON {_on(keys, 's', 'd')} WHERE d.ds_surf_op IN ('I', 'U')"
+            f"SELECT {', '.join(columns)}, :b, {LIVE} FROM {_DELTA} WHERE {_OP} IN ('I', 'U')"
         ),
         {"b": batch_id},
     )

@@ -4,10 +4,11 @@ Phases and their commits (each is atomic in the merge database):
 1. tables: create or evolve the stream's merge and staging tables to the spec;
 2. start: a new batch when the last one committed (else resume it);
 3. ingest: every dataset's staging table from one source snapshot -> batch ``ingested``;
-4. merge: one transaction per dataset (merge + metrics + progress) -> ``committed`` after the last.
+4. merge: one transaction for all datasets (merges + metrics) -> ``committed``, so that readers
+   see every dataset of the stream move to the new batch at once.
 A rerun after a crash anywhere resumes from the last commit and ends with the same tables and
-metrics as an uninterrupted run. ``max_seconds`` bounds a run between datasets of the merge
-phase: the outcome is then ``keep_working``.
+metrics as an uninterrupted run. ``max_seconds`` is checked between ingestion and merge: a run
+that ingested past its budget ends ``keep_working`` and the next run merges.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from workflows.ingest import SourceSchemaError, ingest_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
 from workflows.runs import record_run
-from workflows.spec import JobSpec
+from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
 
@@ -37,19 +38,31 @@ def run_snapshot_merge(
     source_url: str | None = None,
     merge_url: str | None = None,
     max_seconds: float | None = None,
+    parallel: int | None = None,
 ) -> Outcome:
     """Run the job; every failure becomes an ``error`` outcome saying whether it is transient.
     The outcome is recorded in the merge database for the exporter (best effort)."""
     started_at = datetime.now(UTC)
     try:
-        merge_engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-merge:{spec.stream}")
+        settings = spec.merge_settings
+        merge_engine = make_engine(
+            spec.merge,
+            "merge",
+            merge_url,
+            f"datasurface-merge:{spec.stream}",
+            {
+                "work_mem": settings.work_mem,
+                "maintenance_work_mem": settings.maintenance_work_mem,
+                "temp_buffers": settings.temp_buffers,
+            },
+        )
     except Exception as exc:  # noqa: BLE001 - classified below
         return _failure(spec, exc)
     try:
         try:
             source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
             try:
-                outcome = _run(spec, source_engine, merge_engine, max_seconds)
+                outcome = _run(spec, source_engine, merge_engine, max_seconds, parallel)
             finally:
                 source_engine.dispose()
         except Exception as exc:  # noqa: BLE001 - classified below
@@ -68,7 +81,9 @@ def _failure(spec: JobSpec, exc: Exception) -> Outcome:
     return Outcome("error", spec.stream, error=f"{type(exc).__name__}: {exc}".strip(), transient=is_transient(exc))
 
 
-def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: float | None) -> Outcome:
+def _run(
+    spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: float | None, parallel: int | None
+) -> Outcome:
     started = time.monotonic()
     store = BatchStore(platform_schema(spec.platform), spec.stream)
     with store.locked(merge_engine) as acquired:
@@ -76,7 +91,7 @@ def _run(spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds
             return Outcome(
                 "error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True
             )
-        return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds)
+        return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds, parallel)
 
 
 def _run_locked(
@@ -86,6 +101,7 @@ def _run_locked(
     store: BatchStore,
     started: float,
     max_seconds: float | None,
+    parallel: int | None,
 ) -> Outcome:
     with merge_engine.connect() as conn:
         with conn.begin():
@@ -102,7 +118,8 @@ def _run_locked(
                 batch = store.start(conn)
         failpoints.reached("started")
 
-        if batch.status == STARTED:
+        ingested_now = batch.status == STARTED
+        if ingested_now:
             with conn.begin():
                 rows = ingest_stream(
                     source_engine,
@@ -111,33 +128,37 @@ def _run_locked(
                     lambda d: DatasetTables.of(spec, d).staging,
                     spec.source.database,
                     on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
+                    parallel=parallel or spec.merge_settings.parallel,
                 )
                 store.set_state(conn, batch, INGESTED, {"merged": [], "rows": rows})
             failpoints.reached("ingested")
 
-        merged_now = 0
-        for dataset in spec.datasets:
-            if dataset.name in batch.merged:
-                continue
-            # Every run merges at least one dataset, so a small budget still makes progress.
-            if merged_now and max_seconds is not None and time.monotonic() - started >= max_seconds:
-                return Outcome(
-                    "keep_working",
-                    spec.stream,
-                    batch.batch_id,
-                    store_metrics(store, conn, batch.batch_id),
-                    schema_changed,
+        pending = [d for d in spec.datasets if d.name not in batch.merged]
+        if ingested_now and max_seconds is not None and time.monotonic() - started >= max_seconds:
+            return Outcome("keep_working", spec.stream, batch.batch_id, {}, schema_changed)
+        # One transaction for every dataset: readers (and consumer databases, which replicate
+        # transactions whole) see the stream go from one batch to the next in one step.
+        with conn.begin():
+            staged = batch.state.get("rows", {})
+            for dataset in pending:
+                tables = DatasetTables.of(spec, dataset)
+                metrics = merge_dataset(
+                    conn, tables, dataset, batch.batch_id, _staged_rows(conn, tables, staged, dataset)
                 )
-            with conn.begin():
-                metrics = merge_dataset(conn, DatasetTables.of(spec, dataset), dataset, batch.batch_id)
                 failpoints.reached(f"merge:{dataset.name}")
                 store.record_metrics(conn, batch, dataset.name, metrics)
-                merged = [*batch.merged, dataset.name]
-                done = len(merged) == len(spec.datasets)
-                store.set_state(conn, batch, COMMITTED if done else INGESTED, {**batch.state, "merged": merged})
-            failpoints.reached(f"merged:{dataset.name}")
-            merged_now += 1
+                failpoints.reached(f"merged:{dataset.name}")
+            merged = [*batch.merged, *(d.name for d in pending)]
+            store.set_state(conn, batch, COMMITTED, {**batch.state, "merged": merged})
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+
+
+def _staged_rows(conn: Connection, tables: DatasetTables, staged: dict[str, int], dataset: DatasetSpec) -> int:
+    """Rows in the dataset's staging table: as counted by its COPY (a batch ingested by an older
+    version may not have recorded them)."""
+    if dataset.name in staged:
+        return int(staged[dataset.name])
+    return int(conn.execute(text(f"SELECT count(*) FROM {tables.staging}")).scalar_one())
 
 
 def store_metrics(store: BatchStore, conn: Connection, batch_id: int) -> dict[str, dict[str, int]]:

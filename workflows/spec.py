@@ -69,6 +69,32 @@ class ViewSpec(_Spec):
     )
 
 
+#: A server setting's memory size, as PostgreSQL writes it.
+MEMORY_PATTERN = r"^[1-9][0-9]{0,6}(kB|MB|GB)$"
+
+
+class MergeSettings(_Spec):
+    """How the job uses the databases (docs/snapshot-merge.md has what each setting is for and its
+    measured effect). The memory settings are set for the job's own merge-database sessions."""
+
+    work_mem: str = Field(
+        "128MB",
+        pattern=MEMORY_PATTERN,
+        description="per sort or hash: the join of staging against current rows fits in memory up to "
+        "about a million rows (hash tables may use hash_mem_multiplier times this)",
+    )
+    maintenance_work_mem: str = Field("256MB", pattern=MEMORY_PATTERN, description="index builds of new tables")
+    temp_buffers: str = Field(
+        "64MB", pattern=MEMORY_PATTERN, description="the change set (a temporary table) stays in memory up to this"
+    )
+    parallel: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="connections ingestion copies over (tables and block ranges of large tables at once)",
+    )
+
+
 class JobSpec(_Spec):
     spec_version: Literal[1] = 1  # SPEC_VERSION
     platform: str
@@ -87,6 +113,7 @@ class JobSpec(_Spec):
         "and the schedule (handler/render/streams.py); None: two schedule intervals and a minute",
     )
     views: list[ViewSpec] = []
+    merge_settings: MergeSettings = MergeSettings()
 
     def to_json(self) -> str:
         return spec_json(self.model_dump(mode="json"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,15 +253,31 @@ def _evolve(
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {column.sql_type}"))
             elif old["sql_type"] != column.sql_type:
                 _drop_dependent_views(conn, table)
+                using = widened_value(quote(column.name), old["sql_type"], column.sql_type)
                 conn.execute(
-                    text(
-                        f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {quote(column.name)}::{column.sql_type}"
-                    )
+                    text(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type} USING {using}")
                 )
             elif old["nullable"] != column.nullable or old["key_position"] != column.key_position:
                 raise SchemaEvolutionError(
                     f"dataset {dataset.name}: column {column.name} changed nullability or key; that is never allowed"
                 )
+
+
+def widened_value(column: str, old_type: str, new_type: str) -> str:
+    """How a widening converts an existing value: to exactly what the job will next read from a
+    producer whose column still has the old type, so that no unchanged row looks updated.
+
+    Ingestion reads values through their text form, so a value becomes its text read as the new
+    type. A plain cast is the same for every widening but two: ``CHAR(n)`` to text drops the
+    padding that its text form keeps ('ab' against 'ab  '), and ``REAL`` to ``DOUBLE PRECISION``
+    widens the binary value (0.10000000149011612) where its text is the shortest exact decimal
+    (0.1; sessions pin ``extra_float_digits``, workflows/db.py)."""
+    padded = re.fullmatch(r"CHAR\(([0-9]+)\)", old_type)
+    if padded:
+        return f"CAST(rpad(CAST({column} AS text), {int(padded.group(1))}) AS {new_type})"
+    if old_type == "REAL":
+        return f"CAST(CAST({column} AS text) AS {new_type})"
+    return f"CAST({column} AS {new_type})"
 
 
 def _drop_dependent_views(conn: Connection, table: str) -> None:
