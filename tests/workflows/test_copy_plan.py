@@ -1,0 +1,29 @@
+"""How ingestion splits a stream's tables over its connections."""
+
+from __future__ import annotations
+
+from workflows.copy_plan import MIN_SPLIT_BLOCKS, plan_chunks
+from workflows.source_tables import SourceTable
+
+
+def table(blocks: int | None) -> SourceTable:
+    return SourceTable("public", "t", {}, True, True, blocks)
+
+
+def test_a_table_larger_than_its_share_is_cut_into_block_ranges_that_cover_it_exactly() -> None:
+    chunks = plan_chunks({"big": table(30_000), "small": table(10)}, 3)
+    big = [c for c in chunks if c.dataset == "big"]
+    assert [c.where for c in big] == [
+        "ctid < '(10000,0)'::tid",
+        "ctid >= '(10000,0)'::tid AND ctid < '(20000,0)'::tid",
+        "ctid >= '(20000,0)'::tid",  # open: rows of the snapshot never lie past the table's end, new ones are invisible
+    ]
+    assert [c.dataset for c in chunks][-1] == "small"  # largest first
+
+
+def test_small_tables_views_and_one_connection_are_never_split() -> None:
+    assert [c.where for c in plan_chunks({"a": table(MIN_SPLIT_BLOCKS - 1)}, 4)] == [None]
+    assert [c.where for c in plan_chunks({"a": table(50_000)}, 1)] == [None]
+    chunks = plan_chunks({"v": table(None), "a": table(5_000), "b": table(5_000)}, 2)
+    assert [(c.dataset, c.where) for c in chunks][0] == ("v", None)  # unknown size goes first
+    assert all(c.where is None for c in chunks)  # each table about one share: no cuts
