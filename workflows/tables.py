@@ -46,17 +46,20 @@ class DatasetTables:
     staging: str  # qualified
     forensic: bool
     merge_name: str  # unqualified
+    current: str  # qualified: where current rows live (the merge table; a forensic table's live partition)
 
     @classmethod
     def of(cls, spec: JobSpec, dataset: DatasetSpec) -> DatasetTables:
         schema = platform_schema(spec.platform)
         merge = merge_table(spec.store, dataset.name)
+        forensic = spec.strategy == "forensic"
         return cls(
             schema,
             qualified(schema, merge),
             qualified(schema, staging_table(spec.store, dataset.name)),
-            spec.strategy == "forensic",
+            forensic,
             merge,
+            qualified(schema, live_partition(spec.store, dataset.name)) if forensic else qualified(schema, merge),
         )
 
 

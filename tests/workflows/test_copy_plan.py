@@ -25,5 +25,5 @@ def test_small_tables_views_and_one_connection_are_never_split() -> None:
     assert [c.where for c in plan_chunks({"a": table(MIN_SPLIT_BLOCKS - 1)}, 4)] == [None]
     assert [c.where for c in plan_chunks({"a": table(50_000)}, 1)] == [None]
     chunks = plan_chunks({"v": table(None), "a": table(5_000), "b": table(5_000)}, 2)
-    assert [(c.dataset, c.where) for c in chunks][0] == ("v", None)  # unknown size goes first
+    assert (chunks[0].dataset, chunks[0].where) == ("v", None)  # unknown size goes first
     assert all(c.where is None for c in chunks)  # each table about one share: no cuts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -44,12 +43,12 @@ def accounts_spec() -> JobSpec:
 
 
 @pytest.fixture
-def stack(postgres: PostgresServer, tmp_path: Path) -> Iterator[Stack]:
+def stack(postgres: PostgresServer, tmp_path: Path) -> Stack:
     stack = Stack(postgres, tmp_path)
     for name, rows in TABLES.items():
         stack.src(f"CREATE TABLE {name} (id integer PRIMARY KEY, balance bigint NOT NULL, note text)")
         stack.src(f"INSERT INTO {name} SELECT g, 100, repeat('x', 40) FROM generate_series(1, {rows}) g")
-    yield stack
+    return stack
 
 
 def ingest(stack: Stack, spec: JobSpec, parallel: int) -> tuple[dict[str, int], dict[str, list[tuple]]]:
