@@ -61,7 +61,7 @@ def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSp
     columns = [ColumnSpec(name=n, sql_type=t, nullable=nl, key_position=k) for n, t, nl, k in COLUMNS]
     settings = MergeSettings() if parallel is None else MergeSettings(parallel=parallel)
     return JobSpec(
-        platform=f"Bench{strategy.title()}{len(tables)}",
+        platform=f"Bench{strategy.title()}{len(tables)}P{parallel or 0}",  # each its own tables
         strategy=strategy,  # type: ignore[arg-type]
         stream="Customers",
         store="Customers",
