@@ -43,7 +43,7 @@ CONSUMER = DatabaseSpec(host="bench-consumer", port=5432, database="bench_consum
 
 
 def delivered_spec() -> JobSpec:
-    job = spec("live")
+    job = spec("live", ["customers"])
     view = ViewSpec(
         workspace="Bench", group="G", dataset="customers", schema_name="bench", live_view="customers", database=CONSUMER
     )
@@ -134,7 +134,7 @@ def rounds(
     args: argparse.Namespace, base: str, merge_url: str, consumer_url: str, changed: int
 ) -> dict[str, list[float]]:
     """Churn batches, merged with and without delivery (alternating which goes first), and their lags."""
-    delivered, plain = delivered_spec(), spec("live")
+    delivered, plain = delivered_spec(), spec("live", ["customers"])
     figures: dict[str, list[float]] = {"ours": [], "floor": [], "with": [], "without": []}
     poller = Poller(consumer_url)
     try:
@@ -185,12 +185,12 @@ def main() -> None:
         for database in ("bench_source", "bench_merge"):
             admin(base, "postgres", f"CREATE DATABASE {database}")
         admin(consumer_base, "postgres", "CREATE DATABASE bench_consumer")
-        admin(base, "bench_source", DDL)
-        admin(base, "bench_source", FILL.format(rows=args.rows))
+        admin(base, "bench_source", DDL.format(table="customers"))
+        admin(base, "bench_source", FILL.format(table="customers", rows=args.rows))
         merge_url = str(psycopg2_url(base).set(database="bench_merge").render_as_string(False))
         consumer_url = str(psycopg2_url(consumer_base).set(database="bench_consumer").render_as_string(False))
         os.environ[CONSUMER_URLS_ENV] = json.dumps({"bench_consumer": consumer_url})
-        delivered, plain = delivered_spec(), spec("live")
+        delivered, plain = delivered_spec(), spec("live", ["customers"])
         results = reconcile_views(delivered, merge_url)
         failed = [r for r in results if not r.ok]
         if failed:

@@ -164,22 +164,62 @@ class Bench:
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, _server_cpu() - server_cpu
 
     def churn(self, table: str, rows: int, pct: float, round_: int) -> None:
-        """pct% of rows change: 60% of them updated (a tenth of those flip phone between NULL and ''),
-        20% deleted, as many inserted."""
-        step = max(1, int(100 / pct))
-        self.sql(
-            "bench_source",
+        for statement in churn_sql(table, rows, pct, round_):
+            self.sql("bench_source", statement)
+
+
+def churn_sql(table: str, rows: int, pct: float, round_: int) -> list[str]:
+    """pct% of rows change: 60% of them updated (a tenth of those flip phone between NULL and ''),
+    20% deleted, as many inserted (keys of their own per round)."""
+    step = max(1, int(100 / pct))
+    base = rows * (round_ + 1) + 1
+    return [
+        (
             f"UPDATE {table} SET email = 'r{round_}-' || id || '@example.com', updated_at = now(), "
             f"phone = CASE WHEN id % 10 = 0 THEN (CASE WHEN phone IS NULL THEN '' ELSE NULL END) ELSE phone END "
-            f"WHERE (id + {round_}) % {step} < 0.6",
-        )
-        self.sql("bench_source", f"DELETE FROM {table} WHERE (id + {round_}) % {step * 5} = 1")
-        base = rows * (round_ + 1) + 1
-        self.sql(
-            "bench_source",
+            f"WHERE (id + {round_}) % {step * 5} IN (0, 2, 3)"
+        ),
+        f"DELETE FROM {table} WHERE (id + {round_}) % {step * 5} = 1",
+        (
             f"INSERT INTO {table} SELECT g, 'New' || g, 'Row', DATE '2000-01-01', NULL, '', NULL, NULL "
-            f"FROM generate_series({base}, {base + rows // (step * 5) - 1}) g",
-        )
+            f"FROM generate_series({base}, {base + rows // (step * 5) - 1}) g"
+        ),
+    ]
+
+
+def admin(url: str, database: str, sql: str) -> None:
+    """Run ``sql`` in ``database`` of the server at ``url`` (autocommit)."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        psycopg2_url(url).set(database=database).render_as_string(False).replace("+psycopg2", "")
+    )
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)  # no parameters: '%' in the SQL is an operator
+    finally:
+        connection.close()
+
+
+def churn(url: str, pct: float, round_: int, rows: int) -> None:
+    for statement in churn_sql("customers", rows, pct, round_):
+        admin(url, "bench_source", statement)
+
+
+def batch_seconds(job: JobSpec, url: str) -> float:
+    """One batch run in this process (no start-up), in seconds."""
+    from workflows.snapshot_merge import run_snapshot_merge
+
+    started = time.perf_counter()
+    outcome = run_snapshot_merge(
+        job,
+        psycopg2_url(url).set(database="bench_source").render_as_string(False),
+        psycopg2_url(url).set(database="bench_merge").render_as_string(False),
+    )
+    if outcome.outcome != "done":
+        raise SystemExit(f"batch failed: {outcome.error}")
+    return time.perf_counter() - started
 
 
 def _psql() -> str:

@@ -29,8 +29,6 @@ from workflows.spec import DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import key_list
 
-__all__ = ["SourceSchemaError", "ingest_stream", "stream_copy"]
-
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM
 
 

@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection, Engine
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
 from workflows.db import ConfigurationError, is_transient, make_engine
-from workflows.ingest import SourceSchemaError, ingest_stream
+from workflows.ingest import ingest_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
 from workflows.runs import record_run
+from workflows.source_tables import SourceSchemaError
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
