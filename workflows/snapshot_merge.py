@@ -55,6 +55,7 @@ def run_snapshot_merge(
                 "work_mem": settings.work_mem,
                 "maintenance_work_mem": settings.maintenance_work_mem,
                 "temp_buffers": settings.temp_buffers,
+                "random_page_cost": str(settings.random_page_cost),
             },
         )
     except Exception as exc:  # noqa: BLE001 - classified below

@@ -87,6 +87,13 @@ class MergeSettings(_Spec):
     temp_buffers: str = Field(
         "64MB", pattern=MEMORY_PATTERN, description="the change set (a temporary table) stays in memory up to this"
     )
+    random_page_cost: float = Field(
+        1.1,
+        gt=0,
+        le=100,
+        description="the planner's price of a random page read: at PostgreSQL's default (4, for spinning "
+        "disks) it applies a change set by scanning the whole merge table instead of looking its keys up",
+    )
     parallel: int = Field(
         2,
         ge=1,
