@@ -26,7 +26,7 @@ from handler.model.schema import DDLColumn, NullableStatus, PrimaryKeyStatus
 from handler.model.types import Decimal, type_name
 from handler.model.workspace import DataLatency, DatasetGroup
 from handler.render.naming import stream_key
-from workflows.spec import SPEC_VERSION, schedule_freshness, spec_json, sql_name
+from workflows.spec import SPEC_VERSION, MergeSettings, schedule_freshness, spec_json, sql_name
 
 _SQL_TYPES = {
     "TinyInt": "SMALLINT",
@@ -41,6 +41,9 @@ _SQL_TYPES = {
     "Variant": "JSONB",
     "Binary": "BYTEA",
 }
+
+#: The job's database settings (workflows.spec.MergeSettings), written out so a spec says what it runs with.
+DEFAULT_MERGE_SETTINGS = MergeSettings().model_dump(mode="json")
 
 
 #: How old a consumer's data may get, by the latency its dataset group asks for (docs/operations.md).
@@ -213,6 +216,7 @@ def _stream(
         "schedule": platform.schedule.cron,
         "freshness_seconds": freshness,
         "views": stream_views,
+        "merge_settings": DEFAULT_MERGE_SETTINGS,
     }
     view_columns: dict[str, tuple[str, ...]] = {}
     for v in stream_views:
