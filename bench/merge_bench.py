@@ -59,7 +59,6 @@ FILL = (
 def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSpec:
     db = DatabaseSpec(host="unused", port=5432, database="unused", credential="unused")
     columns = [ColumnSpec(name=n, sql_type=t, nullable=nl, key_position=k) for n, t, nl, k in COLUMNS]
-    settings = MergeSettings() if parallel is None else MergeSettings(parallel=parallel)
     return JobSpec(
         platform=f"Bench{strategy.title()}{len(tables)}P{parallel or 0}",  # each its own tables
         strategy=strategy,  # type: ignore[arg-type]
@@ -70,7 +69,7 @@ def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSp
         merge=db,
         namespace="bench",
         schedule="* * * * *",
-        merge_settings=settings,
+        merge_settings=MergeSettings(parallel=parallel or MergeSettings().parallel),
     )
 
 

@@ -19,21 +19,35 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 
 from pgtools.urls import DatabaseURLError, psycopg2_url
-from workflows.spec import DatabaseSpec, Role, consumer_credential_env, credential_env
+from workflows.spec import DatabaseSpec, MergeSettings, Role, consumer_credential_env, credential_env
 
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
 MERGE_URL_ENV = "DATASURFACE_MERGE_URL"
 CONSUMER_URLS_ENV = "DATASURFACE_CONSUMER_URLS"
 
 #: Session settings that make text transfer (COPY) between the databases independent of their defaults.
-SESSION_SETTINGS = (
-    "SET TIME ZONE 'UTC'",
-    "SET DateStyle = 'ISO, YMD'",
-    "SET IntervalStyle = 'postgres'",
-    "SET extra_float_digits = 3",
-    "SET bytea_output = 'hex'",
-    "SET client_encoding = 'UTF8'",
-)
+SESSION_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "3",
+    "bytea_output": "hex",
+    "client_encoding": "UTF8",
+}
+
+
+def merge_session_settings(settings: MergeSettings) -> dict[str, str]:
+    """What the snapshot-merge job's merge-database sessions run with (docs/snapshot-merge.md)."""
+    return {
+        "work_mem": settings.work_mem,
+        "maintenance_work_mem": settings.maintenance_work_mem,
+        "temp_buffers": settings.temp_buffers,
+        "random_page_cost": str(settings.random_page_cost),
+        # The classification join reads every staged and current row: worth the database's
+        # parallel workers, which the planner's default costs often decline for it.
+        "parallel_setup_cost": "0",
+        "parallel_tuple_cost": "0",
+    }
 
 
 class ConfigurationError(Exception):
@@ -103,8 +117,10 @@ def engine_for(
     url: URL, application: str, connect_timeout: int = 10, settings: Mapping[str, str] | None = None
 ) -> Engine:
     """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``) and
-    ``settings``."""
-    extra = dict(settings or {})
+    ``settings``, set in one round trip when a connection opens."""
+    pairs = list({**SESSION_SETTINGS, **(settings or {})}.items())
+    statement = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in pairs)
+    parameters = [item for pair in pairs for item in pair]
     engine = create_engine(
         url,
         pool_pre_ping=True,
@@ -115,10 +131,7 @@ def engine_for(
     @event.listens_for(engine, "connect")
     def _settings(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         with dbapi_connection.cursor() as cursor:
-            for statement in SESSION_SETTINGS:
-                cursor.execute(statement)
-            for name, value in extra.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+            cursor.execute(statement, parameters)
         dbapi_connection.commit()
 
     return engine

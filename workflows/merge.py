@@ -67,10 +67,6 @@ def merge_dataset(
     first_key = keys[0]
     changed = " OR ".join(column_differs(c, f"s.{quote(c.name)}", f"m.{quote(c.name)}") for c in values) or "false"
     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DELTA}"))
-    # The join reads every staged and current row: worth the database's parallel workers, which
-    # the planner's default costs often decline for it (measured in docs/snapshot-merge.md).
-    conn.execute(text("SET LOCAL parallel_setup_cost = 0"))
-    conn.execute(text("SET LOCAL parallel_tuple_cost = 0"))
     conn.execute(
         text(
             f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
-from workflows.db import ConfigurationError, is_transient, make_engine
+from workflows.db import ConfigurationError, is_transient, make_engine, merge_session_settings
 from workflows.ingest import ingest_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
@@ -45,18 +45,12 @@ def run_snapshot_merge(
     The outcome is recorded in the merge database for the exporter (best effort)."""
     started_at = datetime.now(UTC)
     try:
-        settings = spec.merge_settings
         merge_engine = make_engine(
             spec.merge,
             "merge",
             merge_url,
             f"datasurface-merge:{spec.stream}",
-            {
-                "work_mem": settings.work_mem,
-                "maintenance_work_mem": settings.maintenance_work_mem,
-                "temp_buffers": settings.temp_buffers,
-                "random_page_cost": str(settings.random_page_cost),
-            },
+            merge_session_settings(spec.merge_settings),
         )
     except Exception as exc:  # noqa: BLE001 - classified below
         return _failure(spec, exc)
