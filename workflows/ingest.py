@@ -27,7 +27,7 @@ from workflows.copy_plan import Chunk, plan_chunks
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
 from workflows.spec import DatasetSpec
 from workflows.sqlnames import quote
-from workflows.tables import key_list
+from workflows.tables import key_list, unlogged_staging
 
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM
 
@@ -130,7 +130,7 @@ def _ingest_serially(
 ) -> dict[str, int]:
     rows: dict[str, int] = {}
     for dataset in datasets:
-        merge_conn.execute(text(f"TRUNCATE {tables[dataset.name]}"))
+        unlogged_staging(merge_conn, [tables[dataset.name]])
         out, into = _copy_statements(dataset, resolved[dataset.name], tables[dataset.name], Chunk(dataset.name))
         rows[dataset.name] = stream_copy(source_conn, out, merge_conn, into)
         if on_dataset:
@@ -150,7 +150,7 @@ def _ingest_in_parallel(
 ) -> dict[str, int]:
     merge_engine = merge_conn.engine
     with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
-        truncating.execute(text(f"TRUNCATE {', '.join(tables[d.name] for d in datasets)}"))
+        unlogged_staging(truncating, [tables[d.name] for d in datasets])
     by_name = {d.name: d for d in datasets}
     chunks = plan_chunks({d.name: resolved[d.name] for d in datasets}, parallel)
 

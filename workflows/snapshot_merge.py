@@ -7,7 +7,8 @@ Phases and their commits (each is atomic in the merge database):
 4. merge: one transaction for all datasets (merges + metrics) -> ``committed``, so that readers
    see every dataset of the stream move to the new batch at once.
 A rerun after a crash anywhere resumes from the last commit and ends with the same tables and
-metrics as an uninterrupted run. ``max_seconds`` is checked between ingestion and merge: a run
+metrics as an uninterrupted run. Staging tables are unlogged (scratch, no WAL): when a server
+crash has emptied them, an ``ingested`` batch is ingested again before anything merges. ``max_seconds`` is checked between ingestion and merge: a run
 that ingested past its budget ends ``keep_working`` and the next run merges.
 """
 
@@ -29,7 +30,7 @@ from workflows.runs import record_run
 from workflows.source_tables import SourceSchemaError
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import platform_schema
-from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables
+from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables, staging_lost
 
 PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError, BatchStateError)
 
@@ -108,8 +109,11 @@ def _run_locked(
 
                 restore_views(conn, spec)  # a widening dropped the views over its table: back in one transaction
             batch = store.last(conn)
-            if batch is not None and schema_changed and batch.status == INGESTED and not batch.merged:
-                store.set_state(conn, batch, STARTED, {})  # staging predates the new layout: re-ingest
+            if batch is not None and batch.status == INGESTED and not batch.merged:
+                # Staging predates the new layout, or a server crash emptied it (it is unlogged):
+                # nothing is merged yet, so ingest again.
+                if schema_changed or staging_lost(conn, batch.state.get("rows", {}), _staging_tables(spec)):
+                    store.set_state(conn, batch, STARTED, {})
             if batch is None or batch.status == COMMITTED:
                 batch = store.start(conn)
         failpoints.reached("started")
@@ -147,6 +151,10 @@ def _run_locked(
             merged = [*batch.merged, *(d.name for d in pending)]
             store.set_state(conn, batch, COMMITTED, {**batch.state, "merged": merged})
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+
+
+def _staging_tables(spec: JobSpec) -> dict[str, str]:
+    return {d.name: DatasetTables.of(spec, d).staging for d in spec.datasets}
 
 
 def _staged_rows(conn: Connection, tables: DatasetTables, staged: dict[str, int], dataset: DatasetSpec) -> int:

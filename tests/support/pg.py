@@ -75,9 +75,9 @@ def postgres() -> Iterator[PostgresServer]:
         server.cleanup()
 
 
-class EmbeddedConsumerServer(PostgresServer):
-    """A second server, as a workspace's consumer database on another machine would be; tests
-    stop and start it to see delivery catch up."""
+class DedicatedServer(PostgresServer):
+    """A server of the test's own, which it may stop, crash and start: a workspace's consumer
+    database on another machine (delivery catches up), or a merge database that crashes."""
 
     def __init__(self, folder: Path) -> None:
         from pgtools.embedded import start_embedded
@@ -95,6 +95,10 @@ class EmbeddedConsumerServer(PostgresServer):
     def stop(self) -> None:
         self._pg_ctl("-w", "stop", "-m", "fast")
 
+    def crash(self) -> None:
+        """Stop at once, as a power cut would: the next start runs crash recovery."""
+        self._pg_ctl("-w", "stop", "-m", "immediate")
+
     def start(self) -> None:
         self._pg_ctl(
             "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.folder / "restart.log"), "start"
@@ -102,8 +106,8 @@ class EmbeddedConsumerServer(PostgresServer):
 
 
 @pytest.fixture(scope="session")
-def consumer_postgres() -> Iterator[EmbeddedConsumerServer]:
-    server = EmbeddedConsumerServer(Path(tempfile.mkdtemp(prefix="datasurface-test-consumer-pg-")))
+def consumer_postgres() -> Iterator[DedicatedServer]:
+    server = DedicatedServer(Path(tempfile.mkdtemp(prefix="datasurface-test-consumer-pg-")))
     try:
         yield server
     finally:

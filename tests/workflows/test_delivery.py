@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.cli import run_cli
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
-from tests.support.pg import EmbeddedConsumerServer, PostgresServer, require_logical_replication
+from tests.support.pg import DedicatedServer, PostgresServer, require_logical_replication
 from tests.support.view_chain import ViewChain, assert_reader_reads_views_only
 from workflows.db import CONSUMER_URLS_ENV
 from workflows.spec import ColumnSpec, JobSpec
@@ -32,7 +32,7 @@ def quoted(columns: list[str]) -> str:
 class DeliveryChain(ViewChain):
     """The chain, with Consumer2's database on the second server."""
 
-    def __init__(self, pg: PostgresServer, consumer_pg: EmbeddedConsumerServer, tmp: Path) -> None:
+    def __init__(self, pg: PostgresServer, consumer_pg: DedicatedServer, tmp: Path) -> None:
         require_logical_replication(pg)
         super().__init__(pg, tmp)
         self.consumer_pg = consumer_pg
@@ -77,7 +77,7 @@ class DeliveryChain(ViewChain):
 
 @pytest.fixture
 def chain(
-    postgres: PostgresServer, consumer_postgres: EmbeddedConsumerServer, tmp_path: Path
+    postgres: PostgresServer, consumer_postgres: DedicatedServer, tmp_path: Path
 ) -> Iterator[DeliveryChain]:
     made = DeliveryChain(postgres, consumer_postgres, tmp_path)
     yield made

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from pgtools.urls import psycopg2_url
 from tests.support.merge_stack import PAIRS_DDL, Stack, mvp_spec, pairs_spec, seed
-from tests.support.pg import PostgresServer
+from tests.support.pg import DedicatedServer, PostgresServer
 from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec
 from workflows.tables import DatasetTables, ensure_dataset_tables, ensure_platform_schema
@@ -108,6 +108,46 @@ def test_a_crash_at_any_point_then_a_rerun_converges(postgres: PostgresServer, t
         )
     assert results["crashed"] == results["clean"]
     assert results["clean"][0]["datasets"]["addresses"] == {"inserted": 1, "updated": 0, "deleted": 1, "total": 8}
+
+
+def test_a_server_crash_that_empties_unlogged_staging_is_ingested_again(tmp_path: Path) -> None:
+    """Staging is unlogged: crash recovery empties it. A batch ingested before the crash must be
+    ingested again, not merged from empty staging (which would delete every row)."""
+    server = DedicatedServer(tmp_path / "pg")
+    try:
+        stack = Stack(server, tmp_path)
+        spec = mvp_spec("YellowLive")
+        seed(stack)
+        assert stack.run(spec)[0] == 0
+        staging = DatasetTables.of(spec, spec.datasets[0]).staging
+        assert stack.merged(f"SELECT relpersistence FROM pg_class WHERE oid = '{staging}'::regclass") == [("u",)]
+        stack.src("DELETE FROM addresses WHERE id = 'A2'")
+        stack.src("INSERT INTO addresses VALUES ('A20', 'C1', '20 New St', 'X', 'Y', '1')")
+        assert stack.run(spec, env={"DATASURFACE_FAILPOINT": "ingested"})[0] == -9  # batch 2 ingested
+        server.crash()
+        server.start()
+        assert stack.merged(f"SELECT count(*) FROM {staging}") == [(0,)]  # crash recovery emptied it
+        code, outcome, err = stack.run(spec)
+        assert code == 0, err
+        assert outcome["batch"] == 2
+        assert outcome["datasets"]["addresses"] == {"inserted": 1, "updated": 0, "deleted": 1, "total": 8}
+        assert outcome["datasets"]["customers"] == {"inserted": 0, "updated": 0, "deleted": 0, "total": 5}
+        merged = stack.merged(f"SELECT id FROM {stack.table(spec, 'addresses')} ORDER BY id")
+        assert merged == stack.src("SELECT id FROM addresses ORDER BY id")
+    finally:
+        server.server.cleanup()
+
+
+def test_staging_made_by_an_older_version_becomes_unlogged(stack: Stack) -> None:
+    spec = mvp_spec("YellowLive")
+    seed(stack)
+    assert stack.run(spec)[0] == 0
+    staging = DatasetTables.of(spec, spec.datasets[0]).staging
+    stack.merged(f"ALTER TABLE {staging} SET LOGGED")  # as versions before unlogged staging made it
+    code, outcome, err = stack.run(spec)
+    assert code == 0, err
+    assert outcome["datasets"]["addresses"] == {"inserted": 0, "updated": 0, "deleted": 0, "total": 8}
+    assert stack.merged(f"SELECT relpersistence FROM pg_class WHERE oid = '{staging}'::regclass") == [("u",)]
 
 
 def test_two_runs_of_one_stream_never_interleave(stack: Stack) -> None:
