@@ -109,11 +109,15 @@ def _run_locked(
 
                 restore_views(conn, spec)  # a widening dropped the views over its table: back in one transaction
             batch = store.last(conn)
-            if batch is not None and batch.status == INGESTED and not batch.merged:
-                # Staging predates the new layout, or a server crash emptied it (it is unlogged):
-                # nothing is merged yet, so ingest again.
-                if schema_changed or staging_lost(conn, batch.state.get("rows", {}), _staging_tables(spec)):
-                    store.set_state(conn, batch, STARTED, {})
+            # Staging predates the new layout, or a server crash emptied it (it is unlogged):
+            # nothing is merged yet, so ingest again.
+            if (
+                batch is not None
+                and batch.status == INGESTED
+                and not batch.merged
+                and (schema_changed or staging_lost(conn, batch.state.get("rows", {}), _staging_tables(spec)))
+            ):
+                store.set_state(conn, batch, STARTED, {})
             if batch is None or batch.status == COMMITTED:
                 batch = store.start(conn)
         failpoints.reached("started")

@@ -76,9 +76,7 @@ class DeliveryChain(ViewChain):
 
 
 @pytest.fixture
-def chain(
-    postgres: PostgresServer, consumer_postgres: DedicatedServer, tmp_path: Path
-) -> Iterator[DeliveryChain]:
+def chain(postgres: PostgresServer, consumer_postgres: DedicatedServer, tmp_path: Path) -> Iterator[DeliveryChain]:
     made = DeliveryChain(postgres, consumer_postgres, tmp_path)
     yield made
     made.close()
