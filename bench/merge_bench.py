@@ -2,7 +2,9 @@
 
 A customers-like table (default 1,000,000 rows) in a producer database. The floor is measured in
 the same run: ``psql`` COPY TO STDOUT piped into ``psql`` COPY FROM STDIN, binary and text (the
-fastest of them counts). Every step is the wall time of a ``datasurface job snapshot-merge``
+fastest of them counts); beside it, the comparison a batch must make (psql running the full join
+of n staged rows against n current rows), so the bench shows what staging then comparing
+cannot go below. Every step starts after a CHECKPOINT and is the wall time of a ``datasurface job snapshot-merge``
 process, as Argo runs it, median of ``--repeat`` runs: the initial load, a churn batch (``--churn``
 percent of rows changed: updates including NULL <-> '' flips, deletes, inserts) and a batch with
 no change, live and forensic. Then: the job's start-up to its first SQL statement; a 4-table
@@ -16,6 +18,7 @@ memory stay flat). Peak memory is printed for the job process and the database b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shutil
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pgtools.urls import psycopg2_url  # noqa: E402
+from workflows.db import merge_session_settings  # noqa: E402
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec, MergeSettings  # noqa: E402
 
 COLUMNS = [
@@ -79,6 +83,7 @@ class Bench:
         self.folder = folder
         self.psql = _psql()
         self.rounds = itertools.count(1)  # churn rounds: each inserts keys of its own
+        self.last_start = 0.0  # when the last job process was started (perf_counter)
 
     def db_url(self, database: str) -> str:
         return psycopg2_url(self.url).set(database=database).render_as_string(False).replace("+psycopg2", "")
@@ -102,10 +107,18 @@ class Bench:
         self.sql("bench_source", FILL.format(table=table, rows=rows))
         self.sql("bench_source", f"VACUUM ANALYZE {table}")
 
-    def floor(self, fmt: str, table: str) -> float:
-        """psql COPY out of the producer piped into psql COPY into a plain table of the merge database."""
+    def settle(self) -> None:
+        """A checkpoint before a timed step, so that no step pays for flushing an earlier one's WAL
+        (best effort: it needs superuser or pg_checkpoint)."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.sql("bench_merge", "CHECKPOINT")
+
+    def floor(self, fmt: str, table: str, keep: str | None = None) -> float:
+        """psql COPY out of the producer piped into psql COPY into a plain table of the merge
+        database (kept under the name ``keep`` when given)."""
         self.sql("bench_merge", "DROP TABLE IF EXISTS floor_copy")
         self.sql("bench_merge", DDL.format(table="floor_copy").replace(" PRIMARY KEY", ""))
+        self.settle()
         started = time.perf_counter()
         out = subprocess.Popen(
             [self.psql, "-X", "-q", "-d", self.db_url("bench_source"), "-c", f"COPY {table} TO STDOUT (FORMAT {fmt})"],
@@ -129,15 +142,44 @@ class Bench:
         if out.wait() != 0:
             raise SystemExit("floor copy failed")
         elapsed = time.perf_counter() - started
-        self.sql("bench_merge", "DROP TABLE floor_copy")
+        if keep:
+            self.sql("bench_merge", f"DROP TABLE IF EXISTS {keep}")
+            self.sql("bench_merge", f"ALTER TABLE floor_copy RENAME TO {keep}")
+        else:
+            self.sql("bench_merge", "DROP TABLE floor_copy")
+        return elapsed
+
+    def compare_floor(self, table: str) -> float:
+        """The comparison every batch must make, alone: psql running a full join of n staged rows
+        against n current rows (keyed) on every column, with the job's merge settings."""
+        self.floor("binary", table, keep="cmp_staging")
+        self.floor("binary", table, keep="cmp_current")
+        self.sql("bench_merge", "ALTER TABLE cmp_current ADD PRIMARY KEY (id)")
+        self.sql("bench_merge", "VACUUM ANALYZE cmp_current")
+        differs = " OR ".join(f"s.{name} IS DISTINCT FROM m.{name}" for name, *_ in COLUMNS[1:])
+        settings = "; ".join(
+            f"SET {name} = '{value}'"
+            for name, value in merge_session_settings(MergeSettings()).items()
+            if name != "maintenance_work_mem"
+        )
+        self.settle()
+        started = time.perf_counter()
+        self.sql(
+            "bench_merge",
+            f"{settings}; SELECT count(*) FROM cmp_staging s FULL JOIN cmp_current m ON s.id = m.id "
+            f"WHERE m.id IS NULL OR s.id IS NULL OR {differs}",
+        )
+        elapsed = time.perf_counter() - started
+        self.sql("bench_merge", "DROP TABLE cmp_staging, cmp_current")
         return elapsed
 
     def job(self, job: JobSpec, merge_url: str | None = None) -> tuple[float, float, float, float]:
         """Runs the job process; returns (wall seconds, its CPU seconds, its peak MiB, database CPU seconds)."""
         path = self.folder / f"{job.platform}.json"
         path.write_text(job.to_json())
+        self.settle()
         server_cpu = _server_cpu()
-        started = time.perf_counter()
+        started = self.last_start = time.perf_counter()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -297,7 +339,6 @@ def startup_seconds(bench: Bench, job: JobSpec) -> float:
         listener.listen(1)
         port = listener.getsockname()[1]
         accepted: list[float] = []
-        started = time.perf_counter()
 
         def accept() -> None:
             connection, _ = listener.accept()
@@ -310,7 +351,7 @@ def startup_seconds(bench: Bench, job: JobSpec) -> float:
         thread.join(timeout=5)
     if not accepted:
         raise SystemExit("the job never connected")
-    return accepted[0] - started
+    return accepted[0] - bench.last_start
 
 
 def median(run: Callable[[], tuple[float, float, float, float]], repeat: int) -> tuple[float, float, float, float]:
@@ -361,6 +402,9 @@ def run(bench: Bench, args: argparse.Namespace) -> None:
     floor = min(floors.values())
     for fmt, seconds in floors.items():
         print(f"  floor: psql COPY pipe, {fmt:<6}          {seconds:7.2f} s")
+    compare = min(bench.compare_floor("customers") for _ in range(args.repeat))
+    print(f"  compare staged with current (psql)    {compare:7.2f} s")
+    print(f"  copy, then compare (a batch's minimum) {floor + compare:7.2f} s  {(floor + compare) / floor:5.2f}x floor")
     print("steps (wall time of the job process):")
     peaks = {"job": 0.0, "db": 0.0}
     small: dict[str, tuple[float, float]] = {}

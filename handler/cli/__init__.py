@@ -1,39 +1,68 @@
 """The ``datasurface`` command line: the composition root.
 
 Each group of commands is a Typer app beside the code it drives (``handler/cli/*_commands.py``,
-``workflows/cli.py``, ``simulator/cli.py``), registered with ``@app.command``; this module
-mounts them. Commands import what they run when they run, so ``datasurface job ...`` in a
-workflow pod starts fast.
+``workflows/cli.py``, ``simulator/cli.py``), registered with ``@app.command``; ``build_app``
+mounts them. Commands import what they run when they run.
+
+``main`` is the executable. A data-plane step (``datasurface job snapshot-merge`` and the other
+steps of ``workflows/cli.py``, which a workflow pod runs once per batch) mounts the data plane's
+steps alone: it never imports the control plane's command modules (the model loader, the
+renderers), a third of the job's start-up.
 """
 
 from __future__ import annotations
 
+import sys
+from functools import cache
+
 import typer
 
-from handler.cli import deploy_commands, model_commands, operate_commands, rollout_commands
-from simulator import cli as simulator_cli
 from workflows import cli as workflows_cli
 
-app = typer.Typer(
-    name="datasurface",
-    help="GitOps control plane for data ecosystems: lint, validate and render the ecosystem model.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-for group in (
-    model_commands.app,
-    deploy_commands.app,
-    rollout_commands.app,
-    operate_commands.app,
-    workflows_cli.app,
-    simulator_cli.app,
-):
-    app.add_typer(group)
 
-job_app = typer.Typer(help="Data-plane steps (what Argo runs) and job specs.", no_args_is_help=True)
-job_app.add_typer(deploy_commands.job_app)
-job_app.add_typer(workflows_cli.job_app)
-app.add_typer(job_app, name="job")
+@cache
+def build_app() -> typer.Typer:
+    from handler.cli import deploy_commands, model_commands, operate_commands, rollout_commands
+    from simulator import cli as simulator_cli
 
-__all__ = ["app"]
+    app = typer.Typer(
+        name="datasurface",
+        help="GitOps control plane for data ecosystems: lint, validate and render the ecosystem model.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for group in (
+        model_commands.app,
+        deploy_commands.app,
+        rollout_commands.app,
+        operate_commands.app,
+        workflows_cli.app,
+        simulator_cli.app,
+    ):
+        app.add_typer(group)
+
+    job_app = typer.Typer(help="Data-plane steps (what Argo runs) and job specs.", no_args_is_help=True)
+    job_app.add_typer(deploy_commands.job_app)
+    job_app.add_typer(workflows_cli.job_app)
+    app.add_typer(job_app, name="job")
+    return app
+
+
+def main() -> None:
+    """Run ``datasurface`` with the process's arguments."""
+    args = sys.argv[1:]
+    steps = typer.main.get_command(workflows_cli.job_app)
+    if args[:1] == ["job"] and args[1:2] and args[1] in getattr(steps, "commands", {}):
+        steps.main(args[1:], prog_name="datasurface job")
+    else:
+        build_app()()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole command line, for whoever imports it
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["app", "build_app", "main"]

@@ -1,5 +1,5 @@
 """``python -m handler.cli``: the same as the ``datasurface`` command."""
 
-from handler.cli import app
+from handler.cli import main
 
-app()
+main()
