@@ -8,8 +8,9 @@ Phases and their commits (each is atomic in the merge database):
    see every dataset of the stream move to the new batch at once.
 A rerun after a crash anywhere resumes from the last commit and ends with the same tables and
 metrics as an uninterrupted run. Staging tables are unlogged (scratch, no WAL): when a server
-crash has emptied them, an ``ingested`` batch is ingested again before anything merges. ``max_seconds`` is checked between ingestion and merge: a run
-that ingested past its budget ends ``keep_working`` and the next run merges.
+crash has emptied them, an ``ingested`` batch is ingested again before anything merges.
+``max_seconds`` is checked between ingestion and merge: a run that ingested past its budget
+ends ``keep_working`` and the next run merges.
 """
 
 from __future__ import annotations
