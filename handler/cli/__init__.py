@@ -52,11 +52,12 @@ def build_app() -> typer.Typer:
 def main() -> None:
     """Run ``datasurface`` with the process's arguments."""
     args = sys.argv[1:]
-    steps = typer.main.get_command(workflows_cli.job_app)
-    if args[:1] == ["job"] and args[1:2] and args[1] in getattr(steps, "commands", {}):
-        steps.main(args[1:], prog_name="datasurface job")
-    else:
-        build_app()()
+    if args[:1] == ["job"] and len(args) > 1:
+        steps = typer.main.get_command(workflows_cli.job_app)  # a group: the data plane has several steps
+        if args[1] in getattr(steps, "commands", {}):
+            steps.main(args[1:], prog_name="datasurface job")
+            return
+    build_app()()
 
 
 def __getattr__(name: str) -> typer.Typer:

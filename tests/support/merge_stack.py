@@ -6,15 +6,20 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+
 from handler.render.streams import platform_streams
+from pgtools.urls import psycopg2_url
 from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
+from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 from workflows.sqlnames import merge_table, platform_schema, qualified, quote
-from workflows.tables import BATCH_IN, BATCH_OUT, LIVE
+from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables, ensure_dataset_tables, ensure_platform_schema
 
 CUSTOMER_COLUMNS = ["id", "firstName", "lastName", "dob", "email", "phone", "primaryAddressId", "billingAddressId"]
 ADDRESS_COLUMNS = ["id", "customerId", "streetName", "city", "state", "zipCode"]
@@ -86,6 +91,39 @@ class Stack:
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
         return result.returncode, json.loads(lines[-1]) if lines else {}, result.stderr
+
+    def ingest(
+        self, spec: JobSpec, parallel: int = 1, on_dataset: Callable[[str], None] | None = None
+    ) -> dict[str, int]:
+        """Ingestion alone, in this process: create the spec's tables, load and commit staging
+        (read it with ``staged``). Returns the rows copied per dataset."""
+        merge = create_engine(psycopg2_url(self.merge_url))
+        source = create_engine(psycopg2_url(self.source_url))
+        try:
+            with merge.connect() as conn:
+                with conn.begin():
+                    ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)
+                    for dataset in spec.datasets:
+                        ensure_dataset_tables(conn, spec, dataset)
+                with conn.begin():
+                    return ingest_stream(
+                        source,
+                        conn,
+                        spec.datasets,
+                        lambda d: DatasetTables.of(spec, d).staging,
+                        spec.source.database,
+                        on_dataset=on_dataset,
+                        parallel=parallel,
+                    )
+        finally:
+            merge.dispose()
+            source.dispose()
+
+    def staged(self, spec: JobSpec, dataset: str, columns: str = "*") -> list[tuple]:
+        """The rows of ``dataset``'s staging table, ordered by the first column."""
+        return self.merged(
+            f"SELECT {columns} FROM {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging} ORDER BY 1"
+        )
 
     def table(self, spec: JobSpec, dataset: str) -> str:
         return qualified(platform_schema(spec.platform), merge_table(spec.store, dataset))

@@ -7,17 +7,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
 import workflows.copy_plan
 import workflows.ingest
-from pgtools.urls import psycopg2_url
 from tests.support.merge_stack import Stack
 from tests.support.pg import PostgresServer
-from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
-from workflows.tables import DatasetTables, ensure_dataset_tables, ensure_platform_schema
 
 TABLES = {"ledger": 20_000, "alpha": 1_000, "beta": 1_000}
 
@@ -52,34 +48,8 @@ def stack(postgres: PostgresServer, tmp_path: Path) -> Stack:
 
 
 def ingest(stack: Stack, spec: JobSpec, parallel: int) -> tuple[dict[str, int], dict[str, list[tuple]]]:
-    merge: Engine = create_engine(psycopg2_url(stack.merge_url))
-    source: Engine = create_engine(psycopg2_url(stack.source_url))
-    try:
-        with merge.connect() as conn:
-            with conn.begin():
-                ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)
-                for dataset in spec.datasets:
-                    ensure_dataset_tables(conn, spec, dataset)
-            with conn.begin():
-                rows = ingest_stream(
-                    source,
-                    conn,
-                    spec.datasets,
-                    lambda d: DatasetTables.of(spec, d).staging,
-                    "producer",
-                    parallel=parallel,
-                )
-            staged = {
-                d.name: conn.execute(
-                    text(f"SELECT id, balance FROM {DatasetTables.of(spec, d).staging} ORDER BY id")
-                ).all()
-                for d in spec.datasets
-            }
-            conn.commit()
-    finally:
-        merge.dispose()
-        source.dispose()
-    return rows, {name: [tuple(r) for r in table] for name, table in staged.items()}
+    rows = stack.ingest(spec, parallel=parallel)
+    return rows, {d.name: stack.staged(spec, d.name, "id, balance") for d in spec.datasets}
 
 
 def test_every_connection_reads_the_exported_snapshot_while_the_producer_commits(
