@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from workflows.change_capture import Capture, candidates, changes_since, identify, unchanged
 from workflows.copy_plan import Chunk, plan_chunks
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
 from workflows.spec import DatasetSpec
 from workflows.sqlnames import quote
-from workflows.tables import key_list, unlogged_staging
+from workflows.tables import DatasetTables, key_list, unlogged_staging
 
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM
 
@@ -63,9 +65,12 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
     return copied
 
 
-def _copy_statements(dataset: DatasetSpec, source: SourceTable, staging: str, chunk: Chunk) -> tuple[str, str]:
+def _copy_statements(
+    dataset: DatasetSpec, source: SourceTable, staging: str, chunk: Chunk, since: int | None
+) -> tuple[str, str]:
     select = ", ".join(f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in dataset.columns)
-    where = f" WHERE {chunk.where}" if chunk.where else ""
+    conditions = [c for c in (chunk.where, None if since is None else candidates(since)) if c]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     fmt = " (FORMAT binary)" if source.binary else ""
     columns = ", ".join(quote(c.name) for c in dataset.columns)
     return (
@@ -86,56 +91,105 @@ def _snapshot_reader(source_engine: Engine, snapshot: str | None = None) -> Iter
             yield conn
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """One dataset's ingestion: rows staged, and its change capture (``capture.total``: the
+    producer's rows in the snapshot)."""
+
+    staged: int
+    capture: Capture
+
+
 def ingest_stream(
     source_engine: Engine,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
-    staging: Callable[[DatasetSpec], str],
+    tables: Callable[[DatasetSpec], DatasetTables],
     source_database: str,
     on_dataset: Callable[[str], None] | None = None,
     parallel: int = 1,
-) -> dict[str, int]:
-    """Load every dataset's staging table from one source snapshot. Returns rows per dataset.
+    watermarks: Mapping[str, tuple[str, int]] | None = None,
+) -> dict[str, Ingested]:
+    """Load every dataset's staging table from one source snapshot.
 
-    ``parallel`` = 1: runs inside the caller's merge-database transaction, which commits staging
-    together with the batch state. More: ``parallel`` worker connections of the merge database
-    (from ``merge_conn``'s engine) load and commit the staging tables; the caller's transaction
-    then records the batch state (staging is scratch until that state says ``ingested``).
+    With a dataset's ``watermarks`` entry (its last merge's, workflows/change_capture.py) and an
+    unchanged table identity, only rows that may have changed since are staged; without one
+    (``None``: change capture off), every row. ``parallel`` = 1: runs inside the caller's
+    merge-database transaction, which commits staging together with the batch state. More:
+    ``parallel`` worker connections of the merge database (from ``merge_conn``'s engine) load
+    and commit the staging tables; the caller's transaction then records the batch state
+    (staging is scratch until that state says ``ingested``).
     """
     with _snapshot_reader(source_engine) as source_conn:
-        tables = {d.name: staging(d) for d in datasets}
+        by_name = {d.name: tables(d) for d in datasets}
         resolved = {
-            d.name: resolve_source_table(source_conn, merge_conn, d, tables[d.name], source_database) for d in datasets
+            d.name: resolve_source_table(source_conn, merge_conn, d, by_name[d.name].staging, source_database)
+            for d in datasets
         }
+        plans = {d.name: _plan(source_conn, d, resolved[d.name], by_name[d.name], watermarks) for d in datasets}
         if parallel <= 1:
-            rows = _ingest_serially(source_conn, merge_conn, datasets, tables, resolved, on_dataset)
+            staged = _ingest_serially(source_conn, merge_conn, datasets, by_name, resolved, plans, on_dataset)
         else:
             snapshot = str(source_conn.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-            rows = _ingest_in_parallel(
-                source_engine, snapshot, merge_conn, datasets, tables, resolved, on_dataset, parallel
+            staged = _ingest_in_parallel(
+                source_engine, snapshot, merge_conn, datasets, by_name, resolved, plans, on_dataset, parallel
             )
+        ingested = {
+            d.name: _settle(
+                source_conn, merge_conn, d, resolved[d.name], by_name[d.name], plans[d.name], staged[d.name]
+            )
+            for d in datasets
+        }
     for dataset in datasets:
         if not resolved[dataset.name].unique_key:
-            _refuse_duplicate_keys(merge_conn, dataset, tables[dataset.name])
-    return rows
+            _refuse_duplicate_keys(merge_conn, dataset, by_name[dataset.name].staging)
+    return ingested
+
+
+def _plan(
+    source_conn: Connection,
+    dataset: DatasetSpec,
+    source: SourceTable,
+    tables: DatasetTables,
+    watermarks: Mapping[str, tuple[str, int]] | None,
+) -> Capture:
+    if watermarks is None:
+        return Capture()
+    identity, xmin = identify(source_conn, source, dataset, "forensic" if tables.forensic else "live")
+    return Capture(identity, xmin, changes_since(watermarks.get(dataset.name), identity, xmin))
 
 
 def _ingest_serially(
     source_conn: Connection,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
-    tables: dict[str, str],
+    tables: dict[str, DatasetTables],
     resolved: dict[str, SourceTable],
+    plans: dict[str, Capture],
     on_dataset: Callable[[str], None] | None,
 ) -> dict[str, int]:
     rows: dict[str, int] = {}
     for dataset in datasets:
-        unlogged_staging(merge_conn, [tables[dataset.name]])
-        out, into = _copy_statements(dataset, resolved[dataset.name], tables[dataset.name], Chunk(dataset.name))
-        rows[dataset.name] = stream_copy(source_conn, out, merge_conn, into)
+        rows[dataset.name] = _copy_whole(
+            source_conn, merge_conn, dataset, resolved[dataset.name], tables[dataset.name], plans[dataset.name].since
+        )
         if on_dataset:
             on_dataset(dataset.name)
     return rows
+
+
+def _copy_whole(
+    source_conn: Connection,
+    merge_conn: Connection,
+    dataset: DatasetSpec,
+    source: SourceTable,
+    tables: DatasetTables,
+    since: int | None,
+) -> int:
+    """Empty the dataset's staging and copy into it: every row, or the candidates ``since``."""
+    unlogged_staging(merge_conn, [tables.staging])
+    out, into = _copy_statements(dataset, source, tables.staging, Chunk(dataset.name), since)
+    return stream_copy(source_conn, out, merge_conn, into)
 
 
 def _ingest_in_parallel(
@@ -143,20 +197,27 @@ def _ingest_in_parallel(
     snapshot: str,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
-    tables: dict[str, str],
+    tables: dict[str, DatasetTables],
     resolved: dict[str, SourceTable],
+    plans: dict[str, Capture],
     on_dataset: Callable[[str], None] | None,
     parallel: int,
 ) -> dict[str, int]:
     merge_engine = merge_conn.engine
     with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
-        unlogged_staging(truncating, [tables[d.name] for d in datasets])
+        unlogged_staging(truncating, [tables[d.name].staging for d in datasets])
     by_name = {d.name: d for d in datasets}
-    chunks = plan_chunks({d.name: resolved[d.name] for d in datasets}, parallel)
+    # A dataset read for its changes is one piece: its candidates are few, wherever they are.
+    chunks = plan_chunks(
+        {d.name: replace(resolved[d.name], blocks=None) if plans[d.name].since else resolved[d.name] for d in datasets},
+        parallel,
+    )
 
     def load(chunk: Chunk) -> int:
         dataset = by_name[chunk.dataset]
-        out, into = _copy_statements(dataset, resolved[chunk.dataset], tables[chunk.dataset], chunk)
+        out, into = _copy_statements(
+            dataset, resolved[chunk.dataset], tables[chunk.dataset].staging, chunk, plans[chunk.dataset].since
+        )
         with _snapshot_reader(source_engine, snapshot) as source_conn, merge_engine.begin() as target:
             return stream_copy(source_conn, out, target, into)
 
@@ -177,6 +238,66 @@ def _ingest_in_parallel(
             for future in running:
                 future.cancel()
     return rows
+
+
+def _settle(
+    source_conn: Connection,
+    merge_conn: Connection,
+    dataset: DatasetSpec,
+    source: SourceTable,
+    tables: DatasetTables,
+    plan: Capture,
+    staged: int,
+) -> Ingested:
+    """Complete a dataset's ingestion in the snapshot: for one read for its changes, count the
+    deletes and, when there are some, copy the unchanged rows' keys to find them. Counts that
+    contradict the merge table (it does not hold the watermark's rows) mean reading everything."""
+    if plan.since is None:
+        return Ingested(staged, replace(plan, total=staged))
+    total = int(source_conn.execute(text(f"SELECT count(*) FROM {source.qualified}")).scalar_one())
+    on = " AND ".join(f"s.{k} = m.{k}" for k in (quote(c.name) for c in dataset.key_columns))
+    current, matched = merge_conn.execute(
+        text(
+            f"SELECT (SELECT count(*) FROM {tables.current}), "
+            f"(SELECT count(*) FROM {tables.staging} s JOIN {tables.current} m ON {on})"
+        )
+    ).one()
+    unchanged_rows = total - staged
+    deleted = current - matched - unchanged_rows
+    if deleted == 0:
+        return Ingested(staged, replace(plan, total=total))
+    if deleted > 0:
+        keys = _copy_unchanged_keys(source_conn, merge_conn, dataset, source, tables, plan.since)
+        found = merge_conn.execute(
+            text(f"SELECT count(*) FROM {tables.keys} s JOIN {tables.current} m ON {on}")
+        ).scalar_one()
+        if keys == unchanged_rows == found:
+            return Ingested(staged, replace(plan, total=total, keys=keys))
+    rows = _copy_whole(source_conn, merge_conn, dataset, source, tables, None)
+    return Ingested(rows, replace(plan, since=None, total=rows))
+
+
+def _copy_unchanged_keys(
+    source_conn: Connection,
+    merge_conn: Connection,
+    dataset: DatasetSpec,
+    source: SourceTable,
+    tables: DatasetTables,
+    since: int,
+) -> int:
+    """A fresh keys table (the key columns' types follow staging's) loaded with the keys of the
+    rows that are not candidates."""
+    keys = key_list(dataset)
+    merge_conn.execute(text(f"DROP TABLE IF EXISTS {tables.keys}"))
+    merge_conn.execute(text(f"CREATE UNLOGGED TABLE {tables.keys} AS SELECT {keys} FROM {tables.staging} WITH NO DATA"))
+    select = ", ".join(quote(source.columns[c.name]) for c in dataset.key_columns)
+    fmt = " (FORMAT binary)" if source.binary else ""
+    return stream_copy(
+        source_conn,
+        f"COPY (SELECT {select} FROM {source.qualified} WHERE {unchanged(since)}) TO STDOUT{fmt}",
+        merge_conn,
+        f"COPY {tables.keys} ({keys}) FROM STDIN{fmt}",
+    )
 
 
 def _refuse_duplicate_keys(merge_conn: Connection, dataset: DatasetSpec, table: str) -> None:

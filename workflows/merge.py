@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from workflows.bulk_load import indexes_built_after
+from workflows.change_capture import Capture
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables
@@ -54,10 +55,13 @@ def _on(keys: list[str], left: str, right: str) -> str:
 
 
 def merge_dataset(
-    conn: Connection, tables: DatasetTables, dataset: DatasetSpec, batch_id: int, total: int
+    conn: Connection, tables: DatasetTables, dataset: DatasetSpec, batch_id: int, total: int, capture: Capture
 ) -> dict[str, int]:
-    """Merge staging (``total`` rows, as ingested) into the merge table inside the caller's
-    transaction; returns the metrics."""
+    """Merge staging into the merge table inside the caller's transaction; returns the metrics.
+
+    Staging holds the whole snapshot (``total`` rows), or, when ``capture.since`` is set, only
+    its candidates (workflows/change_capture.py): then keys found neither in staging nor among
+    the unchanged keys (``tables.keys``, copied only when there were deletes) are the deletes."""
     keys = [quote(c.name) for c in dataset.key_columns]
     values = [c for c in dataset.columns if c.key_position is None]
     columns = [quote(c.name) for c in dataset.columns]
@@ -67,16 +71,19 @@ def merge_dataset(
     first_key = keys[0]
     changed = " OR ".join(column_differs(c, f"s.{quote(c.name)}", f"m.{quote(c.name)}") for c in values) or "false"
     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DELTA}"))
-    conn.execute(
-        text(
-            f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
-            f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {_OP}, "
-            f"{', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}"
-            f"{''.join(f', s.{quote(c.name)}' for c in values)} "
-            f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
-            f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
+    if capture.since is None:
+        conn.execute(
+            text(
+                f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
+                f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {_OP}, "
+                f"{', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}"
+                f"{''.join(f', s.{quote(c.name)}' for c in values)} "
+                f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
+                f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
+            )
         )
-    )
+    else:
+        _classify_candidates(conn, tables, keys, values, changed, deletes=capture.keys is not None)
     counts: dict[str, int] = dict(conn.execute(text(f"SELECT {_OP}, count(*) FROM {_DELTA} GROUP BY {_OP}")).all())
     if counts:
         conn.execute(text(f"ANALYZE {_DELTA}"))  # its size decides between index lookups and a hash join
@@ -90,6 +97,31 @@ def merge_dataset(
         "deleted": counts.get("D", 0),
         "total": total,
     }
+
+
+def _classify_candidates(
+    conn: Connection, tables: DatasetTables, keys: list[str], values: list[ColumnSpec], changed: str, deletes: bool
+) -> None:
+    """The change set when staging holds the candidates only: each is inserted (no current row),
+    updated (a column differs) or unchanged; deletes are current keys in neither staging nor keys."""
+    first_key = keys[0]
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
+            f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' ELSE 'U' END AS {_OP}, "
+            f"{', '.join(f's.{k}' for k in keys)}{''.join(f', s.{quote(c.name)}' for c in values)} "
+            f"FROM {tables.staging} s LEFT JOIN {tables.current} m ON {_on(keys, 's', 'm')} "
+            f"WHERE m.{first_key} IS NULL OR {changed}"
+        )
+    )
+    if deletes:
+        conn.execute(
+            text(
+                f"INSERT INTO {_DELTA} ({_OP}, {', '.join(keys)}) SELECT 'D', {', '.join(f'm.{k}' for k in keys)} "
+                f"FROM {tables.current} m WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
+                f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
+            )
+        )
 
 
 def _load_empty(conn: Connection, tables: DatasetTables, columns: list[str], batch_id: int) -> int:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
+from workflows.change_capture import Capture, forget_watermarks, save_watermark, watermarks
 from workflows.db import ConfigurationError, is_transient, make_engine, merge_session_settings
 from workflows.ingest import ingest_stream
 from workflows.merge import merge_dataset
@@ -116,7 +118,7 @@ def _run_locked(
                 batch is not None
                 and batch.status == INGESTED
                 and not batch.merged
-                and (schema_changed or staging_lost(conn, batch.state.get("rows", {}), _staging_tables(spec)))
+                and (schema_changed or staging_lost(conn, _scratch_rows(spec, batch.state)))
             ):
                 store.set_state(conn, batch, STARTED, {})
             if batch is None or batch.status == COMMITTED:
@@ -126,16 +128,24 @@ def _run_locked(
         ingested_now = batch.status == STARTED
         if ingested_now:
             with conn.begin():
-                rows = ingest_stream(
+                ingested = ingest_stream(
                     source_engine,
                     conn,
                     spec.datasets,
-                    lambda d: DatasetTables.of(spec, d).staging,
+                    lambda d: DatasetTables.of(spec, d),
                     spec.source.database,
                     on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
                     parallel=parallel or spec.merge_settings.parallel,
+                    watermarks=watermarks(conn, store.schema, spec.stream)
+                    if spec.merge_settings.change_capture
+                    else None,
                 )
-                store.set_state(conn, batch, INGESTED, {"merged": [], "rows": rows})
+                state = {
+                    "merged": [],
+                    "rows": {name: i.staged for name, i in ingested.items()},
+                    "capture": {name: i.capture.to_state() for name, i in ingested.items()},
+                }
+                store.set_state(conn, batch, INGESTED, state)
             failpoints.reached("ingested")
 
         pending = [d for d in spec.datasets if d.name not in batch.merged]
@@ -147,9 +157,10 @@ def _run_locked(
             staged = batch.state.get("rows", {})
             for dataset in pending:
                 tables = DatasetTables.of(spec, dataset)
-                metrics = merge_dataset(
-                    conn, tables, dataset, batch.batch_id, _staged_rows(conn, tables, staged, dataset)
-                )
+                capture = Capture.from_state(batch.state.get("capture", {}).get(dataset.name))
+                total = capture.total if capture.since is not None else _staged_rows(conn, tables, staged, dataset)
+                metrics = merge_dataset(conn, tables, dataset, batch.batch_id, int(total or 0), capture)
+                save_watermark(conn, store.schema, spec.stream, dataset.name, capture)
                 failpoints.reached(f"merge:{dataset.name}")
                 store.record_metrics(conn, batch, dataset.name, metrics)
                 failpoints.reached(f"merged:{dataset.name}")
@@ -158,8 +169,18 @@ def _run_locked(
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
 
 
-def _staging_tables(spec: JobSpec) -> dict[str, str]:
-    return {d.name: DatasetTables.of(spec, d).staging for d in spec.datasets}
+def _scratch_rows(spec: JobSpec, state: dict[str, Any]) -> dict[str, int]:
+    """The rows ingestion left in each scratch (unlogged) table: staging, and the keys of
+    unchanged rows where change capture copied them."""
+    staged, captured = state.get("rows", {}), state.get("capture", {})
+    rows: dict[str, int] = {}
+    for dataset in spec.datasets:
+        tables = DatasetTables.of(spec, dataset)
+        rows[tables.staging] = int(staged.get(dataset.name, 0))
+        keys = Capture.from_state(captured.get(dataset.name)).keys
+        if keys:
+            rows[tables.keys] = keys
+    return rows
 
 
 def _staged_rows(conn: Connection, tables: DatasetTables, staged: dict[str, int], dataset: DatasetSpec) -> int:
@@ -188,6 +209,7 @@ def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None
                 raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
             with engine.begin() as conn:
                 batch = store.reset(conn)
+                forget_watermarks(conn, store.schema, spec.stream)
                 if dataset is not None:
                     conn.execute(
                         text(

@@ -26,6 +26,7 @@ class SourceTable:
     schema: str
     table: str
     columns: dict[str, str]  # model column -> source column
+    types: dict[str, str]  # model column -> the source column's type
     unique_key: bool  # a unique index covers exactly the model's key columns
     binary: bool  # every column's type is the model's: COPY in binary
     blocks: int | None  # pages of a plain table (splittable by block range); None for views and partitioned tables
@@ -93,4 +94,12 @@ def resolve_source_table(
     ).scalar()
     staging_types = {r.name: r.type for r in merge_conn.execute(text(_COLUMN_TYPES), {"t": staging})}
     binary = all(source_types[columns[c.name]] == staging_types.get(c.name) for c in dataset.columns)
-    return SourceTable(schema_name, table, columns, unique is not None, binary, None if blocks is None else int(blocks))
+    return SourceTable(
+        schema_name,
+        table,
+        columns,
+        {c.name: source_types[columns[c.name]] for c in dataset.columns},
+        unique is not None,
+        binary,
+        None if blocks is None else int(blocks),
+    )

@@ -94,6 +94,11 @@ class MergeSettings(_Spec):
         description="the planner's price of a random page read: at PostgreSQL's default (4, for spinning "
         "disks) it applies a change set by scanning the whole merge table instead of looking its keys up",
     )
+    change_capture: bool = Field(
+        True,
+        description="read only rows whose transaction ids say they may have changed since the last batch, "
+        "where the producer's table allows it (docs/snapshot-merge.md); false: every batch reads every row",
+    )
     parallel: int = Field(
         2,
         ge=1,

@@ -37,6 +37,10 @@ def staging_table(store: str, dataset: str) -> str:
     return _named("s_", _slug(f"{store}_{dataset}"), "staging", store, dataset)
 
 
+def keys_table(store: str, dataset: str) -> str:
+    return _named("k_", _slug(f"{store}_{dataset}"), "keys", store, dataset)
+
+
 def quote(identifier: str) -> str:
     """Always-quoted SQL identifier (embedded quotes doubled)."""
     if "\x00" in identifier:

@@ -23,6 +23,7 @@ from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import (
     derived,
     history_partition,
+    keys_table,
     live_partition,
     merge_table,
     platform_schema,
@@ -47,6 +48,7 @@ class DatasetTables:
     forensic: bool
     merge_name: str  # unqualified
     current: str  # qualified: where current rows live (the merge table; a forensic table's live partition)
+    keys: str  # qualified: keys of unchanged rows, when change capture must find deletes (workflows/change_capture.py)
 
     @classmethod
     def of(cls, spec: JobSpec, dataset: DatasetSpec) -> DatasetTables:
@@ -60,6 +62,7 @@ class DatasetTables:
             forensic,
             merge,
             qualified(schema, live_partition(spec.store, dataset.name)) if forensic else qualified(schema, merge),
+            qualified(schema, keys_table(spec.store, dataset.name)),
         )
 
 
@@ -72,6 +75,7 @@ BOOKKEEPING_TABLES = (
     "run_counts",
     "stream_totals",
     "dataset_totals",
+    "source_watermarks",
 )
 
 
@@ -126,6 +130,13 @@ def ensure_platform_schema(conn: Connection, schema: str) -> None:
         text(
             f"CREATE TABLE IF NOT EXISTS {t['dataset_totals']} (stream text NOT NULL, dataset text NOT NULL, "
             "inserted bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL, PRIMARY KEY (stream, dataset))"
+        )
+    )
+    # Where each dataset's next batch may read changes from (workflows/change_capture.py).
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t['source_watermarks']} (stream text NOT NULL, dataset text NOT NULL, "
+            "identity text NOT NULL, snapshot_xmin bigint NOT NULL, PRIMARY KEY (stream, dataset))"
         )
     )
 
@@ -218,12 +229,12 @@ def unlogged_staging(conn: Connection, staging: list[str]) -> None:
         conn.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
 
 
-def staging_lost(conn: Connection, staged: dict[str, int], tables: dict[str, str]) -> bool:
-    """Whether a staging table that ingestion filled (``staged``: rows per dataset, as copied) is
+def staging_lost(conn: Connection, rows: dict[str, int]) -> bool:
+    """Whether a scratch table that ingestion filled (``rows``: table -> rows copied into it) is
     empty now: the server crashed since, and crash recovery empties unlogged tables."""
     return any(
-        staged.get(name, 0) > 0 and conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {table})")).scalar_one()
-        for name, table in tables.items()
+        expected > 0 and conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {table})")).scalar_one()
+        for table, expected in rows.items()
     )
 
 

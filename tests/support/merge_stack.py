@@ -106,15 +106,16 @@ class Stack:
                     for dataset in spec.datasets:
                         ensure_dataset_tables(conn, spec, dataset)
                 with conn.begin():
-                    return ingest_stream(
+                    ingested = ingest_stream(
                         source,
                         conn,
                         spec.datasets,
-                        lambda d: DatasetTables.of(spec, d).staging,
+                        lambda d: DatasetTables.of(spec, d),
                         spec.source.database,
                         on_dataset=on_dataset,
                         parallel=parallel,
                     )
+                    return {name: i.staged for name, i in ingested.items()}
         finally:
             merge.dispose()
             source.dispose()

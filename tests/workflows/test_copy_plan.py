@@ -7,7 +7,7 @@ from workflows.source_tables import SourceTable
 
 
 def table(blocks: int | None) -> SourceTable:
-    return SourceTable("public", "t", {}, True, True, blocks)
+    return SourceTable("public", "t", {}, {}, True, True, blocks)
 
 
 def test_a_table_larger_than_its_share_is_cut_into_block_ranges_that_cover_it_exactly() -> None:

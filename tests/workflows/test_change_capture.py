@@ -1,0 +1,170 @@
+"""Change capture on a real PostgreSQL: a batch stages only rows that may have changed since the
+last one, and reads everything whenever the producer's table could have changed otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
+from tests.support.pg import PostgresServer
+from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
+from workflows.snapshot_merge import run_snapshot_merge
+from workflows.spec import JobSpec, MergeSettings
+from workflows.sqlnames import platform_schema
+
+COLUMNS = ["a", "b", "v"]
+
+
+@pytest.fixture
+def stack(postgres: PostgresServer, tmp_path: Path) -> Stack:
+    stack = Stack(postgres, tmp_path)
+    stack.src(PAIRS_DDL)
+    stack.src("INSERT INTO pairs (a, b, v) SELECT 'k' || i, 'x', 'v' || i FROM generate_series(1, 50) i")
+    return stack
+
+
+def merge(stack: Stack, spec: JobSpec) -> tuple[dict[str, int], dict[str, Any]]:
+    """Run a batch; its metrics and the dataset's change capture as the batch recorded it."""
+    outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url)
+    assert outcome.outcome == "done", outcome.error
+    ((state,),) = stack.merged(
+        f'SELECT state FROM "{platform_schema(spec.platform)}".batches WHERE batch_id = %s', (outcome.batch,)
+    )
+    return outcome.datasets["pairs"], {"staged": state["rows"]["pairs"], **state["capture"]["pairs"]}
+
+
+def source_rows(stack: Stack) -> list[tuple]:
+    return stack.source_rows("pairs", COLUMNS)
+
+
+@pytest.mark.parametrize("strategy", ["live", "forensic"])
+def test_a_batch_stages_only_what_changed_and_finds_deletes(stack: Stack, strategy: str) -> None:
+    spec = pairs_spec(strategy)
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is None and capture["staged"] == 50  # the first batch reads everything
+    metrics, capture = merge(stack, spec)
+    assert metrics == {"inserted": 0, "updated": 0, "deleted": 0, "total": 50}
+    assert capture["since"] is not None and capture["staged"] == 0 and capture["keys"] is None
+    stack.src("UPDATE pairs SET v = NULL WHERE a = 'k1'")
+    stack.src("UPDATE pairs SET v = v WHERE a = 'k2'")  # a new row version, same values: no change
+    stack.src("INSERT INTO pairs (a, b, v) VALUES ('new', 'x', '')")
+    metrics, capture = merge(stack, spec)
+    assert metrics == {"inserted": 1, "updated": 1, "deleted": 0, "total": 51}
+    assert capture["staged"] == 3 and capture["keys"] is None  # no deletes: no keys copied
+    stack.src("DELETE FROM pairs WHERE a IN ('k3', 'k4')")
+    stack.src("UPDATE pairs SET v = 'changed' WHERE a = 'k5'")
+    metrics, capture = merge(stack, spec)
+    assert metrics == {"inserted": 0, "updated": 1, "deleted": 2, "total": 49}
+    assert capture["staged"] == 1 and capture["keys"] == 48
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+    if strategy == "forensic":
+        assert [len(stack.as_of(spec, "pairs", COLUMNS, b)) for b in (1, 2, 3, 4)] == [50, 50, 51, 49]
+
+
+def test_a_transaction_running_during_a_batch_is_seen_by_the_next(stack: Stack) -> None:
+    """Rows written by a transaction (and its subtransactions) that commits after a batch's
+    snapshot have ids older than that snapshot's newest: the watermark is the snapshot's oldest
+    running transaction, so the next batch still reads them."""
+    spec = pairs_spec()
+    merge(stack, spec)
+    producer = stack.pg.connect(stack.source_db)
+    try:
+        with producer.cursor() as cursor:
+            cursor.execute("UPDATE pairs SET v = 'early' WHERE a = 'k1'")
+            cursor.execute("SAVEPOINT s")
+            cursor.execute("UPDATE pairs SET v = 'savepoint' WHERE a = 'k2'")
+            cursor.execute("RELEASE SAVEPOINT s")
+            metrics, _ = merge(stack, spec)  # the producer's transaction is still open
+            assert metrics["updated"] == 0
+            cursor.execute("DELETE FROM pairs WHERE a = 'k3'")
+        producer.commit()
+    finally:
+        producer.close()
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is not None
+    assert metrics == {"inserted": 0, "updated": 2, "deleted": 1, "total": 49}
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+def test_frozen_and_rewritten_rows_keep_their_changes(stack: Stack) -> None:
+    """VACUUM FREEZE keeps a row's raw xmin; VACUUM FULL rewrites the table with the rows as they are."""
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.src("UPDATE pairs SET v = 'frozen' WHERE a = 'k1'")
+    stack.src("VACUUM FREEZE pairs")
+    stack.src("UPDATE pairs SET v = 'rewritten' WHERE a = 'k2'")
+    stack.src("VACUUM FULL pairs")
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is not None
+    assert metrics == {"inserted": 0, "updated": 2, "deleted": 0, "total": 50}
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # Re-created with the same rows and one different: another table (its oid).
+        (
+            "CREATE TABLE fresh (LIKE pairs INCLUDING ALL); INSERT INTO fresh SELECT * FROM pairs; "
+            "UPDATE fresh SET v = 'other' WHERE a = 'k1'; DROP TABLE pairs; ALTER TABLE fresh RENAME TO pairs"
+        ),
+        # A type change without a rewrite keeps every xmin.
+        "ALTER TABLE pairs ALTER COLUMN v TYPE varchar(20)",
+        # Without a unique index, candidate and unchanged keys could overlap.
+        "ALTER TABLE pairs DROP CONSTRAINT pairs_pkey",
+        # An inheritance child brings in rows with old transaction ids.
+        "CREATE TABLE child () INHERITS (pairs)",
+    ],
+    ids=["recreated", "type-changed", "unique-index-dropped", "child-attached"],
+)
+def test_anything_else_that_could_change_rows_makes_a_batch_read_everything(stack: Stack, change: str) -> None:
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.src(change)
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is None and capture["staged"] == 50
+    assert metrics["total"] == 50
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+def test_a_merge_table_that_lost_rows_is_repaired_by_reading_everything(stack: Stack) -> None:
+    """The counts contradict the watermark (someone deleted merge rows): the batch reads every row."""
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.merged(f"DELETE FROM {stack.table(spec, 'pairs')} WHERE a IN ('k1', 'k2')")
+    stack.src("DELETE FROM pairs WHERE a = 'k9'")
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is None and capture["staged"] == 49
+    assert metrics == {"inserted": 2, "updated": 0, "deleted": 1, "total": 49}
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+def test_change_capture_can_be_turned_off(stack: Stack) -> None:
+    spec = pairs_spec()
+    spec = spec.model_copy(update={"merge_settings": MergeSettings(change_capture=False)})
+    merge(stack, spec)
+    _, capture = merge(stack, spec)
+    assert capture["since"] is None and capture["staged"] == 50 and capture["identity"] is None
+
+
+def test_parallel_ingestion_reads_changes_too(stack: Stack) -> None:
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.src("UPDATE pairs SET v = 'p' WHERE a = 'k7'")
+    stack.src("DELETE FROM pairs WHERE a = 'k8'")
+    outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url, parallel=3)
+    assert outcome.datasets["pairs"] == {"inserted": 0, "updated": 1, "deleted": 1, "total": 49}
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+def test_a_watermark_is_used_only_for_the_same_table_and_a_recent_snapshot() -> None:
+    assert changes_since(None, "t", 100) is None
+    assert changes_since(("t", 90), "t", 100) == 90
+    assert changes_since(("t", 90), "u", 100) is None  # another table, server, timeline or model
+    assert changes_since(("t", 90), None, None) is None  # this batch cannot be trusted
+    assert changes_since(("t", 100), "t", 99) is None  # transaction ids went back: a restored server
+    assert changes_since(("t", 1), "t", 1 + MAX_DISTANCE) is None  # age() would wrap
+    assert candidates((5 << 32) + 7) == "age(xmin) <= age(CAST('7' AS xid))"
