@@ -29,7 +29,7 @@ it): the batch reads everything, as without change capture.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -39,6 +39,9 @@ from workflows.source_tables import SourceTable
 from workflows.spec import DatasetSpec
 from workflows.tables import bookkeeping, schema_hash
 
+#: Part of every identity: a version of the job that changes what a merge table holds bumps it,
+#: so that watermarks left by an older version are not trusted.
+VERSION = 1
 #: A watermark further back than this (in transactions) is not used: ``age()`` is modulo 2^32.
 MAX_DISTANCE = 1 << 31
 
@@ -69,7 +72,8 @@ class Capture:
     ``identity`` and ``xmin``: the watermark this batch leaves (None: the next batch reads
     everything). ``since``: the watermark it read changes since (None: it read everything).
     ``total``: the producer's rows in the snapshot. ``keys``: unchanged rows whose keys were
-    copied to find deletes (None: there were no deletes, nothing copied).
+    copied to find deletes (None: there were no deletes, nothing copied). ``deletes``: how many
+    the counts say there are, which the merge checks.
     """
 
     identity: str | None = None
@@ -77,20 +81,20 @@ class Capture:
     since: int | None = None
     total: int | None = None
     keys: int | None = None
+    deletes: int | None = None
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "identity": self.identity,
-            "xmin": self.xmin,
-            "since": self.since,
-            "total": self.total,
-            "keys": self.keys,
-        }
+        return asdict(self)
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> Capture:
         """From a batch's state; a batch ingested by a version without change capture read everything."""
         return cls(**state) if state else cls()
+
+
+class CaptureContradictedError(Exception):
+    """The merge table does not hold the rows the watermark says it does (it was changed by
+    something other than the job): the batch must be ingested again, reading everything."""
 
 
 def identify(
@@ -110,6 +114,7 @@ def identify(
         "columns": source.types,
         "model": schema_hash(dataset),
         "strategy": strategy,
+        "version": VERSION,
     }
     return json.dumps(identity, sort_keys=True), int(position.xmin)
 

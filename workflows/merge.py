@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from workflows.bulk_load import indexes_built_after
-from workflows.change_capture import Capture
+from workflows.change_capture import Capture, CaptureContradictedError
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables
@@ -83,7 +83,7 @@ def merge_dataset(
             )
         )
     else:
-        _classify_candidates(conn, tables, keys, values, changed, deletes=capture.keys is not None)
+        _classify_candidates(conn, tables, keys, values, changed, capture)
     counts: dict[str, int] = dict(conn.execute(text(f"SELECT {_OP}, count(*) FROM {_DELTA} GROUP BY {_OP}")).all())
     if counts:
         conn.execute(text(f"ANALYZE {_DELTA}"))  # its size decides between index lookups and a hash join
@@ -100,10 +100,12 @@ def merge_dataset(
 
 
 def _classify_candidates(
-    conn: Connection, tables: DatasetTables, keys: list[str], values: list[ColumnSpec], changed: str, deletes: bool
+    conn: Connection, tables: DatasetTables, keys: list[str], values: list[ColumnSpec], changed: str, capture: Capture
 ) -> None:
     """The change set when staging holds the candidates only: each is inserted (no current row),
-    updated (a column differs) or unchanged; deletes are current keys in neither staging nor keys."""
+    updated (a column differs) or unchanged; deletes are current keys in neither staging nor keys.
+    Their number must be what ingestion counted: exactly when every unchanged key is a current
+    one, which is what the watermark promised (else ``CaptureContradictedError``)."""
     first_key = keys[0]
     conn.execute(
         text(
@@ -114,13 +116,18 @@ def _classify_candidates(
             f"WHERE m.{first_key} IS NULL OR {changed}"
         )
     )
-    if deletes:
-        conn.execute(
-            text(
-                f"INSERT INTO {_DELTA} ({_OP}, {', '.join(keys)}) SELECT 'D', {', '.join(f'm.{k}' for k in keys)} "
-                f"FROM {tables.current} m WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
-                f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
-            )
+    if capture.keys is None:
+        return
+    deleted = conn.execute(
+        text(
+            f"INSERT INTO {_DELTA} ({_OP}, {', '.join(keys)}) SELECT 'D', {', '.join(f'm.{k}' for k in keys)} "
+            f"FROM {tables.current} m WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
+            f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
+        )
+    ).rowcount
+    if deleted != capture.deletes:
+        raise CaptureContradictedError(
+            f"found {deleted} deleted keys where the counts say {capture.deletes}: the merge table was changed"
         )
 
 

@@ -23,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from workflows import failpoints
-from workflows.batch import COMMITTED, INGESTED, STARTED, BatchStateError, BatchStore
-from workflows.change_capture import Capture, forget_watermarks, save_watermark, watermarks
+from workflows.batch import COMMITTED, INGESTED, STARTED, Batch, BatchStateError, BatchStore
+from workflows.change_capture import Capture, CaptureContradictedError, forget_watermarks, save_watermark, watermarks
 from workflows.db import ConfigurationError, is_transient, make_engine, merge_session_settings
 from workflows.ingest import ingest_stream
 from workflows.merge import merge_dataset
@@ -153,20 +153,33 @@ def _run_locked(
             return Outcome("keep_working", spec.stream, batch.batch_id, {}, schema_changed)
         # One transaction for every dataset: readers (and consumer databases, which replicate
         # transactions whole) see the stream go from one batch to the next in one step.
-        with conn.begin():
-            staged = batch.state.get("rows", {})
-            for dataset in pending:
-                tables = DatasetTables.of(spec, dataset)
-                capture = Capture.from_state(batch.state.get("capture", {}).get(dataset.name))
-                total = capture.total if capture.since is not None else _staged_rows(conn, tables, staged, dataset)
-                metrics = merge_dataset(conn, tables, dataset, batch.batch_id, int(total or 0), capture)
-                save_watermark(conn, store.schema, spec.stream, dataset.name, capture)
-                failpoints.reached(f"merge:{dataset.name}")
-                store.record_metrics(conn, batch, dataset.name, metrics)
-                failpoints.reached(f"merged:{dataset.name}")
-            merged = [*batch.merged, *(d.name for d in pending)]
-            store.set_state(conn, batch, COMMITTED, {**batch.state, "merged": merged})
+        try:
+            with conn.begin():
+                _merge_pending(spec, conn, store, batch, pending)
+        except CaptureContradictedError:
+            # Nothing merged. Without watermarks, the batch is ingested again reading everything.
+            with conn.begin():
+                forget_watermarks(conn, store.schema, spec.stream)
+                store.set_state(conn, batch, STARTED, {})
+            return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds, parallel)
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+
+
+def _merge_pending(
+    spec: JobSpec, conn: Connection, store: BatchStore, batch: Batch, pending: list[DatasetSpec]
+) -> None:
+    staged = batch.state.get("rows", {})
+    for dataset in pending:
+        tables = DatasetTables.of(spec, dataset)
+        capture = Capture.from_state(batch.state.get("capture", {}).get(dataset.name))
+        total = capture.total if capture.since is not None else _staged_rows(conn, tables, staged, dataset)
+        metrics = merge_dataset(conn, tables, dataset, batch.batch_id, int(total or 0), capture)
+        save_watermark(conn, store.schema, spec.stream, dataset.name, capture)
+        failpoints.reached(f"merge:{dataset.name}")
+        store.record_metrics(conn, batch, dataset.name, metrics)
+        failpoints.reached(f"merged:{dataset.name}")
+    merged = [*batch.merged, *(d.name for d in pending)]
+    store.set_state(conn, batch, COMMITTED, {**batch.state, "merged": merged})
 
 
 def _scratch_rows(spec: JobSpec, state: dict[str, Any]) -> dict[str, int]:
