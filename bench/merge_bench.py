@@ -7,7 +7,8 @@ of n staged rows against n current rows), so the bench shows what staging then c
 cannot go below. Every step starts after a CHECKPOINT and is the wall time of a ``datasurface job snapshot-merge``
 process, as Argo runs it, median of ``--repeat`` runs: the initial load, a churn batch (``--churn``
 percent of rows changed: updates including NULL <-> '' flips, deletes, inserts) and a batch with
-no change, live and forensic. Then: the job's start-up to its first SQL statement; a 4-table
+no change, live and forensic (with change capture, docs/snapshot-merge.md), and the churn batch
+again reading every row (change capture off, as for a view or a table without a unique key). Then: the job's start-up to its first SQL statement; a 4-table
 stream copied over one connection and over four (wall time and CPU of the job and the
 database); with ``--large-rows N`` the churn batch again at N rows (time should grow linearly,
 memory stay flat). Peak memory is printed for the job process and the database backends.
@@ -60,7 +61,7 @@ FILL = (
 )
 
 
-def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSpec:
+def spec(strategy: str, tables: list[str], parallel: int | None = None, capture: bool = True) -> JobSpec:
     db = DatabaseSpec(host="unused", port=5432, database="unused", credential="unused")
     columns = [ColumnSpec(name=n, sql_type=t, nullable=nl, key_position=k) for n, t, nl, k in COLUMNS]
     return JobSpec(
@@ -73,7 +74,7 @@ def spec(strategy: str, tables: list[str], parallel: int | None = None) -> JobSp
         merge=db,
         namespace="bench",
         schedule="* * * * *",
-        merge_settings=MergeSettings(parallel=parallel or MergeSettings().parallel),
+        merge_settings=MergeSettings(parallel=parallel or MergeSettings().parallel, change_capture=capture),
     )
 
 
@@ -422,6 +423,14 @@ def run(bench: Bench, args: argparse.Namespace) -> None:
             row(f"{strategy} churn batch ({args.churn}%)", churn[0], floor, 1.5)
             quiet = median(lambda job=job: bench.job(job), args.repeat)  # type: ignore[misc]
             row(f"{strategy} no-change batch", quiet[0], floor, 1.3)
+            # What a batch costs where change capture cannot be used (a view, no unique key).
+            full = spec(strategy, ["customers"], capture=False)
+            row(
+                f"{strategy} churn, reading every row",
+                median(lambda job=full: churned(job), args.repeat)[0],
+                floor,
+                None,
+            )
         small[strategy] = (initial[0], churn[0])
         peaks["job"] = max(peaks["job"], initial[2], churn[2], quiet[2])
         peaks["db"] = max(peaks["db"], memory.peak_kib / 1024)
