@@ -289,12 +289,16 @@ def _copy_unchanged_keys(
     merge_conn.execute(text(f"CREATE UNLOGGED TABLE {tables.keys} AS SELECT {keys} FROM {tables.staging} WITH NO DATA"))
     select = ", ".join(quote(source.columns[c.name]) for c in dataset.key_columns)
     fmt = " (FORMAT binary)" if source.binary else ""
-    return stream_copy(
+    copied = stream_copy(
         source_conn,
         f"COPY (SELECT {select} FROM {source.qualified} WHERE {unchanged(since)}) TO STDOUT{fmt}",
         merge_conn,
         f"COPY {tables.keys} ({keys}) FROM STDIN{fmt}",
     )
+    # Without statistics the planner misjudges the anti-join that finds the deletes (0.50-0.55 s
+    # instead of 0.32-0.37 s at a million keys); sampling them costs 0.04 s.
+    merge_conn.execute(text(f"ANALYZE {tables.keys}"))
+    return copied
 
 
 def _refuse_duplicate_keys(merge_conn: Connection, dataset: DatasetSpec, table: str) -> None:

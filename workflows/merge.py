@@ -85,6 +85,13 @@ def merge_dataset(
     else:
         _classify_candidates(conn, tables, keys, values, changed, capture)
     counts: dict[str, int] = dict(conn.execute(text(f"SELECT {_OP}, count(*) FROM {_DELTA} GROUP BY {_OP}")).all())
+    if capture.since is not None and counts.get("D", 0) != capture.deletes:
+        # As many as ingestion counted exactly when every unchanged key is a current one, which
+        # is what the watermark promised.
+        raise CaptureContradictedError(
+            f"dataset {dataset.name}: found {counts.get('D', 0)} deleted keys where the counts say "
+            f"{capture.deletes}: the merge table was changed by something other than this job"
+        )
     if counts:
         conn.execute(text(f"ANALYZE {_DELTA}"))  # its size decides between index lookups and a hash join
         if tables.forensic:
@@ -104,31 +111,25 @@ def _classify_candidates(
 ) -> None:
     """The change set when staging holds the candidates only: each is inserted (no current row),
     updated (a column differs) or unchanged; deletes are current keys in neither staging nor keys.
-    Their number must be what ingestion counted: exactly when every unchanged key is a current
-    one, which is what the watermark promised (else ``CaptureContradictedError``)."""
+    One CREATE TABLE AS: unlike INSERT ... SELECT, it may use parallel workers for the anti-join."""
     first_key = keys[0]
+    deletes = (
+        f" UNION ALL SELECT 'D', {', '.join(f'm.{k}' for k in keys)}"
+        f"{''.join(f', CAST(NULL AS {c.sql_type})' for c in values)} FROM {tables.current} m "
+        f"WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
+        f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
+        if capture.keys is not None
+        else ""
+    )
     conn.execute(
         text(
             f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
             f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' ELSE 'U' END AS {_OP}, "
             f"{', '.join(f's.{k}' for k in keys)}{''.join(f', s.{quote(c.name)}' for c in values)} "
             f"FROM {tables.staging} s LEFT JOIN {tables.current} m ON {_on(keys, 's', 'm')} "
-            f"WHERE m.{first_key} IS NULL OR {changed}"
+            f"WHERE m.{first_key} IS NULL OR {changed}{deletes}"
         )
     )
-    if capture.keys is None:
-        return
-    deleted = conn.execute(
-        text(
-            f"INSERT INTO {_DELTA} ({_OP}, {', '.join(keys)}) SELECT 'D', {', '.join(f'm.{k}' for k in keys)} "
-            f"FROM {tables.current} m WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
-            f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
-        )
-    ).rowcount
-    if deleted != capture.deletes:
-        raise CaptureContradictedError(
-            f"found {deleted} deleted keys where the counts say {capture.deletes}: the merge table was changed"
-        )
 
 
 def _load_empty(conn: Connection, tables: DatasetTables, columns: list[str], batch_id: int) -> int:
