@@ -11,7 +11,7 @@ import pytest
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
 from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
-from workflows.snapshot_merge import run_snapshot_merge
+from workflows.snapshot_merge import reset_batch, run_snapshot_merge
 from workflows.spec import JobSpec, MergeSettings
 from workflows.sqlnames import platform_schema
 
@@ -155,6 +155,18 @@ def test_a_merge_table_with_a_key_changed_behind_the_jobs_back_is_repaired(stack
     assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
     _, capture = merge(stack, spec)
     assert capture["since"] is not None  # and the next batch reads changes again
+
+
+def test_reset_batch_makes_the_batch_read_everything(stack: Stack) -> None:
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.src("UPDATE pairs SET v = 'r' WHERE a = 'k1'")
+    paused = run_snapshot_merge(spec, stack.source_url, stack.merge_url, max_seconds=0)
+    assert paused.outcome == "keep_working"
+    reset_batch(spec, stack.merge_url)
+    metrics, capture = merge(stack, spec)
+    assert capture["since"] is None and capture["staged"] == 50
+    assert metrics == {"inserted": 0, "updated": 1, "deleted": 0, "total": 50}
 
 
 def test_change_capture_can_be_turned_off(stack: Stack) -> None:
