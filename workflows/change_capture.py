@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from workflows.source_tables import SourceTable
 from workflows.spec import DatasetSpec
@@ -102,10 +103,21 @@ def identify(
 ) -> tuple[str | None, int | None]:
     """The dataset's table identity and the snapshot's xmin, in ``conn``'s snapshot; (None, None)
     when change capture cannot be trusted for this table (see the module's docstring)."""
-    table = conn.execute(text(_SERVER), {"t": source.qualified}).first()
-    if table is None or not table.capable or table.kind != "r" or table.children or not source.unique_key:
+    # In a savepoint: a server where a function is missing or refused (a managed service, say)
+    # must read everything, not fail, and the snapshot's transaction must go on. Released either
+    # way, since a transaction inside a savepoint cannot export its snapshot for parallel reads.
+    conn.execute(text("SAVEPOINT datasurface_identity"))
+    try:
+        table = conn.execute(text(_SERVER), {"t": source.qualified}).first()
+        eligible = table is not None and table.capable and table.kind == "r" and not table.children
+        position = conn.execute(text(_POSITION)).one() if eligible and source.unique_key else None
+    except DBAPIError:
+        conn.execute(text("ROLLBACK TO SAVEPOINT datasurface_identity"))
         return None, None
-    position = conn.execute(text(_POSITION)).one()
+    finally:
+        conn.execute(text("RELEASE SAVEPOINT datasurface_identity"))
+    if table is None or position is None:
+        return None, None
     identity = {
         "system": position.system,
         "timeline": position.timeline,

@@ -209,7 +209,10 @@ def _ingest_in_parallel(
     by_name = {d.name: d for d in datasets}
     # A dataset read for its changes is one piece: its candidates are few, wherever they are.
     chunks = plan_chunks(
-        {d.name: replace(resolved[d.name], blocks=None) if plans[d.name].since else resolved[d.name] for d in datasets},
+        {
+            d.name: replace(resolved[d.name], blocks=None) if plans[d.name].since is not None else resolved[d.name]
+            for d in datasets
+        },
         parallel,
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
@@ -167,6 +168,22 @@ def test_reset_batch_makes_the_batch_read_everything(stack: Stack) -> None:
     metrics, capture = merge(stack, spec)
     assert capture["since"] is None and capture["staged"] == 50
     assert metrics == {"inserted": 0, "updated": 1, "deleted": 0, "total": 50}
+
+
+def test_a_producer_that_refuses_a_function_is_read_whole_not_failed(stack: Stack) -> None:
+    """A role that may not call one of the functions the identity needs (as on some managed
+    services): every batch reads every row, and none fails."""
+    role = f"reader_{stack.source_db}"
+    stack.src(f'CREATE ROLE "{role}" LOGIN; GRANT SELECT ON pairs TO "{role}"')
+    stack.src("REVOKE EXECUTE ON FUNCTION pg_walfile_name(pg_lsn) FROM PUBLIC")  # in this database only
+    reader = make_url(stack.source_url).set(username=role).render_as_string(hide_password=False)
+    spec = pairs_spec()
+    for _ in range(2):
+        outcome = run_snapshot_merge(spec, reader, stack.merge_url)
+        assert outcome.outcome == "done", outcome.error
+    ((state,),) = stack.merged(f'SELECT state FROM "{platform_schema(spec.platform)}".batches WHERE batch_id = 2')
+    assert state["capture"]["pairs"]["identity"] is None and state["rows"]["pairs"] == 50
+    stack.src(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
 
 
 def test_change_capture_can_be_turned_off(stack: Stack) -> None:
