@@ -50,14 +50,12 @@ _SERVER = (
     "SELECT current_setting('server_version_num')::int >= 130000 AND "
     "has_function_privilege('pg_control_system()', 'EXECUTE') AND "
     "has_function_privilege('pg_control_checkpoint()', 'EXECUTE') AS capable, "
-    "c.oid::bigint AS table_oid, c.relkind::text AS kind, "
-    "EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid) AS children, "
+    "c.oid::bigint AS table_oid, EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid) AS children, "
     "(SELECT d.oid::bigint FROM pg_database d WHERE d.datname = current_database()) AS database_oid "
     "FROM pg_class c WHERE c.oid = to_regclass(:t)"
 )
-# Separate, and only where ``capable``: these functions do not exist before PostgreSQL 13, and a
-# failed statement would end the snapshot's transaction. On a primary the timeline is the one
-# WAL is written on now; a standby reports its last restartpoint's.
+# Only where ``capable``: these functions do not exist before PostgreSQL 13. On a primary the
+# timeline is the one WAL is written on now; a standby reports its last restartpoint's.
 _POSITION = (
     "SELECT (SELECT system_identifier FROM pg_control_system())::text AS system, "
     "CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())::bigint "
@@ -103,14 +101,16 @@ def identify(
 ) -> tuple[str | None, int | None]:
     """The dataset's table identity and the snapshot's xmin, in ``conn``'s snapshot; (None, None)
     when change capture cannot be trusted for this table (see the module's docstring)."""
+    if source.blocks is None or not source.unique_key:  # a view or partitioned table; keys that may repeat
+        return None, None
     # In a savepoint: a server where a function is missing or refused (a managed service, say)
     # must read everything, not fail, and the snapshot's transaction must go on. Released either
     # way, since a transaction inside a savepoint cannot export its snapshot for parallel reads.
     conn.execute(text("SAVEPOINT datasurface_identity"))
     try:
         table = conn.execute(text(_SERVER), {"t": source.qualified}).first()
-        eligible = table is not None and table.capable and table.kind == "r" and not table.children
-        position = conn.execute(text(_POSITION)).one() if eligible and source.unique_key else None
+        trusted = table is not None and table.capable and not table.children
+        position = conn.execute(text(_POSITION)).one() if trusted else None
     except DBAPIError:
         conn.execute(text("ROLLBACK TO SAVEPOINT datasurface_identity"))
         return None, None

@@ -27,9 +27,9 @@ from sqlalchemy.engine import Connection, Engine
 from workflows.change_capture import Capture, candidates, changes_since, identify, unchanged
 from workflows.copy_plan import Chunk, plan_chunks
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
-from workflows.spec import DatasetSpec
+from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
-from workflows.tables import DatasetTables, key_list, unlogged_staging
+from workflows.tables import DatasetTables, key_list, keys_match, unlogged_staging
 
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM
 
@@ -66,17 +66,23 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
 
 
 def _copy_statements(
-    dataset: DatasetSpec, source: SourceTable, staging: str, chunk: Chunk, since: int | None
+    source: SourceTable, columns: list[ColumnSpec], target: str, *conditions: str | None
 ) -> tuple[str, str]:
-    select = ", ".join(f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in dataset.columns)
-    conditions = [c for c in (chunk.where, None if since is None else candidates(since)) if c]
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    """The COPY out of the producer (``columns`` under the model's names, rows meeting every
+    condition given) and the COPY into ``target``, in one format."""
+    select = ", ".join(f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in columns)
+    given = [c for c in conditions if c]
+    where = f" WHERE {' AND '.join(given)}" if given else ""
     fmt = " (FORMAT binary)" if source.binary else ""
-    columns = ", ".join(quote(c.name) for c in dataset.columns)
     return (
         f"COPY (SELECT {select} FROM {source.qualified}{where}) TO STDOUT{fmt}",
-        f"COPY {staging} ({columns}) FROM STDIN{fmt}",
+        f"COPY {target} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN{fmt}",
     )
+
+
+def _rows_since(since: int | None) -> str | None:
+    """The condition on rows to stage: the candidates since a watermark, or none (every row)."""
+    return None if since is None else candidates(since)
 
 
 @contextmanager
@@ -170,7 +176,7 @@ def _ingest_serially(
 ) -> dict[str, int]:
     rows: dict[str, int] = {}
     for dataset in datasets:
-        rows[dataset.name] = _copy_whole(
+        rows[dataset.name] = _stage(
             source_conn, merge_conn, dataset, resolved[dataset.name], tables[dataset.name], plans[dataset.name].since
         )
         if on_dataset:
@@ -178,7 +184,7 @@ def _ingest_serially(
     return rows
 
 
-def _copy_whole(
+def _stage(
     source_conn: Connection,
     merge_conn: Connection,
     dataset: DatasetSpec,
@@ -188,7 +194,7 @@ def _copy_whole(
 ) -> int:
     """Empty the dataset's staging and copy into it: every row, or the candidates ``since``."""
     unlogged_staging(merge_conn, [tables.staging])
-    out, into = _copy_statements(dataset, source, tables.staging, Chunk(dataset.name), since)
+    out, into = _copy_statements(source, dataset.columns, tables.staging, _rows_since(since))
     return stream_copy(source_conn, out, merge_conn, into)
 
 
@@ -207,19 +213,15 @@ def _ingest_in_parallel(
     with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
         unlogged_staging(truncating, [tables[d.name].staging for d in datasets])
     by_name = {d.name: d for d in datasets}
-    # A dataset read for its changes is one piece: its candidates are few, wherever they are.
-    chunks = plan_chunks(
-        {
-            d.name: replace(resolved[d.name], blocks=None) if plans[d.name].since is not None else resolved[d.name]
-            for d in datasets
-        },
-        parallel,
-    )
+    chunks = plan_chunks({d.name: resolved[d.name] for d in datasets}, parallel)
 
     def load(chunk: Chunk) -> int:
-        dataset = by_name[chunk.dataset]
         out, into = _copy_statements(
-            dataset, resolved[chunk.dataset], tables[chunk.dataset].staging, chunk, plans[chunk.dataset].since
+            resolved[chunk.dataset],
+            by_name[chunk.dataset].columns,
+            tables[chunk.dataset].staging,
+            chunk.where,
+            _rows_since(plans[chunk.dataset].since),
         )
         with _snapshot_reader(source_engine, snapshot) as source_conn, merge_engine.begin() as target:
             return stream_copy(source_conn, out, target, into)
@@ -258,7 +260,7 @@ def _settle(
     if plan.since is None:
         return Ingested(staged, replace(plan, total=staged))
     total = int(source_conn.execute(text(f"SELECT count(*) FROM {source.qualified}")).scalar_one())
-    on = " AND ".join(f"s.{k} = m.{k}" for k in (quote(c.name) for c in dataset.key_columns))
+    on = keys_match([quote(c.name) for c in dataset.key_columns], "s", "m")
     current, matched = merge_conn.execute(
         text(
             f"SELECT (SELECT count(*) FROM {tables.current}), "
@@ -273,7 +275,7 @@ def _settle(
         keys = _copy_unchanged_keys(source_conn, merge_conn, dataset, source, tables, plan.since)
         if keys == unchanged_rows:  # the merge checks that every one is a current key
             return Ingested(staged, replace(plan, total=total, keys=keys, deletes=deleted))
-    rows = _copy_whole(source_conn, merge_conn, dataset, source, tables, None)
+    rows = _stage(source_conn, merge_conn, dataset, source, tables, None)
     return Ingested(rows, replace(plan, since=None, total=rows))
 
 
@@ -287,17 +289,12 @@ def _copy_unchanged_keys(
 ) -> int:
     """A fresh keys table (the key columns' types follow staging's) loaded with the keys of the
     rows that are not candidates."""
-    keys = key_list(dataset)
     merge_conn.execute(text(f"DROP TABLE IF EXISTS {tables.keys}"))
-    merge_conn.execute(text(f"CREATE UNLOGGED TABLE {tables.keys} AS SELECT {keys} FROM {tables.staging} WITH NO DATA"))
-    select = ", ".join(quote(source.columns[c.name]) for c in dataset.key_columns)
-    fmt = " (FORMAT binary)" if source.binary else ""
-    copied = stream_copy(
-        source_conn,
-        f"COPY (SELECT {select} FROM {source.qualified} WHERE {unchanged(since)}) TO STDOUT{fmt}",
-        merge_conn,
-        f"COPY {tables.keys} ({keys}) FROM STDIN{fmt}",
+    merge_conn.execute(
+        text(f"CREATE UNLOGGED TABLE {tables.keys} AS SELECT {key_list(dataset)} FROM {tables.staging} WITH NO DATA")
     )
+    out, into = _copy_statements(source, dataset.key_columns, tables.keys, unchanged(since))
+    copied = stream_copy(source_conn, out, merge_conn, into)
     # Without statistics the planner misjudges the anti-join that finds the deletes (0.50-0.55 s
     # instead of 0.32-0.37 s at a million keys); sampling them costs 0.04 s.
     merge_conn.execute(text(f"ANALYZE {tables.keys}"))

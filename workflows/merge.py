@@ -30,7 +30,7 @@ from workflows.bulk_load import indexes_built_after
 from workflows.change_capture import Capture, CaptureContradictedError
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
-from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables
+from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables, keys_match
 
 _DELTA = "ds_surf_delta"
 _OP = "ds_surf_op"
@@ -50,10 +50,6 @@ def column_differs(column: ColumnSpec, left: str, right: str) -> str:
     return f"{left} IS DISTINCT FROM {right}"
 
 
-def _on(keys: list[str], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
-
-
 def merge_dataset(
     conn: Connection, tables: DatasetTables, dataset: DatasetSpec, batch_id: int, total: int, capture: Capture
 ) -> dict[str, int]:
@@ -65,25 +61,10 @@ def merge_dataset(
     keys = [quote(c.name) for c in dataset.key_columns]
     values = [c for c in dataset.columns if c.key_position is None]
     columns = [quote(c.name) for c in dataset.columns]
-    current = tables.current
-    if conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {current} m)")).scalar_one():
+    if conn.execute(text(f"SELECT NOT EXISTS (SELECT FROM {tables.current} m)")).scalar_one():
         return {"inserted": _load_empty(conn, tables, columns, batch_id), "updated": 0, "deleted": 0, "total": total}
-    first_key = keys[0]
-    changed = " OR ".join(column_differs(c, f"s.{quote(c.name)}", f"m.{quote(c.name)}") for c in values) or "false"
     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DELTA}"))
-    if capture.since is None:
-        conn.execute(
-            text(
-                f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
-                f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {_OP}, "
-                f"{', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}"
-                f"{''.join(f', s.{quote(c.name)}' for c in values)} "
-                f"FROM {tables.staging} s FULL JOIN {current} m ON {_on(keys, 's', 'm')} "
-                f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}"
-            )
-        )
-    else:
-        _classify_candidates(conn, tables, keys, values, changed, capture)
+    _classify(conn, tables, keys, values, capture)
     counts: dict[str, int] = dict(conn.execute(text(f"SELECT {_OP}, count(*) FROM {_DELTA} GROUP BY {_OP}")).all())
     if capture.since is not None and counts.get("D", 0) != capture.deletes:
         # As many as ingestion counted exactly when every unchanged key is a current one, which
@@ -106,28 +87,35 @@ def merge_dataset(
     }
 
 
-def _classify_candidates(
-    conn: Connection, tables: DatasetTables, keys: list[str], values: list[ColumnSpec], changed: str, capture: Capture
+def _classify(
+    conn: Connection, tables: DatasetTables, keys: list[str], values: list[ColumnSpec], capture: Capture
 ) -> None:
-    """The change set when staging holds the candidates only: each is inserted (no current row),
-    updated (a column differs) or unchanged; deletes are current keys in neither staging nor keys.
-    One CREATE TABLE AS: unlike INSERT ... SELECT, it may use parallel workers for the anti-join."""
+    """The change set, one CREATE TABLE AS (unlike INSERT ... SELECT, it may use parallel workers).
+
+    Staging holding the whole snapshot: a full join, where keys only in staging are inserted,
+    keys only current deleted, and keys in both updated when a column differs. Staging holding
+    change-capture candidates: a left join (a candidate is inserted, updated or unchanged), and
+    the deletes are the current keys in neither staging nor the unchanged keys, when ingestion
+    copied those (there were deletes)."""
     first_key = keys[0]
+    changed = " OR ".join(column_differs(c, f"s.{quote(c.name)}", f"m.{quote(c.name)}") for c in values) or "false"
+    join = "FULL" if capture.since is None else "LEFT"
     deletes = (
         f" UNION ALL SELECT 'D', {', '.join(f'm.{k}' for k in keys)}"
         f"{''.join(f', CAST(NULL AS {c.sql_type})' for c in values)} FROM {tables.current} m "
-        f"WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {_on(keys, 'u', 'm')}) "
-        f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {_on(keys, 's', 'm')})"
-        if capture.keys is not None
+        f"WHERE NOT EXISTS (SELECT FROM {tables.keys} u WHERE {keys_match(keys, 'u', 'm')}) "
+        f"AND NOT EXISTS (SELECT FROM {tables.staging} s WHERE {keys_match(keys, 's', 'm')})"
+        if capture.since is not None and capture.keys is not None
         else ""
     )
     conn.execute(
         text(
             f"CREATE TEMP TABLE {_DELTA} ON COMMIT DROP AS "
-            f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' ELSE 'U' END AS {_OP}, "
-            f"{', '.join(f's.{k}' for k in keys)}{''.join(f', s.{quote(c.name)}' for c in values)} "
-            f"FROM {tables.staging} s LEFT JOIN {tables.current} m ON {_on(keys, 's', 'm')} "
-            f"WHERE m.{first_key} IS NULL OR {changed}{deletes}"
+            f"SELECT CASE WHEN m.{first_key} IS NULL THEN 'I' WHEN s.{first_key} IS NULL THEN 'D' ELSE 'U' END AS {_OP}, "
+            f"{', '.join(f'coalesce(s.{k}, m.{k}) AS {k}' for k in keys)}"
+            f"{''.join(f', s.{quote(c.name)}' for c in values)} "
+            f"FROM {tables.staging} s {join} JOIN {tables.current} m ON {keys_match(keys, 's', 'm')} "
+            f"WHERE m.{first_key} IS NULL OR s.{first_key} IS NULL OR {changed}{deletes}"
         )
     )
 
@@ -152,11 +140,13 @@ def _apply_live(
     conn: Connection, tables: DatasetTables, keys: list[str], values: list[str], columns: list[str], batch_id: int
 ) -> None:
     b_in = quote(BATCH_IN)
-    conn.execute(text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.{_OP} = 'D' AND {_on(keys, 'm', 'd')}"))
+    conn.execute(
+        text(f"DELETE FROM {tables.merge} m USING {_DELTA} d WHERE d.{_OP} = 'D' AND {keys_match(keys, 'm', 'd')}")
+    )
     assignments = ", ".join([f"{v} = d.{v}" for v in values] + [f"{b_in} = :b"])
     conn.execute(
         text(
-            f"UPDATE {tables.merge} m SET {assignments} FROM {_DELTA} d WHERE d.{_OP} = 'U' AND {_on(keys, 'm', 'd')}"
+            f"UPDATE {tables.merge} m SET {assignments} FROM {_DELTA} d WHERE d.{_OP} = 'U' AND {keys_match(keys, 'm', 'd')}"
         ),
         {"b": batch_id},
     )
@@ -176,7 +166,7 @@ def _apply_forensic(
     conn.execute(
         text(
             f"UPDATE {tables.merge} m SET {b_out} = :b FROM {_DELTA} d "
-            f"WHERE d.{_OP} IN ('U', 'D') AND {_on(keys, 'm', 'd')} AND m.{b_out} = {LIVE}"
+            f"WHERE d.{_OP} IN ('U', 'D') AND {keys_match(keys, 'm', 'd')} AND m.{b_out} = {LIVE}"
         ),
         {"b": batch_id},
     )

@@ -172,8 +172,8 @@ def _merge_pending(
     for dataset in pending:
         tables = DatasetTables.of(spec, dataset)
         capture = Capture.from_state(batch.state.get("capture", {}).get(dataset.name))
-        total = capture.total if capture.since is not None else _staged_rows(conn, tables, staged, dataset)
-        metrics = merge_dataset(conn, tables, dataset, batch.batch_id, int(total or 0), capture)
+        total = capture.total if capture.total is not None else _staged_rows(conn, tables, staged, dataset)
+        metrics = merge_dataset(conn, tables, dataset, batch.batch_id, total, capture)
         save_watermark(conn, store.schema, spec.stream, dataset.name, capture)
         failpoints.reached(f"merge:{dataset.name}")
         store.record_metrics(conn, batch, dataset.name, metrics)

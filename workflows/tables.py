@@ -242,6 +242,11 @@ def key_list(dataset: DatasetSpec) -> str:
     return ", ".join(quote(c.name) for c in dataset.key_columns)
 
 
+def keys_match(keys: list[str], left: str, right: str) -> str:
+    """SQL joining two row aliases on the (quoted) key columns."""
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
+
+
 def _create(conn: Connection, spec: JobSpec, dataset: DatasetSpec, tables: DatasetTables, staging: bool) -> None:
     columns = ", ".join(_column_ddl(dataset))
     keys = key_list(dataset)

@@ -131,28 +131,27 @@ def test_anything_else_that_could_change_rows_makes_a_batch_read_everything(stac
     assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
 
 
-def test_a_merge_table_that_lost_rows_is_repaired_by_reading_everything(stack: Stack) -> None:
-    """The counts contradict the watermark (someone deleted merge rows): the batch reads every row."""
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        # Fewer current rows than unchanged ones: ingestion sees it and reads every row.
+        ("DELETE FROM {table} WHERE a IN ('k1', 'k2')", {"inserted": 2, "updated": 0, "deleted": 1, "total": 49}),
+        # Same number of rows, one key replaced: the merge finds two deletes (the replacement and
+        # k9) where the counts promise one, and the batch is ingested again reading every row.
+        ("UPDATE {table} SET a = 'zz' WHERE a = 'k1'", {"inserted": 1, "updated": 0, "deleted": 2, "total": 49}),
+    ],
+    ids=["rows-deleted", "key-replaced"],
+)
+def test_a_merge_table_changed_behind_the_jobs_back_is_repaired(
+    stack: Stack, tampering: str, expected: dict[str, int]
+) -> None:
     spec = pairs_spec()
     merge(stack, spec)
-    stack.merged(f"DELETE FROM {stack.table(spec, 'pairs')} WHERE a IN ('k1', 'k2')")
+    stack.merged(tampering.format(table=stack.table(spec, "pairs")))
     stack.src("DELETE FROM pairs WHERE a = 'k9'")
     metrics, capture = merge(stack, spec)
     assert capture["since"] is None and capture["staged"] == 49
-    assert metrics == {"inserted": 2, "updated": 0, "deleted": 1, "total": 49}
-    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
-
-
-def test_a_merge_table_with_a_key_changed_behind_the_jobs_back_is_repaired(stack: Stack) -> None:
-    """Same number of rows, one key replaced: the deletes found (the replacement and k9) are not
-    the one the counts promise, so the batch is ingested again reading everything."""
-    spec = pairs_spec()
-    merge(stack, spec)
-    stack.merged(f"UPDATE {stack.table(spec, 'pairs')} SET a = 'zz' WHERE a = 'k1'")
-    stack.src("DELETE FROM pairs WHERE a = 'k9'")
-    metrics, capture = merge(stack, spec)
-    assert capture["since"] is None and capture["staged"] == 49
-    assert metrics == {"inserted": 1, "updated": 0, "deleted": 2, "total": 49}
+    assert metrics == expected
     assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
     _, capture = merge(stack, spec)
     assert capture["since"] is not None  # and the next batch reads changes again
