@@ -106,6 +106,20 @@ class Ingested:
     capture: Capture
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What ingestion reads for one dataset, and into which tables."""
+
+    dataset: DatasetSpec
+    tables: DatasetTables
+    source: SourceTable
+    plan: Capture  # ``since``: read the candidates only
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
+
+
 def ingest_stream(
     source_engine: Engine,
     merge_conn: Connection,
@@ -127,28 +141,20 @@ def ingest_stream(
     (staging is scratch until that state says ``ingested``).
     """
     with _snapshot_reader(source_engine) as source_conn:
-        by_name = {d.name: tables(d) for d in datasets}
-        resolved = {
-            d.name: resolve_source_table(source_conn, merge_conn, d, by_name[d.name].staging, source_database)
-            for d in datasets
-        }
-        plans = {d.name: _plan(source_conn, d, resolved[d.name], by_name[d.name], watermarks) for d in datasets}
+        reads = []
+        for dataset in datasets:
+            target = tables(dataset)
+            source = resolve_source_table(source_conn, merge_conn, dataset, target.staging, source_database)
+            reads.append(_Read(dataset, target, source, _plan(source_conn, dataset, source, target, watermarks)))
         if parallel <= 1:
-            staged = _ingest_serially(source_conn, merge_conn, datasets, by_name, resolved, plans, on_dataset)
+            staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
         else:
             snapshot = str(source_conn.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-            staged = _ingest_in_parallel(
-                source_engine, snapshot, merge_conn, datasets, by_name, resolved, plans, on_dataset, parallel
-            )
-        ingested = {
-            d.name: _settle(
-                source_conn, merge_conn, d, resolved[d.name], by_name[d.name], plans[d.name], staged[d.name]
-            )
-            for d in datasets
-        }
-    for dataset in datasets:
-        if not resolved[dataset.name].unique_key:
-            _refuse_duplicate_keys(merge_conn, dataset, by_name[dataset.name].staging)
+            staged = _ingest_in_parallel(source_engine, snapshot, merge_conn, reads, on_dataset, parallel)
+        ingested = {read.name: _settle(source_conn, merge_conn, read, staged[read.name]) for read in reads}
+    for read in reads:
+        if not read.source.unique_key:
+            _refuse_duplicate_keys(merge_conn, read.dataset, read.tables.staging)
     return ingested
 
 
@@ -166,35 +172,20 @@ def _plan(
 
 
 def _ingest_serially(
-    source_conn: Connection,
-    merge_conn: Connection,
-    datasets: list[DatasetSpec],
-    tables: dict[str, DatasetTables],
-    resolved: dict[str, SourceTable],
-    plans: dict[str, Capture],
-    on_dataset: Callable[[str], None] | None,
+    source_conn: Connection, merge_conn: Connection, reads: list[_Read], on_dataset: Callable[[str], None] | None
 ) -> dict[str, int]:
     rows: dict[str, int] = {}
-    for dataset in datasets:
-        rows[dataset.name] = _stage(
-            source_conn, merge_conn, dataset, resolved[dataset.name], tables[dataset.name], plans[dataset.name].since
-        )
+    for read in reads:
+        rows[read.name] = _stage(source_conn, merge_conn, read, read.plan.since)
         if on_dataset:
-            on_dataset(dataset.name)
+            on_dataset(read.name)
     return rows
 
 
-def _stage(
-    source_conn: Connection,
-    merge_conn: Connection,
-    dataset: DatasetSpec,
-    source: SourceTable,
-    tables: DatasetTables,
-    since: int | None,
-) -> int:
+def _stage(source_conn: Connection, merge_conn: Connection, read: _Read, since: int | None) -> int:
     """Empty the dataset's staging and copy into it: every row, or the candidates ``since``."""
-    unlogged_staging(merge_conn, [tables.staging])
-    out, into = _copy_statements(source, dataset.columns, tables.staging, _rows_since(since))
+    unlogged_staging(merge_conn, [read.tables.staging])
+    out, into = _copy_statements(read.source, read.dataset.columns, read.tables.staging, _rows_since(since))
     return stream_copy(source_conn, out, merge_conn, into)
 
 
@@ -202,26 +193,20 @@ def _ingest_in_parallel(
     source_engine: Engine,
     snapshot: str,
     merge_conn: Connection,
-    datasets: list[DatasetSpec],
-    tables: dict[str, DatasetTables],
-    resolved: dict[str, SourceTable],
-    plans: dict[str, Capture],
+    reads: list[_Read],
     on_dataset: Callable[[str], None] | None,
     parallel: int,
 ) -> dict[str, int]:
     merge_engine = merge_conn.engine
     with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
-        unlogged_staging(truncating, [tables[d.name].staging for d in datasets])
-    by_name = {d.name: d for d in datasets}
-    chunks = plan_chunks({d.name: resolved[d.name] for d in datasets}, parallel)
+        unlogged_staging(truncating, [read.tables.staging for read in reads])
+    by_name = {read.name: read for read in reads}
+    chunks = plan_chunks({read.name: read.source for read in reads}, parallel)
 
     def load(chunk: Chunk) -> int:
+        read = by_name[chunk.dataset]
         out, into = _copy_statements(
-            resolved[chunk.dataset],
-            by_name[chunk.dataset].columns,
-            tables[chunk.dataset].staging,
-            chunk.where,
-            _rows_since(plans[chunk.dataset].since),
+            read.source, read.dataset.columns, read.tables.staging, chunk.where, _rows_since(read.plan.since)
         )
         with _snapshot_reader(source_engine, snapshot) as source_conn, merge_engine.begin() as target:
             return stream_copy(source_conn, out, target, into)
@@ -245,22 +230,15 @@ def _ingest_in_parallel(
     return rows
 
 
-def _settle(
-    source_conn: Connection,
-    merge_conn: Connection,
-    dataset: DatasetSpec,
-    source: SourceTable,
-    tables: DatasetTables,
-    plan: Capture,
-    staged: int,
-) -> Ingested:
+def _settle(source_conn: Connection, merge_conn: Connection, read: _Read, staged: int) -> Ingested:
     """Complete a dataset's ingestion in the snapshot: for one read for its changes, count the
     deletes and, when there are some, copy the unchanged rows' keys to find them. Counts that
     contradict the merge table (fewer current rows than unchanged ones) mean reading everything."""
+    plan, tables = read.plan, read.tables
     if plan.since is None:
         return Ingested(staged, replace(plan, total=staged))
-    total = int(source_conn.execute(text(f"SELECT count(*) FROM {source.qualified}")).scalar_one())
-    on = keys_match([quote(c.name) for c in dataset.key_columns], "s", "m")
+    total = int(source_conn.execute(text(f"SELECT count(*) FROM {read.source.qualified}")).scalar_one())
+    on = keys_match([quote(c.name) for c in read.dataset.key_columns], "s", "m")
     current, matched = merge_conn.execute(
         text(
             f"SELECT (SELECT count(*) FROM {tables.current}), "
@@ -272,32 +250,26 @@ def _settle(
     if deleted == 0:
         return Ingested(staged, replace(plan, total=total, deletes=0))
     if deleted > 0:
-        keys = _copy_unchanged_keys(source_conn, merge_conn, dataset, source, tables, plan.since)
+        keys = _copy_unchanged_keys(source_conn, merge_conn, read, plan.since)
         if keys == unchanged_rows:  # the merge checks that every one is a current key
             return Ingested(staged, replace(plan, total=total, keys=keys, deletes=deleted))
-    rows = _stage(source_conn, merge_conn, dataset, source, tables, None)
+    rows = _stage(source_conn, merge_conn, read, None)
     return Ingested(rows, replace(plan, since=None, total=rows))
 
 
-def _copy_unchanged_keys(
-    source_conn: Connection,
-    merge_conn: Connection,
-    dataset: DatasetSpec,
-    source: SourceTable,
-    tables: DatasetTables,
-    since: int,
-) -> int:
+def _copy_unchanged_keys(source_conn: Connection, merge_conn: Connection, read: _Read, since: int) -> int:
     """A fresh keys table (the key columns' types follow staging's) loaded with the keys of the
     rows that are not candidates."""
-    merge_conn.execute(text(f"DROP TABLE IF EXISTS {tables.keys}"))
+    keys = read.tables.keys
+    merge_conn.execute(text(f"DROP TABLE IF EXISTS {keys}"))
     merge_conn.execute(
-        text(f"CREATE UNLOGGED TABLE {tables.keys} AS SELECT {key_list(dataset)} FROM {tables.staging} WITH NO DATA")
+        text(f"CREATE UNLOGGED TABLE {keys} AS SELECT {key_list(read.dataset)} FROM {read.tables.staging} WITH NO DATA")
     )
-    out, into = _copy_statements(source, dataset.key_columns, tables.keys, unchanged(since))
+    out, into = _copy_statements(read.source, read.dataset.key_columns, keys, unchanged(since))
     copied = stream_copy(source_conn, out, merge_conn, into)
     # Without statistics the planner misjudges the anti-join that finds the deletes (0.50-0.55 s
     # instead of 0.32-0.37 s at a million keys); sampling them costs 0.04 s.
-    merge_conn.execute(text(f"ANALYZE {tables.keys}"))
+    merge_conn.execute(text(f"ANALYZE {keys}"))
     return copied
 
 
