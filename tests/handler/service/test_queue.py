@@ -79,7 +79,11 @@ def test_200_concurrent_deliveries_none_lost_none_processed_twice(env: Env) -> N
             deliveries.append((str(uuid.uuid4()), body))
 
     async def send_all(url: str) -> list[dict]:
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=60) as client:
+        # a fresh connection per delivery, as GitHub sends them: a kept-alive connection may be
+        # closed by the server's keep-alive timer just as the next request goes out, and HTTP
+        # lets it (RFC 9112 9.3.1), which would be a client race, not a lost delivery
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
             async def send(delivery: str, body: bytes) -> dict:
                 response = await client.post(
