@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from workflows.bulk_load import indexes_built_after
 from workflows.change_capture import Capture, candidates, changes_since, identify, unchanged
 from workflows.copy_plan import Chunk, plan_chunks
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
@@ -66,17 +67,27 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
 
 
 def _copy_statements(
-    source: SourceTable, columns: list[ColumnSpec], target: str, *conditions: str | None
+    source: SourceTable,
+    columns: list[ColumnSpec],
+    target: str,
+    *conditions: str | None,
+    constants: Mapping[str, int] | None = None,
 ) -> tuple[str, str]:
-    """The COPY out of the producer (``columns`` under the model's names, rows meeting every
-    condition given) and the COPY into ``target``, in one format."""
-    select = ", ".join(f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in columns)
+    """The COPY out of the producer (``columns`` under the model's names, then ``constants``:
+    bigint columns every row gets, and only rows meeting every condition given) and the COPY
+    into ``target``, in one format."""
+    fixed = dict(constants or {})
+    select = ", ".join(
+        [f"{quote(source.columns[c.name])} AS {quote(c.name)}" for c in columns]
+        + [f"CAST({int(value)} AS bigint) AS {quote(name)}" for name, value in fixed.items()]
+    )
     given = [c for c in conditions if c]
     where = f" WHERE {' AND '.join(given)}" if given else ""
     fmt = " (FORMAT binary)" if source.binary else ""
+    names = [quote(c.name) for c in columns] + [quote(name) for name in fixed]
     return (
         f"COPY (SELECT {select} FROM {source.qualified}{where}) TO STDOUT{fmt}",
-        f"COPY {target} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN{fmt}",
+        f"COPY {target} ({', '.join(names)}) FROM STDIN{fmt}",
     )
 
 
@@ -141,11 +152,7 @@ def ingest_stream(
     (staging is scratch until that state says ``ingested``).
     """
     with _snapshot_reader(source_engine) as source_conn:
-        reads = []
-        for dataset in datasets:
-            target = tables(dataset)
-            source = resolve_source_table(source_conn, merge_conn, dataset, target.staging, source_database)
-            reads.append(_Read(dataset, target, source, _plan(source_conn, dataset, source, target, watermarks)))
+        reads = _reads(source_conn, merge_conn, datasets, tables, source_database, watermarks)
         if parallel <= 1:
             staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
         else:
@@ -156,6 +163,56 @@ def ingest_stream(
         if not read.source.unique_key:
             _refuse_duplicate_keys(merge_conn, read.dataset, read.tables.staging)
     return ingested
+
+
+def load_stream(
+    source_engine: Engine,
+    merge_conn: Connection,
+    datasets: list[DatasetSpec],
+    tables: Callable[[DatasetSpec], DatasetTables],
+    source_database: str,
+    batch_columns: Mapping[str, int],
+    on_dataset: Callable[[str], None] | None = None,
+    capture: bool = True,
+) -> dict[str, Ingested]:
+    """A stream's first load: every row of every dataset copied from one snapshot straight into
+    its empty merge table (each row also gets ``batch_columns``), in the caller's transaction.
+
+    No staging and no second pass: the copy is the merge, and the caller commits it with the
+    batch's metrics, so readers see every table go from empty to loaded in one step. One
+    connection copies (a transaction belongs to one), and the tables' indexes are built once
+    after their rows are in (workflows/bulk_load.py). ``capture``: take the tables' identities,
+    so the next batch can read changes only."""
+    with _snapshot_reader(source_engine) as source_conn:
+        reads = _reads(source_conn, merge_conn, datasets, tables, source_database, {} if capture else None)
+        loaded: dict[str, Ingested] = {}
+        for read in reads:
+            target = read.tables.current
+            with indexes_built_after(merge_conn, target):
+                out, into = _copy_statements(read.source, read.dataset.columns, target, constants=batch_columns)
+                rows = stream_copy(source_conn, out, merge_conn, into)
+                if not read.source.unique_key:
+                    _refuse_duplicate_keys(merge_conn, read.dataset, target)
+            loaded[read.name] = Ingested(rows, replace(read.plan, total=rows))
+            if on_dataset:
+                on_dataset(read.name)
+    return loaded
+
+
+def _reads(
+    source_conn: Connection,
+    merge_conn: Connection,
+    datasets: list[DatasetSpec],
+    tables: Callable[[DatasetSpec], DatasetTables],
+    source_database: str,
+    watermarks: Mapping[str, tuple[str, int]] | None,
+) -> list[_Read]:
+    reads = []
+    for dataset in datasets:
+        target = tables(dataset)
+        source = resolve_source_table(source_conn, merge_conn, dataset, target.staging, source_database)
+        reads.append(_Read(dataset, target, source, _plan(source_conn, dataset, source, target, watermarks)))
+    return reads
 
 
 def _plan(

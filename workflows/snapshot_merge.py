@@ -6,6 +6,8 @@ Phases and their commits (each is atomic in the merge database):
 3. ingest: every dataset's staging table from one source snapshot -> batch ``ingested``;
 4. merge: one transaction for all datasets (merges + metrics) -> ``committed``, so that readers
    see every dataset of the stream move to the new batch at once.
+A stream's first load (every merge table empty, no time budget) is phases 3 and 4 in one
+transaction: the rows are copied straight into the merge tables, with no staging pass.
 A rerun after a crash anywhere resumes from the last commit and ends with the same tables and
 metrics as an uninterrupted run. Staging tables are unlogged (scratch, no WAL): when a server
 crash has emptied them, an ``ingested`` batch is ingested again before anything merges.
@@ -26,14 +28,22 @@ from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, Batch, BatchStateError, BatchStore
 from workflows.change_capture import Capture, CaptureContradictedError, forget_watermarks, save_watermark, watermarks
 from workflows.db import ConfigurationError, is_transient, make_engine, merge_session_settings
-from workflows.ingest import ingest_stream
+from workflows.ingest import ingest_stream, load_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
 from workflows.runs import record_run
 from workflows.source_tables import SourceSchemaError
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import platform_schema
-from workflows.tables import DatasetTables, SchemaEvolutionError, ensure_dataset_tables, staging_lost
+from workflows.tables import (
+    BATCH_IN,
+    BATCH_OUT,
+    LIVE,
+    DatasetTables,
+    SchemaEvolutionError,
+    ensure_dataset_tables,
+    staging_lost,
+)
 
 PERMANENT_ERRORS = (ConfigurationError, SourceSchemaError, SchemaEvolutionError, BatchStateError)
 
@@ -123,7 +133,14 @@ def _run_locked(
                 store.set_state(conn, batch, STARTED, {})
             if batch is None or batch.status == COMMITTED:
                 batch = store.start(conn)
+            first_load = batch.status == STARTED and max_seconds is None and _merge_tables_empty(conn, spec)
         failpoints.reached("started")
+        if first_load:
+            with conn.begin():
+                _load_first(spec, source_engine, conn, store, batch)
+            return Outcome(
+                "done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed
+            )
 
         ingested_now = batch.status == STARTED
         if ingested_now:
@@ -163,6 +180,45 @@ def _run_locked(
                 store.set_state(conn, batch, STARTED, {})
             return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds, parallel)
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
+
+
+def _merge_tables_empty(conn: Connection, spec: JobSpec) -> bool:
+    """Whether no dataset of the stream has a current row: its first batch, or every source was
+    empty so far."""
+    return not any(
+        conn.execute(text(f"SELECT EXISTS (SELECT FROM {DatasetTables.of(spec, d).current})")).scalar_one()
+        for d in spec.datasets
+    )
+
+
+def _load_first(spec: JobSpec, source_engine: Engine, conn: Connection, store: BatchStore, batch: Batch) -> None:
+    """Ingest and merge in one step, in the caller's transaction: every row is an insert, so the
+    rows are copied straight into the merge tables (workflows/ingest.py ``load_stream``). A
+    crash rolls all of it back and the batch starts again. A run with a time budget stages
+    instead, so it can pause between ingestion and the merge."""
+    batch_columns = {BATCH_IN: batch.batch_id, **({BATCH_OUT: LIVE} if spec.strategy == "forensic" else {})}
+    loaded = load_stream(
+        source_engine,
+        conn,
+        spec.datasets,
+        lambda d: DatasetTables.of(spec, d),
+        spec.source.database,
+        batch_columns,
+        on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
+        capture=spec.merge_settings.change_capture,
+    )
+    failpoints.reached("ingested")
+    for name, ingested in loaded.items():
+        save_watermark(conn, store.schema, spec.stream, name, ingested.capture)
+        rows = ingested.staged
+        store.record_metrics(conn, batch, name, {"inserted": rows, "updated": 0, "deleted": 0, "total": rows})
+        failpoints.reached(f"merged:{name}")
+    state = {
+        "merged": list(loaded),
+        "rows": {name: i.staged for name, i in loaded.items()},
+        "capture": {name: i.capture.to_state() for name, i in loaded.items()},
+    }
+    store.set_state(conn, batch, COMMITTED, state)
 
 
 def _merge_pending(

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.merge_stack import PAIRS_DDL, Stack, mvp_spec, pairs_spec, seed
+from tests.support.merge_stack import (
+    ADDRESS_COLUMNS,
+    CUSTOMER_COLUMNS,
+    PAIRS_DDL,
+    Stack,
+    mvp_spec,
+    pairs_spec,
+    seed,
+)
 from tests.support.pg import DedicatedServer, PostgresServer
 from workflows.spec import ColumnSpec
-from workflows.tables import DatasetTables
+from workflows.tables import LIVE, DatasetTables
 
 
 @pytest.fixture
@@ -88,6 +96,66 @@ def test_a_crash_at_any_point_then_a_rerun_converges(postgres: PostgresServer, t
         )
     assert results["crashed"] == results["clean"]
     assert results["clean"][0]["datasets"]["addresses"] == {"inserted": 1, "updated": 0, "deleted": 1, "total": 8}
+
+
+def test_a_first_load_is_copied_straight_into_the_merge_tables(stack: Stack) -> None:
+    spec = mvp_spec("YellowForensic")
+    seed(stack)
+    code, outcome, err = stack.run(spec)
+    assert code == 0, err
+    assert outcome["datasets"]["addresses"] == {"inserted": 8, "updated": 0, "deleted": 0, "total": 8}
+    assert outcome["datasets"]["customers"] == {"inserted": 5, "updated": 0, "deleted": 0, "total": 5}
+    assert stack.staged(spec, "customers") == []  # no staging pass
+    assert stack.live_rows(spec, "customers", CUSTOMER_COLUMNS) == stack.source_rows("customers", CUSTOMER_COLUMNS)
+    assert {
+        v
+        for (key,) in stack.merged(f"SELECT id FROM {stack.table(spec, 'addresses')}")
+        for v in stack.versions(spec, "addresses", key)
+    } == {(1, LIVE)}
+    live_partition = DatasetTables.of(spec, spec.datasets[0]).current
+    unique = stack.merged(
+        f"SELECT count(*) FROM pg_index WHERE indrelid = '{live_partition}'::regclass AND indisunique"
+    )
+    assert unique == [(1,)]  # its key index is there after the load
+    stack.src("UPDATE customers SET email = NULL WHERE id = 'C1'")
+    code, second, err = stack.run(spec)
+    assert code == 0, err
+    assert second["datasets"]["customers"] == {"inserted": 0, "updated": 1, "deleted": 0, "total": 5}
+
+
+FIRST_LOAD_PHASES = ["ingest:addresses", "ingest:customers", "ingested", "merged:addresses", "merged:customers"]
+
+
+@pytest.mark.parametrize("failpoint", FIRST_LOAD_PHASES)
+def test_a_crash_during_a_first_load_publishes_nothing_and_a_rerun_loads_it(stack: Stack, failpoint: str) -> None:
+    spec = mvp_spec("YellowForensic")
+    seed(stack)
+    assert stack.run(spec, env={"DATASURFACE_FAILPOINT": failpoint})[0] == -9
+    for dataset in ("addresses", "customers"):
+        assert stack.merged(f"SELECT count(*) FROM {stack.table(spec, dataset)}") == [(0,)]
+    code, outcome, err = stack.run(spec)
+    assert code == 0, err
+    assert outcome["batch"] == 1
+    assert outcome["datasets"]["addresses"] == {"inserted": 8, "updated": 0, "deleted": 0, "total": 8}
+    assert stack.live_rows(spec, "addresses", ADDRESS_COLUMNS) == stack.source_rows("addresses", ADDRESS_COLUMNS)
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "later-batch"])
+def test_a_producer_without_a_unique_key_holding_one_key_twice_is_refused(stack: Stack, first_load: bool) -> None:
+    spec = pairs_spec()
+    stack.src(PAIRS_DDL.replace(", PRIMARY KEY (a, b)", ""))
+    stack.src("INSERT INTO pairs (a, b, v) VALUES ('1', '1', 'x'), ('2', '2', 'y')")
+    if not first_load:
+        assert stack.run(spec)[0] == 0
+    stack.src("INSERT INTO pairs (a, b, v) VALUES ('1', '1', 'again')")
+    before = stack.live_rows(spec, "pairs", ["a", "b", "v"]) if not first_load else []
+    code, outcome, err = stack.run(spec)
+    assert code == 1 and outcome["transient"] is False
+    assert "dataset pairs: the source has several rows with one primary key" in err
+    assert stack.live_rows(spec, "pairs", ["a", "b", "v"]) == before  # nothing merged
+    stack.src("DELETE FROM pairs WHERE v = 'again'")
+    assert stack.run(spec)[0] == 0
+    assert stack.live_rows(spec, "pairs", ["a", "b", "v"]) == [("1", "1", "x"), ("2", "2", "y")]
 
 
 def test_a_server_crash_that_empties_unlogged_staging_is_ingested_again(tmp_path: Path) -> None:
