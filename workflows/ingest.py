@@ -13,6 +13,8 @@ text (which converts, and refuses a value the model's type cannot hold).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -32,7 +34,8 @@ from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import DatasetTables, key_list, keys_match, unlogged_staging
 
-_READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM
+_READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM, and per write into it
+_PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
 
 
 def _raw(conn: Connection) -> Any:
@@ -43,11 +46,12 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
     """COPY ``query`` out of the source into ``target_sql`` (a COPY ... FROM STDIN), through a
     pipe; both statements name the same format. Returns the rows copied."""
     read_fd, write_fd = os.pipe()
+    _widen(write_fd)
     failure: list[BaseException] = []
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as sink, _raw(source_conn).cursor() as cursor:
+            with os.fdopen(write_fd, "wb", buffering=_READ_SIZE) as sink, _raw(source_conn).cursor() as cursor:
                 cursor.copy_expert(query, sink)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             failure.append(exc)
@@ -64,6 +68,14 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
         # The target saw a truncated stream as a clean end: the caller's transaction must not commit.
         raise failure[0]
     return copied
+
+
+def _widen(pipe: int) -> None:
+    """Grow the pipe from 64 KiB to 1 MiB where the system allows (Linux): with the default, the
+    two threads hand over 64 KiB at a time and a million-row copy took 1.3-1.6 s instead of
+    0.8-1.0 s (psql's pipe: 0.83 s). Best effort: a smaller pipe is slower, not wrong."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
 
 
 def _copy_statements(
