@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
 from workflows.spec import JobSpec
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy.engine import Engine
 
     from workflows.consumer_status import ConsumerStatus
@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 job_app = typer.Typer()
+
+
+def _console(stderr: bool = False) -> Console:
+    """Rich's console, imported when something is printed: a job step that succeeds never needs it."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 class StatusFormat(str, Enum):
@@ -40,7 +47,7 @@ def read_spec(path: Path) -> JobSpec:
     try:
         return JobSpec.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
-        Console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
+        _console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_PERMANENT) from None
 
 
@@ -80,7 +87,7 @@ def snapshot_merge_command(
 
     outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds, parallel)
     if outcome.error:
-        Console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
+        _console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
     print(outcome.line(), flush=True)
     if outcome_dir is not None:
         outcome.write_files(outcome_dir)
@@ -107,9 +114,9 @@ def reset_batch_command(
     try:
         message = reset_batch(read_spec(spec_path), merge_url, dataset)
     except (BatchStateError, ConfigurationError) as exc:
-        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        _console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_PERMANENT) from None
-    Console().print(message, soft_wrap=True, markup=False)
+    _console().print(message, soft_wrap=True, markup=False)
 
 
 @job_app.command("reconcile-views")
@@ -127,12 +134,12 @@ def reconcile_views_command(
     try:
         results = reconcile_views(read_spec(spec_path), merge_url)
     except ConfigurationError as exc:
-        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
+        _console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_PERMANENT) from None
     except Exception as exc:  # noqa: BLE001 - the database itself failed: tell Argo whether to retry
-        Console(stderr=True).print(f"error: {type(exc).__name__}: {exc}", soft_wrap=True, markup=False)
+        _console(stderr=True).print(f"error: {type(exc).__name__}: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_TRANSIENT if is_transient(exc) else EXIT_PERMANENT) from None
-    console = Console()
+    console = _console()
     for result in results:
         mark = "ok    " if result.ok else "FAILED"
         console.print(
@@ -156,7 +163,7 @@ def notify_command(
     from workflows import notify
 
     outcome = notify.send(notify.failure_message(platform, stream, batch, status, failures, link))
-    Console(stderr=True).print(outcome, soft_wrap=True)
+    _console(stderr=True).print(outcome, soft_wrap=True)
 
 
 @app.command("status")
@@ -192,7 +199,7 @@ def status_command(
         from workflows.exporter import serve as serve_metrics
 
         serve_metrics(engine, specs, serve, bind)
-        Console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
+        _console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
         threading.Event().wait()
     from workflows.consumer_status import collect_consumers, consumer_engines
 
@@ -250,7 +257,7 @@ def _print_status(streams: list[StreamStatus]) -> None:
             rate,
             fresh,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def _print_consumers(consumers: list[ConsumerStatus]) -> None:
@@ -279,7 +286,7 @@ def _print_consumers(consumers: list[ConsumerStatus]) -> None:
             "-" if c.lag_seconds is None else f"{c.lag_seconds:.0f} s",
             state,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command("run-local")
@@ -308,7 +315,7 @@ def run_local_command(
         extra = dict(item.split("=", 1) for item in env or [])
     except ValueError:
         raise typer.BadParameter("takes KEY=VALUE", param_hint="--env") from None
-    console = Console()
+    console = _console()
     try:
         runner = LocalRunner(
             Deployment(deployment),
