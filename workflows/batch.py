@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
+from workflows.pg import Connection, Database, text
 from workflows.tables import bookkeeping, ensure_platform_schema
 
 STARTED, INGESTED, COMMITTED = "started", "ingested", "committed"
@@ -57,7 +55,7 @@ class BatchStore:
         conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": self.lock_key()})
 
     @contextmanager
-    def locked(self, engine: Engine) -> Iterator[bool]:
+    def locked(self, engine: Database) -> Iterator[bool]:
         """Hold the stream's lock (after making sure the platform's schema exists); yields False
         at once when another run holds it."""
         with engine.connect() as conn:

@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
+from workflows.pg import Connection, text
 from workflows.sqlnames import quote
 
 

@@ -32,10 +32,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-
+from workflows.pg import Connection, DatabaseError, text
 from workflows.source_tables import SourceTable
 from workflows.spec import DatasetSpec
 from workflows.tables import bookkeeping, schema_hash
@@ -111,7 +108,7 @@ def identify(
         table = conn.execute(text(_SERVER), {"t": source.qualified}).first()
         trusted = table is not None and table.capable and not table.children
         position = conn.execute(text(_POSITION)).one() if trusted else None
-    except DBAPIError:
+    except DatabaseError:
         conn.execute(text("ROLLBACK TO SAVEPOINT datasurface_identity"))
         return None, None
     finally:

@@ -21,9 +21,9 @@ from workflows.spec import JobSpec
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from sqlalchemy.engine import Engine
 
     from workflows.consumer_status import ConsumerStatus
+    from workflows.pg import Database
     from workflows.status import StreamStatus
 
 app = typer.Typer()
@@ -215,7 +215,7 @@ def status_command(
         raise typer.Exit(EXIT_PERMANENT)
 
 
-def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Engine:
+def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Database:
     """The merge database to report on: the URL given, else the one database the specs name."""
     from workflows.db import MERGE_URL_ENV, ConfigurationError, engine_for, job_url, make_engine
 

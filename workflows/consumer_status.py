@@ -14,24 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
 from workflows.batch import COMMITTED
 from workflows.db import consumer_engine, error_summary
 from workflows.delivery import deliveries
+from workflows.pg import Connection, Database, text
 from workflows.spec import DatabaseSpec, JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import bookkeeping
 
-EngineFactory = Callable[[DatabaseSpec], Engine]
+EngineFactory = Callable[[DatabaseSpec], Database]
 
 
 def consumer_engines(application: str, connect_timeout: int = 3) -> EngineFactory:
     """Engines for consumer databases, made once each (a scrape must not wait long for one that is down)."""
-    engines: dict[tuple[str, int, str], Engine] = {}
+    engines: dict[tuple[str, int, str], Database] = {}
 
-    def get(db: DatabaseSpec) -> Engine:
+    def get(db: DatabaseSpec) -> Database:
         key = (db.host, db.port, db.database)
         if key not in engines:
             engines[key] = consumer_engine(db, application, connect_timeout=connect_timeout)
@@ -74,7 +72,7 @@ def _targets(specs: list[JobSpec]) -> list[_Target]:
     ]
 
 
-def collect_consumers(merge: Engine, specs: list[JobSpec], engine_for: EngineFactory) -> list[ConsumerStatus]:
+def collect_consumers(merge: Database, specs: list[JobSpec], engine_for: EngineFactory) -> list[ConsumerStatus]:
     """The delivery figures of every consumer database the specs name; a consumer database that
     cannot be read is reported (``reachable`` False, with the error), never raised."""
     targets = _targets(specs)
@@ -132,7 +130,7 @@ def _batches(platform: str) -> str:
     return bookkeeping(platform_schema(platform))["batches"]
 
 
-def _consumer_last_batch(engine: Engine, target: _Target) -> tuple[int | None, datetime | None]:
+def _consumer_last_batch(engine: Database, target: _Target) -> tuple[int | None, datetime | None]:
     batches = _batches(target.platform)
     with engine.connect() as conn:
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": batches}).scalar_one() is None:

@@ -1,8 +1,8 @@
-"""Database connections of data-plane jobs: URLs, session settings, error classes.
+"""Database connections of data-plane jobs: addresses, session settings, error classes.
 
-Jobs connect with SQLAlchemy (Core) over psycopg2. A connection comes from the job spec
-(host, port, database; user and password from the environment variables named after the
-credential, as Kubernetes secrets provide them) or from an explicit libpq URL
+Jobs connect with psycopg2 (workflows/pg.py). A connection comes from the job spec (host, port,
+database; user and password from the environment variables named after the credential, as
+Kubernetes secrets provide them) or from an explicit libpq URL or connection string
 (``postgresql://user@/db?host=/socket/dir`` works), given on the command line or in
 ``DATASURFACE_SOURCE_URL`` / ``DATASURFACE_MERGE_URL``.
 """
@@ -15,10 +15,9 @@ from collections.abc import Mapping
 
 import psycopg2
 import psycopg2.errors
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine
+from psycopg2.extensions import make_dsn, parse_dsn
 
-from pgtools.urls import DatabaseURLError, psycopg2_url
+from workflows.pg import Database
 from workflows.spec import DatabaseSpec, MergeSettings, Role, consumer_credential_env, credential_env
 
 SOURCE_URL_ENV = "DATASURFACE_SOURCE_URL"
@@ -54,15 +53,34 @@ class ConfigurationError(Exception):
     """The job cannot connect as configured (missing credentials, bad URL): permanent."""
 
 
-def job_url(url: str) -> URL:
-    """A libpq URL given to a job, for psycopg2; a bad URL is a permanent configuration error."""
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def job_url(url: str) -> str:
+    """A libpq URL (or ``key=value`` connection string) given to a job, checked; a bad one is a
+    permanent configuration error. SQLAlchemy's ``postgresql+psycopg2://`` spelling is accepted."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith("postgresql+"):
+        url = f"postgresql://{rest}"
+    elif sep and f"{scheme}://" not in _SCHEMES:
+        raise ConfigurationError(f"only PostgreSQL is supported, not {scheme[:40]!r}")
     try:
-        return psycopg2_url(url)
-    except DatabaseURLError as exc:
-        raise ConfigurationError(str(exc)) from None
+        parse_dsn(url)
+    except psycopg2.ProgrammingError:
+        raise ConfigurationError(f"not a database URL: {_masked(url)!r}") from None
+    return url
 
 
-def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | None = None) -> URL:
+def _masked(url: str) -> str:
+    """A URL fit for an error message: no password."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        credentials, _, host = rest.rpartition("@")
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url if sep else "<connection string>"
+
+
+def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | None = None) -> str:
     """The database's address with its credential from the environment: the role's variables
     (``credential_env``), or for ``role=None`` (a consumer database) its secret's own."""
     environ = os.environ if environ is None else environ
@@ -73,31 +91,27 @@ def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | N
             f"no credentials for {db.database} on {db.host}: set {user_var} and {password_var} "
             f"(from the Kubernetes secret {db.credential!r}) or pass a URL"
         )
-    return URL.create(
-        "postgresql+psycopg2",
-        username=user,
-        password=environ.get(password_var),
-        host=db.host,
-        port=db.port,
-        database=db.database,
+    password = environ.get(password_var)
+    return make_dsn(
+        host=db.host, port=db.port, dbname=db.database, user=user, **({"password": password} if password else {})
     )
 
 
 def make_engine(
     db: DatabaseSpec, role: Role, override: str | None, application: str, settings: Mapping[str, str] | None = None
-) -> Engine:
-    """An engine for the spec's database, or for the override URL (argument, then environment);
-    ``settings``: server settings for its sessions (name -> value) besides ``SESSION_SETTINGS``."""
+) -> Database:
+    """The spec's database, or the override URL's (argument, then environment); ``settings``:
+    server settings for its sessions (name -> value) besides ``SESSION_SETTINGS``."""
     url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
     return engine_for(job_url(url_text) if url_text else spec_url(db, role), application, settings=settings)
 
 
 def consumer_engine(
     db: DatabaseSpec, application: str, environ: Mapping[str, str] | None = None, connect_timeout: int = 10
-) -> Engine:
-    """An engine for a workspace's consumer database: a URL from ``DATASURFACE_CONSUMER_URLS``
-    (a JSON object keyed by ``host:port/database`` or by the database name, for local runs), else
-    the spec's address with the credential from the environment (``consumer_credential_env``)."""
+) -> Database:
+    """A workspace's consumer database: a URL from ``DATASURFACE_CONSUMER_URLS`` (a JSON object
+    keyed by ``host:port/database`` or by the database name, for local runs), else the spec's
+    address with the credential from the environment (``consumer_credential_env``)."""
     environ = os.environ if environ is None else environ
     urls_text = environ.get(CONSUMER_URLS_ENV)
     if urls_text:
@@ -114,27 +128,12 @@ def consumer_engine(
 
 
 def engine_for(
-    url: URL, application: str, connect_timeout: int = 10, settings: Mapping[str, str] | None = None
-) -> Engine:
-    """An engine whose sessions have the settings every step relies on (``SESSION_SETTINGS``) and
-    ``settings``, set in one round trip when a connection opens."""
-    pairs = list({**SESSION_SETTINGS, **(settings or {})}.items())
-    statement = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in pairs)
-    parameters = [item for pair in pairs for item in pair]
-    engine = create_engine(
-        url,
-        pool_pre_ping=True,
-        max_overflow=40,  # ingestion's parallel connections (merge_settings.parallel <= 32)
-        connect_args={"application_name": application, "connect_timeout": connect_timeout},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _settings(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-        dbapi_connection.commit()
-
-    return engine
+    url: str, application: str, connect_timeout: int = 10, settings: Mapping[str, str] | None = None
+) -> Database:
+    """The database at ``url`` (a libpq URL or connection string), whose sessions have the
+    settings every step relies on (``SESSION_SETTINGS``) and ``settings``."""
+    dsn = make_dsn(job_url(url), application_name=application, connect_timeout=connect_timeout)
+    return Database(dsn, {**SESSION_SETTINGS, **(settings or {})})
 
 
 _TRANSIENT_SQLSTATES = {

@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from psycopg2.extensions import make_dsn
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
 
+from workflows.pg import Connection, Database, text
 from workflows.spec import DatabaseSpec, DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import delivery_name, literal, platform_schema, quote
 from workflows.tables import (
@@ -124,11 +123,11 @@ def _published(conn: Connection, publication: str, table: str) -> bool:
     )
 
 
-def subscribe(merge: Engine, consumer: Engine, delivery: Delivery) -> str:
+def subscribe(merge: Database, consumer: Database, delivery: Delivery) -> str:
     """Create, repair or refresh the consumer database's subscription; says what it did."""
     with (
-        consumer.connect().execution_options(isolation_level="AUTOCOMMIT") as sub,
-        merge.connect().execution_options(isolation_level="AUTOCOMMIT") as pub,
+        consumer.connect().isolation("AUTOCOMMIT") as sub,
+        merge.connect().isolation("AUTOCOMMIT") as pub,
         _session_lock(sub, f"datasurface-subscription:{delivery.name}"),  # reconciles of several streams
     ):
         return _subscribe(pub, sub, delivery)
@@ -241,7 +240,7 @@ def _create(pub: Connection, sub: Connection, delivery: Delivery, conninfo: str,
 
 def publisher_conninfo(pub: Connection) -> str:
     """How the consumer database's server reaches the merge database: as this job did."""
-    info = pub.connection.dbapi_connection.info  # type: ignore[union-attr]
+    info = pub.raw.info
     params = {"host": info.host, "port": str(info.port), "dbname": info.dbname, "user": info.user}
     if info.password:
         params["password"] = info.password

@@ -15,9 +15,9 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
 
 from workflows.consumer_status import ConsumerStatus, collect_consumers, consumer_engines
+from workflows.pg import Database
 from workflows.runs import OUTCOMES
 from workflows.spec import JobSpec
 from workflows.status import StreamStatus, collect
@@ -168,7 +168,7 @@ class StatusCollector(Collector):
     """Collects on each scrape; when the database cannot be read, the scrape still answers, with
     ``datasurface_merge_database_up`` 0 for the platforms of the specs."""
 
-    def __init__(self, engine: Engine, specs: list[JobSpec]) -> None:
+    def __init__(self, engine: Database, specs: list[JobSpec]) -> None:
         self.engine, self.specs = engine, specs
         self.consumer_engines = consumer_engines("datasurface-status")
         self._first_sight: dict[tuple[str, str], float] = {}
@@ -200,7 +200,7 @@ class StatusCollector(Collector):
         yield from families
 
 
-def serve(engine: Engine, specs: list[JobSpec], port: int, address: str = "0.0.0.0") -> tuple[Any, Any]:  # noqa: S104
+def serve(engine: Database, specs: list[JobSpec], port: int, address: str = "0.0.0.0") -> tuple[Any, Any]:  # noqa: S104
     """Serve the metrics on ``address:port`` in a background thread; returns (server, thread)."""
     from prometheus_client import CollectorRegistry, start_http_server
 

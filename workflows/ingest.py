@@ -21,14 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
 
 from workflows.bulk_load import indexes_built_after
 from workflows.change_capture import Capture, candidates, changes_since, identify, unchanged
 from workflows.copy_plan import Chunk, plan_chunks
+from workflows.pg import Connection, Database, text
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
@@ -36,10 +33,6 @@ from workflows.tables import DatasetTables, key_list, keys_match, unlogged_stagi
 
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM, and per write into it
 _PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
-
-
-def _raw(conn: Connection) -> Any:
-    return conn.connection.dbapi_connection
 
 
 def stream_copy(source_conn: Connection, query: str, target_conn: Connection, target_sql: str) -> int:
@@ -51,7 +44,7 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb", buffering=_READ_SIZE) as sink, _raw(source_conn).cursor() as cursor:
+            with os.fdopen(write_fd, "wb", buffering=_READ_SIZE) as sink, source_conn.raw.cursor() as cursor:
                 cursor.copy_expert(query, sink)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             failure.append(exc)
@@ -59,7 +52,7 @@ def stream_copy(source_conn: Connection, query: str, target_conn: Connection, ta
     producer = threading.Thread(target=produce, name="copy-out", daemon=True)
     producer.start()
     try:
-        with os.fdopen(read_fd, "rb", buffering=0) as pipe, _raw(target_conn).cursor() as cursor:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe, target_conn.raw.cursor() as cursor:
             cursor.copy_expert(target_sql, pipe, size=_READ_SIZE)
             copied = int(cursor.rowcount)
     finally:
@@ -109,10 +102,10 @@ def _rows_since(since: int | None) -> str | None:
 
 
 @contextmanager
-def _snapshot_reader(source_engine: Engine, snapshot: str | None = None) -> Iterator[Connection]:
+def _snapshot_reader(source_engine: Database, snapshot: str | None = None) -> Iterator[Connection]:
     """A read-only REPEATABLE READ transaction of the source; on ``snapshot`` when given."""
     with source_engine.connect() as opened:
-        conn = opened.execution_options(isolation_level="REPEATABLE READ")
+        conn = opened.isolation("REPEATABLE READ")
         with conn.begin():
             if snapshot is not None:
                 conn.execute(text("SET TRANSACTION SNAPSHOT :s"), {"s": snapshot})  # must come first
@@ -144,7 +137,7 @@ class _Read:
 
 
 def ingest_stream(
-    source_engine: Engine,
+    source_engine: Database,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
     tables: Callable[[DatasetSpec], DatasetTables],
@@ -178,7 +171,7 @@ def ingest_stream(
 
 
 def load_stream(
-    source_engine: Engine,
+    source_engine: Database,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
     tables: Callable[[DatasetSpec], DatasetTables],
@@ -259,14 +252,14 @@ def _stage(source_conn: Connection, merge_conn: Connection, read: _Read, since: 
 
 
 def _ingest_in_parallel(
-    source_engine: Engine,
+    source_engine: Database,
     snapshot: str,
     merge_conn: Connection,
     reads: list[_Read],
     on_dataset: Callable[[str], None] | None,
     parallel: int,
 ) -> dict[str, int]:
-    merge_engine = merge_conn.engine
+    merge_engine = merge_conn.database
     with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
         unlogged_staging(truncating, [read.tables.staging for read in reads])
     by_name = {read.name: read for read in reads}

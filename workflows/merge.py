@@ -23,11 +23,9 @@ gets a new version. A version is the source's row at batch B exactly when
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
 from workflows.bulk_load import indexes_built_after
 from workflows.change_capture import Capture, CaptureContradictedError
+from workflows.pg import Connection, text
 from workflows.spec import ColumnSpec, DatasetSpec
 from workflows.sqlnames import quote
 from workflows.tables import BATCH_IN, BATCH_OUT, LIVE, DatasetTables, keys_match

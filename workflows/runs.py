@@ -11,10 +11,8 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-
 from workflows.outcome import Outcome
+from workflows.pg import Database, text
 from workflows.tables import bookkeeping
 
 #: Runs kept per stream; older ones are deleted as new ones are recorded (counts are kept apart).
@@ -27,7 +25,7 @@ def outcome_label(outcome: Outcome) -> str:
     return "locked" if outcome.locked else outcome.outcome
 
 
-def record_run(engine: Engine, schema: str, outcome: Outcome, started: datetime) -> None:
+def record_run(engine: Database, schema: str, outcome: Outcome, started: datetime) -> None:
     t = bookkeeping(schema)
     label = outcome_label(outcome)
     try:

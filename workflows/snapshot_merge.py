@@ -21,9 +21,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, Batch, BatchStateError, BatchStore
 from workflows.change_capture import Capture, CaptureContradictedError, forget_watermarks, save_watermark, watermarks
@@ -31,6 +28,7 @@ from workflows.db import ConfigurationError, is_transient, make_engine, merge_se
 from workflows.ingest import ingest_stream, load_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
+from workflows.pg import Connection, Database, text
 from workflows.runs import record_run
 from workflows.source_tables import SourceSchemaError
 from workflows.spec import DatasetSpec, JobSpec
@@ -69,18 +67,12 @@ def run_snapshot_merge(
     except Exception as exc:  # noqa: BLE001 - classified below
         return _failure(spec, exc)
     try:
-        try:
-            source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
-            try:
-                outcome = _run(spec, source_engine, merge_engine, max_seconds, parallel)
-            finally:
-                source_engine.dispose()
-        except Exception as exc:  # noqa: BLE001 - classified below
-            outcome = _failure(spec, exc)
-        record_run(merge_engine, platform_schema(spec.platform), outcome, started_at)
-        return outcome
-    finally:
-        merge_engine.dispose()
+        source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
+        outcome = _run(spec, source_engine, merge_engine, max_seconds, parallel)
+    except Exception as exc:  # noqa: BLE001 - classified below
+        outcome = _failure(spec, exc)
+    record_run(merge_engine, platform_schema(spec.platform), outcome, started_at)
+    return outcome
 
 
 def _failure(spec: JobSpec, exc: Exception) -> Outcome:
@@ -92,7 +84,7 @@ def _failure(spec: JobSpec, exc: Exception) -> Outcome:
 
 
 def _run(
-    spec: JobSpec, source_engine: Engine, merge_engine: Engine, max_seconds: float | None, parallel: int | None
+    spec: JobSpec, source_engine: Database, merge_engine: Database, max_seconds: float | None, parallel: int | None
 ) -> Outcome:
     started = time.monotonic()
     store = BatchStore(platform_schema(spec.platform), spec.stream)
@@ -106,8 +98,8 @@ def _run(
 
 def _run_locked(
     spec: JobSpec,
-    source_engine: Engine,
-    merge_engine: Engine,
+    source_engine: Database,
+    merge_engine: Database,
     store: BatchStore,
     started: float,
     max_seconds: float | None,
@@ -191,7 +183,7 @@ def _merge_tables_empty(conn: Connection, spec: JobSpec) -> bool:
     )
 
 
-def _load_first(spec: JobSpec, source_engine: Engine, conn: Connection, store: BatchStore, batch: Batch) -> None:
+def _load_first(spec: JobSpec, source_engine: Database, conn: Connection, store: BatchStore, batch: Batch) -> None:
     """Ingest and merge in one step, in the caller's transaction: every row is an insert, so the
     rows are copied straight into the merge tables (workflows/ingest.py ``load_stream``). A
     crash rolls all of it back and the batch starts again. A run with a time budget stages
@@ -271,25 +263,19 @@ def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None
     if dataset is not None and dataset not in names:
         raise BatchStateError(f"stream {spec.stream} has no dataset {dataset!r} (datasets: {', '.join(names)})")
     engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
-    try:
-        store = BatchStore(platform_schema(spec.platform), spec.stream)
-        with store.locked(engine) as acquired:
-            if not acquired:
-                raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
-            with engine.begin() as conn:
-                batch = store.reset(conn)
-                forget_watermarks(conn, store.schema, spec.stream)
-                if dataset is not None:
-                    conn.execute(
-                        text(
-                            f"TRUNCATE {DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging}"
-                        )
-                    )
-        scope = (
-            f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)"
-            if dataset
-            else ""
-        )
-        return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"
-    finally:
-        engine.dispose()
+    store = BatchStore(platform_schema(spec.platform), spec.stream)
+    with store.locked(engine) as acquired:
+        if not acquired:
+            raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
+        with engine.begin() as conn:
+            batch = store.reset(conn)
+            forget_watermarks(conn, store.schema, spec.stream)
+            if dataset is not None:
+                staging = DatasetTables.of(spec, next(d for d in spec.datasets if d.name == dataset)).staging
+                conn.execute(text(f"TRUNCATE {staging}"))
+    scope = (
+        f" (dataset {dataset}; ingestion reads every dataset of a stream from one snapshot, so all are re-ingested)"
+        if dataset
+        else ""
+    )
+    return f"batch {batch.batch_id} of stream {spec.stream} reset: the next run re-ingests it from scratch{scope}"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
+from workflows.pg import Connection, text
 from workflows.spec import DatasetSpec
 from workflows.sqlnames import qualified
 

@@ -20,10 +20,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
 
 from workflows.batch import COMMITTED, BatchStore
+from workflows.pg import Connection, Database, text
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema, quote
 from workflows.tables import bookkeeping
@@ -292,7 +291,7 @@ def _running(conn: Connection, schema: str, streams: list[str]) -> set[str]:
     return {keys[k] for k in held}
 
 
-def collect(engine: Engine, specs: list[JobSpec], default_max_age: float = DEFAULT_MAX_AGE) -> list[StreamStatus]:
+def collect(engine: Database, specs: list[JobSpec], default_max_age: float = DEFAULT_MAX_AGE) -> list[StreamStatus]:
     now = datetime.now(UTC)
     result = []
     with engine.connect() as conn:
@@ -315,7 +314,7 @@ class DatasetBatch:
     total: int
 
 
-def recent_batches(engine: Engine, platform: str, batches: int = 3) -> list[DatasetBatch]:
+def recent_batches(engine: Database, platform: str, batches: int = 3) -> list[DatasetBatch]:
     """The datasets of the platform's last ``batches`` batches (across its streams), oldest first."""
     t = bookkeeping(platform_schema(platform))
     with engine.connect() as conn:

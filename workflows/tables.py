@@ -16,9 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
+from workflows.pg import Connection, text
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import (
     derived,

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-
 from workflows.db import ConfigurationError, consumer_engine, error_summary, make_engine
 from workflows.delivery import DeliveryError, deliveries, prepare_consumer, publish, subscribe
+from workflows.pg import Connection, Database, DatabaseError, text
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
 from workflows.sqlnames import derived, literal, platform_schema, qualified, quote, reader_role
 from workflows.tables import (
@@ -57,7 +54,7 @@ def _replace_view(conn: Connection, name: str, select: str) -> None:
     conn.execute(text("SAVEPOINT ds_view"))
     try:
         conn.execute(text(f"CREATE OR REPLACE VIEW {name} AS {select}"))
-    except DBAPIError:
+    except DatabaseError:
         conn.execute(text("ROLLBACK TO SAVEPOINT ds_view"))
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))  # never CASCADE: a consumer's own view on ours is reported
         conn.execute(text(f"CREATE VIEW {name} AS {select}"))
@@ -130,39 +127,34 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
     """Create or update every view the spec names, in the merge database or in the workspace's own
     consumer database (with the delivery that fills it); one result per view, role and delivery."""
     engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
-    consumers: dict[str, Engine] = {}
+    consumers: dict[str, Database] = {}
     results: list[ViewResult] = []
-    try:
-        ready = []
-        for delivery in deliveries(spec):  # the consumer's copies first: replication carries no DDL
-            try:
-                consumers[delivery.name] = consumer_engine(delivery.database, f"datasurface-views:{spec.stream}")
-                with consumers[delivery.name].begin() as consumer:
-                    prepare_consumer(consumer, spec, delivery)
-                ready.append(delivery)
-            except (DBAPIError, ConfigurationError, SchemaEvolutionError) as exc:
-                results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
-        with engine.connect() as conn:
-            with conn.begin():
-                ensure_platform_schema(conn, platform_schema(spec.platform))
-                for dataset in spec.datasets:
-                    ensure_dataset_tables(conn, spec, dataset)
-            for delivery in ready:
-                try:
-                    with conn.begin():
-                        publish(conn, spec, delivery)
-                    done = subscribe(engine, consumers[delivery.name], delivery)
-                    results.append(ViewResult(f"delivery to {delivery.label}", True, done))
-                except (DBAPIError, DeliveryError) as exc:
-                    results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
-            results += _reconcile_views(conn, spec, [v for v in spec.views if v.database is None], "")
+    ready = []
+    for delivery in deliveries(spec):  # the consumer's copies first: replication carries no DDL
+        try:
+            consumers[delivery.name] = consumer_engine(delivery.database, f"datasurface-views:{spec.stream}")
+            with consumers[delivery.name].begin() as consumer:
+                prepare_consumer(consumer, spec, delivery)
+            ready.append(delivery)
+        except (DatabaseError, ConfigurationError, SchemaEvolutionError) as exc:
+            results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
+    with engine.connect() as conn:
+        with conn.begin():
+            ensure_platform_schema(conn, platform_schema(spec.platform))
+            for dataset in spec.datasets:
+                ensure_dataset_tables(conn, spec, dataset)
         for delivery in ready:
-            with consumers[delivery.name].connect() as consumer:
-                results += _reconcile_views(consumer, spec, list(delivery.views), f" in {delivery.label}")
-    finally:
-        engine.dispose()
-        for consumer_engine_ in consumers.values():
-            consumer_engine_.dispose()
+            try:
+                with conn.begin():
+                    publish(conn, spec, delivery)
+                done = subscribe(engine, consumers[delivery.name], delivery)
+                results.append(ViewResult(f"delivery to {delivery.label}", True, done))
+            except (DatabaseError, DeliveryError) as exc:
+                results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
+        results += _reconcile_views(conn, spec, [v for v in spec.views if v.database is None], "")
+    for delivery in ready:
+        with consumers[delivery.name].connect() as consumer:
+            results += _reconcile_views(consumer, spec, list(delivery.views), f" in {delivery.label}")
     return results
 
 
@@ -175,7 +167,7 @@ def _reconcile_views(conn: Connection, spec: JobSpec, views: list[ViewSpec], whe
             with conn.begin():
                 _ensure_role(conn, role)
             results.append(ViewResult(f"role {role}{where}", True))
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             results.append(ViewResult(f"role {role}{where}", False, error_summary(exc)))
     for view in views:
         label = f"{view.schema_name}.{view.live_view}" + (f" (+ {view.history_view})" if view.history_view else "")
@@ -183,6 +175,6 @@ def _reconcile_views(conn: Connection, spec: JobSpec, views: list[ViewSpec], whe
             with conn.begin():
                 _reconcile_one(conn, spec, view, datasets[view.dataset], reader_role(view.schema_name))
             results.append(ViewResult(label + where, True))
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             results.append(ViewResult(label + where, False, error_summary(exc)))
     return results

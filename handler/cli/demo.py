@@ -23,7 +23,6 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import create_engine, text
 
 from handler.cli.model_commands import MODEL_REPO_TEMPLATE
 from handler.deploy import deploy_model_commit
@@ -37,13 +36,14 @@ from handler.rollout.model import RunState
 from handler.rollout.tracker import check_rollout
 from handler.validation import ChangeSource, validate
 from pgtools.embedded import EmbeddedServer, start_embedded
-from pgtools.urls import ensure_database, psycopg2_url, with_database
+from pgtools.urls import ensure_database, with_database
 from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
 from workflows.consumer_status import collect_consumers, consumer_engines
 from workflows.db import CONSUMER_URLS_ENV, engine_for
 from workflows.exporter import serve
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
+from workflows.pg import text
 from workflows.status import recent_batches, specs_from
 
 MODEL_REPO = "acme/datasurface-model"
@@ -186,10 +186,9 @@ class Demo:
         work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
         work.remote("origin").push("main")
         sha = work.head.commit.hexsha
-        source = create_engine(psycopg2_url(with_database(self.base_url, "customer_db")))
+        source = engine_for(with_database(self.base_url, "customer_db"), "datasurface-demo")
         with source.begin() as conn:  # the producer's column that the model now publishes
             conn.execute(text("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyaltyTier varchar(20)"))
-        source.dispose()
         deployment_url = str(self.workdir / "repos" / "deployment.git")
         deploy = DeployRepo(self.workdir / "deploy-work", deployment_url, "main")
         outcome = deploy_model_commit(
@@ -294,7 +293,7 @@ class Demo:
         self.say("Monitoring: the status exporter")
         if self.deployment_dir is None:
             raise RuntimeError("the monitoring step needs the deployment step first")
-        engine = engine_for(psycopg2_url(merge_url), "datasurface-status")
+        engine = engine_for(merge_url, "datasurface-status")
         server, thread = serve(engine, specs_from(self.deployment_dir), 0, "127.0.0.1")
         url = f"http://127.0.0.1:{server.server_port}/metrics"
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -306,7 +305,6 @@ class Demo:
             }
         server.shutdown()
         thread.join(5)
-        engine.dispose()
         self.console.print(
             f"scraped the status exporter at {url} (deployed per platform: platforms/<p>/50-status-exporter.yaml)"
         )
@@ -342,7 +340,7 @@ class Demo:
         """Consumer2's views, served by its own database: the same views, delivered by replication."""
         if self.deployment_dir is None:
             raise RuntimeError("the consumer database step needs the deployment step first")
-        merge = engine_for(psycopg2_url(merge_url), "datasurface-status")
+        merge = engine_for(merge_url, "datasurface-status")
         specs = specs_from(self.deployment_dir)
         engines = consumer_engines("datasurface-demo")
         deadline = time.monotonic() + 30
@@ -350,7 +348,6 @@ class Demo:
         while any(c.lag_seconds != 0.0 for c in delivered) and time.monotonic() < deadline:
             time.sleep(0.5)  # replication takes well under a second; the last batches may still be on the way
             delivered = collect_consumers(merge, specs, engines)
-        merge.dispose()
         table = Table(title="Delivery to Consumer2's own database (consumer_db), by logical replication")
         for column in ("platform", "stream", "last batch there", "lag", "subscription"):
             table.add_column(column)
@@ -359,13 +356,12 @@ class Demo:
             lag = "-" if c.lag_seconds is None else f"{c.lag_seconds:.0f} s"
             table.add_row(c.platform, c.stream, str(c.last_batch or "-"), lag, state)
         self.console.print(table)
-        consumer = create_engine(psycopg2_url(self.consumer_url))
+        consumer = engine_for(self.consumer_url, "datasurface-demo")
         with consumer.connect() as conn:
             rows = conn.execute(
                 text('SELECT id, "firstName", "lastName", email FROM consumer2.livedsg_customers ORDER BY id LIMIT 5')
             ).all()
             versions = conn.execute(text("SELECT count(*) FROM consumer2.forensicdsg_customers_history")).scalar()
-        consumer.dispose()
         sample = Table(
             title=f"consumer2.livedsg_customers in consumer_db (first 5 rows; {versions} versions in its history)"
         )
@@ -377,7 +373,7 @@ class Demo:
 
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")
-        engine = create_engine(psycopg2_url(merge_url))
+        engine = engine_for(merge_url, "datasurface-demo")
         table = Table(title="Batch metrics (last 3 batches per platform)")
         for column in ("platform", "stream", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
             table.add_column(column)
@@ -422,7 +418,6 @@ class Demo:
             for row in history:
                 versions.add_row(*[str(v) if v is not None else "" for v in row])
             self.console.print(versions)
-        engine.dispose()
         self.show_consumer_database(merge_url)
         self.console.print(
             Panel(

@@ -10,12 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
-
 from handler.render.streams import platform_streams
-from pgtools.urls import psycopg2_url
 from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
+from workflows.db import engine_for
 from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 from workflows.sqlnames import merge_table, platform_schema, qualified, quote
@@ -97,28 +95,24 @@ class Stack:
     ) -> dict[str, int]:
         """Ingestion alone, in this process: create the spec's tables, load and commit staging
         (read it with ``staged``). Returns the rows copied per dataset."""
-        merge = create_engine(psycopg2_url(self.merge_url))
-        source = create_engine(psycopg2_url(self.source_url))
-        try:
-            with merge.connect() as conn:
-                with conn.begin():
-                    ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)
-                    for dataset in spec.datasets:
-                        ensure_dataset_tables(conn, spec, dataset)
-                with conn.begin():
-                    ingested = ingest_stream(
-                        source,
-                        conn,
-                        spec.datasets,
-                        lambda d: DatasetTables.of(spec, d),
-                        spec.source.database,
-                        on_dataset=on_dataset,
-                        parallel=parallel,
-                    )
-                    return {name: i.staged for name, i in ingested.items()}
-        finally:
-            merge.dispose()
-            source.dispose()
+        merge = engine_for(self.merge_url, "tests")
+        source = engine_for(self.source_url, "tests")
+        with merge.connect() as conn:
+            with conn.begin():
+                ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)
+                for dataset in spec.datasets:
+                    ensure_dataset_tables(conn, spec, dataset)
+            with conn.begin():
+                ingested = ingest_stream(
+                    source,
+                    conn,
+                    spec.datasets,
+                    lambda d: DatasetTables.of(spec, d),
+                    spec.source.database,
+                    on_dataset=on_dataset,
+                    parallel=parallel,
+                )
+                return {name: i.staged for name, i in ingested.items()}
 
     def staged(self, spec: JobSpec, dataset: str, columns: str = "*") -> list[tuple]:
         """The rows of ``dataset``'s staging table, ordered by the first column."""

@@ -4,35 +4,31 @@ scraped over HTTP the way Prometheus does, and an answer even when the database 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
 
-from pgtools.urls import psycopg2_url
 from tests.support.merge_stack import mvp_spec
 from tests.support.pg import PostgresServer
 from tests.support.service_env import free_port
 from tests.workflows.test_status import add_batch
 from workflows.batch import COMMITTED, INGESTED
+from workflows.db import engine_for
 from workflows.exporter import serve
 from workflows.outcome import Outcome
+from workflows.pg import Database
 from workflows.runs import record_run
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
 
 
 @pytest.fixture
-def merge(postgres: PostgresServer) -> Iterator[Engine]:
-    engine = create_engine(psycopg2_url(postgres.url(postgres.create_database("merge"))))
-    yield engine
-    engine.dispose()
+def merge(postgres: PostgresServer) -> Database:
+    return engine_for(postgres.url(postgres.create_database("merge")), "tests")
 
 
-def scrape(engine: Engine, specs: list[JobSpec]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(engine: Database, specs: list[JobSpec]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Start the exporter, scrape /metrics once over HTTP: {(sample name, sorted labels): value}."""
     port = free_port()
     server, thread = serve(engine, specs, port, "127.0.0.1")
@@ -53,7 +49,7 @@ def value(samples: dict, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-def test_each_streams_freshness_batches_runs_and_rows(merge: Engine) -> None:
+def test_each_streams_freshness_batches_runs_and_rows(merge: Database) -> None:
     live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
     add_batch(merge, live, COMMITTED, {"customers": (10, 0, 0, 10)}, age=50)
     add_batch(merge, live, COMMITTED, {"customers": (4, 5, 6, 8)}, age=10)
@@ -109,7 +105,7 @@ def test_each_streams_freshness_batches_runs_and_rows(merge: Engine) -> None:
 
 
 def test_a_scrape_answers_with_the_database_down() -> None:
-    dead = create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    dead = engine_for("postgresql://nobody@127.0.0.1:1/none", "tests", connect_timeout=2)
     samples = scrape(dead, [mvp_spec("YellowLive")])
     assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 0
     assert not any(name.startswith("datasurface_stream") for name, _ in samples)

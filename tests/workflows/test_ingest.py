@@ -7,12 +7,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Connection, Engine
 
 import workflows.copy_plan
 import workflows.ingest
 from tests.support.merge_stack import Stack
 from tests.support.pg import PostgresServer
+from workflows.pg import Connection, Database
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 
 TABLES = {"ledger": 20_000, "alpha": 1_000, "beta": 1_000}
@@ -63,7 +63,7 @@ def test_every_connection_reads_the_exported_snapshot_while_the_producer_commits
     commits: list[int] = []
     numbers = itertools.count(1)  # workers run in threads: next() hands out each number once
 
-    def commit_then_read(engine: Engine, snapshot: str | None = None) -> AbstractContextManager[Connection]:
+    def commit_then_read(engine: Database, snapshot: str | None = None) -> AbstractContextManager[Connection]:
         if snapshot is not None:  # a worker, about to import the coordinator's snapshot
             n = next(numbers)
             stack.src(

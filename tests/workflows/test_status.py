@@ -3,37 +3,33 @@ rate and freshness, recent runs, from the merge database's bookkeeping tables, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
 
 from handler.render import render_tree, write_tree
-from pgtools.urls import psycopg2_url
 from tests.support.cli import run_cli
 from tests.support.merge_stack import mvp_spec
 from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
 from workflows import status
 from workflows.batch import COMMITTED, INGESTED, BatchStore
+from workflows.db import engine_for
 from workflows.outcome import Outcome
+from workflows.pg import Database, text
 from workflows.runs import KEPT_RUNS, record_run
 from workflows.spec import JobSpec
 from workflows.sqlnames import platform_schema
 
 
 @pytest.fixture
-def merge(postgres: PostgresServer) -> Iterator[Engine]:
-    engine = create_engine(psycopg2_url(postgres.url(postgres.create_database("merge"))))
-    yield engine
-    engine.dispose()
+def merge(postgres: PostgresServer) -> Database:
+    return engine_for(postgres.url(postgres.create_database("merge")), "tests")
 
 
 def add_batch(
-    engine: Engine, spec: JobSpec, state: str, counts: dict[str, tuple[int, int, int, int]], age: float = 0
+    engine: Database, spec: JobSpec, state: str, counts: dict[str, tuple[int, int, int, int]], age: float = 0
 ) -> int:
     """A batch of ``spec``'s stream in ``state``, with metrics per dataset, committed ``age`` seconds ago."""
     store = BatchStore(platform_schema(spec.platform), spec.stream)
@@ -44,15 +40,17 @@ def add_batch(
                 conn, batch, dataset, {"inserted": inserted, "updated": updated, "deleted": deleted, "total": total}
             )
         store.set_state(conn, batch, state, {})
-        conn.exec_driver_sql(
-            f'UPDATE "{platform_schema(spec.platform)}".batches SET ended_at = ended_at - make_interval(secs => %s) '
-            "WHERE stream = %s AND batch_id = %s",
-            (age, spec.stream, batch.batch_id),
+        conn.execute(
+            text(
+                f'UPDATE "{platform_schema(spec.platform)}".batches SET ended_at = ended_at - make_interval(secs => :age) '
+                "WHERE stream = :s AND batch_id = :b"
+            ),
+            {"age": age, "s": spec.stream, "b": batch.batch_id},
         )
     return batch.batch_id
 
 
-def record(engine: Engine, spec: JobSpec, outcome: str, batch: int | None = None, error: str | None = None) -> None:
+def record(engine: Database, spec: JobSpec, outcome: str, batch: int | None = None, error: str | None = None) -> None:
     record_run(
         engine,
         platform_schema(spec.platform),
@@ -61,13 +59,13 @@ def record(engine: Engine, spec: JobSpec, outcome: str, batch: int | None = None
     )
 
 
-def test_a_stream_that_never_committed_is_stale(merge: Engine) -> None:
+def test_a_stream_that_never_committed_is_stale(merge: Database) -> None:
     (never,) = status.collect(merge, [mvp_spec("YellowLive")])
     assert (never.platform, never.stream, never.last_batch, never.age_seconds) == ("YellowLive", "Store1", None, None)
     assert never.stale and not never.failing and never.success_rate is None and never.first_seen is None
 
 
-def test_last_committed_batch_gives_counts_age_and_freshness(merge: Engine) -> None:
+def test_last_committed_batch_gives_counts_age_and_freshness(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     add_batch(merge, live, COMMITTED, {"customers": (5, 0, 0, 5), "addresses": (8, 0, 0, 8)}, age=100)
     second = add_batch(merge, live, COMMITTED, {"customers": (1, 2, 3, 3), "addresses": (0, 1, 0, 8)}, age=30)
@@ -85,14 +83,14 @@ def test_last_committed_batch_gives_counts_age_and_freshness(merge: Engine) -> N
     )
 
 
-def test_a_stream_whose_last_commit_is_older_than_its_target_is_stale(merge: Engine) -> None:
+def test_a_stream_whose_last_commit_is_older_than_its_target_is_stale(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)}, age=1000)
     (old,) = status.collect(merge, [live])
     assert old.stale and old.age_seconds >= 1000
 
 
-def test_the_newest_unfinished_batch_is_open_not_failed(merge: Engine) -> None:
+def test_the_newest_unfinished_batch_is_open_not_failed(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     committed = add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)})
     running = add_batch(merge, live, INGESTED, {})
@@ -105,7 +103,7 @@ def test_the_newest_unfinished_batch_is_open_not_failed(merge: Engine) -> None:
     assert stream.committed_batches == 1  # the open batch is not counted until it commits
 
 
-def test_runs_that_end_in_error_make_the_stream_failing_until_one_succeeds(merge: Engine) -> None:
+def test_runs_that_end_in_error_make_the_stream_failing_until_one_succeeds(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     add_batch(merge, live, COMMITTED, {"customers": (1, 0, 0, 1)})
     record(merge, live, "done", 1)
@@ -121,7 +119,7 @@ def test_runs_that_end_in_error_make_the_stream_failing_until_one_succeeds(merge
     assert not recovered.failing and recovered.consecutive_failures == 0 and recovered.last_error is None
 
 
-def test_only_the_latest_runs_are_kept_but_counts_are_not_lost(merge: Engine) -> None:
+def test_only_the_latest_runs_are_kept_but_counts_are_not_lost(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     add_batch(merge, live, COMMITTED, {})
     for _ in range(KEPT_RUNS + 5):
@@ -131,7 +129,7 @@ def test_only_the_latest_runs_are_kept_but_counts_are_not_lost(merge: Engine) ->
     assert kept == KEPT_RUNS and stream.runs == {"done": KEPT_RUNS + 5}
 
 
-def test_a_run_holding_the_streams_lock_shows_as_running(merge: Engine) -> None:
+def test_a_run_holding_the_streams_lock_shows_as_running(merge: Database) -> None:
     live, forensic = mvp_spec("YellowLive"), mvp_spec("YellowForensic")
     store = BatchStore(platform_schema(live.platform), live.stream)
     with store.locked(merge) as acquired:
@@ -141,7 +139,7 @@ def test_a_run_holding_the_streams_lock_shows_as_running(merge: Engine) -> None:
     assert not any(s.running for s in status.collect(merge, [live, forensic]))
 
 
-def test_without_specs_every_platform_schema_is_listed(merge: Engine) -> None:
+def test_without_specs_every_platform_schema_is_listed(merge: Database) -> None:
     add_batch(merge, mvp_spec("YellowLive"), COMMITTED, {"customers": (1, 0, 0, 1)})
     add_batch(merge, mvp_spec("YellowForensic"), COMMITTED, {"customers": (2, 0, 0, 2)})
     found = {(s.platform, s.stream, s.max_age_seconds) for s in status.collect(merge, [], default_max_age=600)}
@@ -160,7 +158,7 @@ def test_specs_come_from_a_rendered_deployment_tree(tmp_path: Path) -> None:
     ]
 
 
-def test_recent_batches_list_each_datasets_figures(merge: Engine) -> None:
+def test_recent_batches_list_each_datasets_figures(merge: Database) -> None:
     live = mvp_spec("YellowLive")
     for n in range(4):
         add_batch(merge, live, COMMITTED, {"customers": (n, 0, 0, n)})
