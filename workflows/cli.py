@@ -201,10 +201,10 @@ def status_command(
         serve_metrics(engine, specs, serve, bind)
         _console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
         threading.Event().wait()
-    from workflows.consumer_status import collect_consumers, consumer_engines
+    from workflows.consumer_status import collect_consumers, consumer_databases
 
     streams = status.collect(engine, specs, max_age)
-    consumers = collect_consumers(engine, specs, consumer_engines("datasurface-status"))
+    consumers = collect_consumers(engine, specs, consumer_databases("datasurface-status"))
     if format == StatusFormat.json:
         sys.stdout.write(status.to_json(streams, consumers))
     else:
@@ -217,15 +217,15 @@ def status_command(
 
 def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Database:
     """The merge database to report on: the URL given, else the one database the specs name."""
-    from workflows.db import MERGE_URL_ENV, ConfigurationError, engine_for, job_url, make_engine
+    from workflows.db import MERGE_URL_ENV, ConfigurationError, database_at, job_database
 
     merge_url = merge_url or os.environ.get(MERGE_URL_ENV)
     databases = {(s.merge.host, s.merge.port, s.merge.database) for s in specs}
     try:
         if merge_url:
-            return engine_for(job_url(merge_url), "datasurface-status")
+            return database_at(merge_url, "datasurface-status")
         if len(databases) == 1:
-            return make_engine(specs[0].merge, "merge", None, "datasurface-status")
+            return job_database(specs[0].merge, "merge", None, "datasurface-status")
     except ConfigurationError as exc:
         raise typer.BadParameter(str(exc), param_hint="--merge-url") from None
     reason = "no job specs" if not databases else f"the specs name {len(databases)} merge databases"

@@ -15,24 +15,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from workflows.batch import COMMITTED
-from workflows.db import consumer_engine, error_summary
+from workflows.db import consumer_database, error_summary
 from workflows.delivery import deliveries
 from workflows.pg import Connection, Database, text
 from workflows.spec import DatabaseSpec, JobSpec
 from workflows.sqlnames import platform_schema
 from workflows.tables import bookkeeping
 
-EngineFactory = Callable[[DatabaseSpec], Database]
+DatabaseFactory = Callable[[DatabaseSpec], Database]
 
 
-def consumer_engines(application: str, connect_timeout: int = 3) -> EngineFactory:
+def consumer_databases(application: str, connect_timeout: int = 3) -> DatabaseFactory:
     """Engines for consumer databases, made once each (a scrape must not wait long for one that is down)."""
     engines: dict[tuple[str, int, str], Database] = {}
 
     def get(db: DatabaseSpec) -> Database:
         key = (db.host, db.port, db.database)
         if key not in engines:
-            engines[key] = consumer_engine(db, application, connect_timeout=connect_timeout)
+            engines[key] = consumer_database(db, application, connect_timeout=connect_timeout)
         return engines[key]
 
     return get
@@ -72,7 +72,7 @@ def _targets(specs: list[JobSpec]) -> list[_Target]:
     ]
 
 
-def collect_consumers(merge: Database, specs: list[JobSpec], engine_for: EngineFactory) -> list[ConsumerStatus]:
+def collect_consumers(merge: Database, specs: list[JobSpec], database_at: DatabaseFactory) -> list[ConsumerStatus]:
     """The delivery figures of every consumer database the specs name; a consumer database that
     cannot be read is reported (``reachable`` False, with the error), never raised."""
     targets = _targets(specs)
@@ -109,7 +109,7 @@ def collect_consumers(merge: Database, specs: list[JobSpec], engine_for: EngineF
                 lag_bytes=int(slot.lag) if slot is not None and slot.lag is not None else None,
             )
             try:
-                last, committed = _consumer_last_batch(engine_for(target.database), target)
+                last, committed = _consumer_last_batch(database_at(target.database), target)
             except Exception as exc:  # noqa: BLE001 - an unreachable consumer database is a figure, not a failure
                 error = error_summary(exc)
                 result += [replace(base, workspace=w, reachable=False, error=error) for w in target.workspaces]

@@ -91,22 +91,20 @@ def spec_url(db: DatabaseSpec, role: Role | None, environ: Mapping[str, str] | N
             f"no credentials for {db.database} on {db.host}: set {user_var} and {password_var} "
             f"(from the Kubernetes secret {db.credential!r}) or pass a URL"
         )
-    password = environ.get(password_var)
-    return make_dsn(
-        host=db.host, port=db.port, dbname=db.database, user=user, **({"password": password} if password else {})
-    )
+    # make_dsn leaves out what is None
+    return make_dsn(host=db.host, port=db.port, dbname=db.database, user=user, password=environ.get(password_var))
 
 
-def make_engine(
+def job_database(
     db: DatabaseSpec, role: Role, override: str | None, application: str, settings: Mapping[str, str] | None = None
 ) -> Database:
     """The spec's database, or the override URL's (argument, then environment); ``settings``:
     server settings for its sessions (name -> value) besides ``SESSION_SETTINGS``."""
     url_text = override or os.environ.get(SOURCE_URL_ENV if role == "source" else MERGE_URL_ENV)
-    return engine_for(job_url(url_text) if url_text else spec_url(db, role), application, settings=settings)
+    return database_at(url_text or spec_url(db, role), application, settings=settings)
 
 
-def consumer_engine(
+def consumer_database(
     db: DatabaseSpec, application: str, environ: Mapping[str, str] | None = None, connect_timeout: int = 10
 ) -> Database:
     """A workspace's consumer database: a URL from ``DATASURFACE_CONSUMER_URLS`` (a JSON object
@@ -123,11 +121,11 @@ def consumer_engine(
             raise ConfigurationError(f"{CONSUMER_URLS_ENV} is not a JSON object of database -> URL")
         url = urls.get(f"{db.host}:{db.port}/{db.database}") or urls.get(db.database)
         if isinstance(url, str):
-            return engine_for(job_url(url), application, connect_timeout)
-    return engine_for(spec_url(db, None, environ), application, connect_timeout)
+            return database_at(url, application, connect_timeout)
+    return database_at(spec_url(db, None, environ), application, connect_timeout)
 
 
-def engine_for(
+def database_at(
     url: str, application: str, connect_timeout: int = 10, settings: Mapping[str, str] | None = None
 ) -> Database:
     """The database at ``url`` (a libpq URL or connection string), whose sessions have the

@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from workflows.consumer_status import ConsumerStatus, collect_consumers, consumer_engines
+from workflows.consumer_status import ConsumerStatus, collect_consumers, consumer_databases
 from workflows.pg import Database
 from workflows.runs import OUTCOMES
 from workflows.spec import JobSpec
@@ -170,7 +170,7 @@ class StatusCollector(Collector):
 
     def __init__(self, engine: Database, specs: list[JobSpec]) -> None:
         self.engine, self.specs = engine, specs
-        self.consumer_engines = consumer_engines("datasurface-status")
+        self.consumer_databases = consumer_databases("datasurface-status")
         self._first_sight: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -179,7 +179,7 @@ class StatusCollector(Collector):
         platforms = sorted({s.platform for s in self.specs})
         try:
             statuses = collect(self.engine, self.specs)
-            consumers = collect_consumers(self.engine, self.specs, self.consumer_engines)
+            consumers = collect_consumers(self.engine, self.specs, self.consumer_databases)
         except Exception:  # noqa: BLE001 - a scrape reports the database as down rather than failing
             for platform in platforms:
                 families.up.add_metric([platform], 0)

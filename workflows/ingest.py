@@ -102,9 +102,9 @@ def _rows_since(since: int | None) -> str | None:
 
 
 @contextmanager
-def _snapshot_reader(source_engine: Database, snapshot: str | None = None) -> Iterator[Connection]:
+def _snapshot_reader(source_db: Database, snapshot: str | None = None) -> Iterator[Connection]:
     """A read-only REPEATABLE READ transaction of the source; on ``snapshot`` when given."""
-    with source_engine.connect() as opened:
+    with source_db.connect() as opened:
         conn = opened.isolation("REPEATABLE READ")
         with conn.begin():
             if snapshot is not None:
@@ -137,7 +137,7 @@ class _Read:
 
 
 def ingest_stream(
-    source_engine: Database,
+    source_db: Database,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
     tables: Callable[[DatasetSpec], DatasetTables],
@@ -156,13 +156,13 @@ def ingest_stream(
     and commit the staging tables; the caller's transaction then records the batch state
     (staging is scratch until that state says ``ingested``).
     """
-    with _snapshot_reader(source_engine) as source_conn:
+    with _snapshot_reader(source_db) as source_conn:
         reads = _reads(source_conn, merge_conn, datasets, tables, source_database, watermarks)
         if parallel <= 1:
             staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
         else:
             snapshot = str(source_conn.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-            staged = _ingest_in_parallel(source_engine, snapshot, merge_conn, reads, on_dataset, parallel)
+            staged = _ingest_in_parallel(source_db, snapshot, merge_conn, reads, on_dataset, parallel)
         ingested = {read.name: _settle(source_conn, merge_conn, read, staged[read.name]) for read in reads}
     for read in reads:
         if not read.source.unique_key:
@@ -171,7 +171,7 @@ def ingest_stream(
 
 
 def load_stream(
-    source_engine: Database,
+    source_db: Database,
     merge_conn: Connection,
     datasets: list[DatasetSpec],
     tables: Callable[[DatasetSpec], DatasetTables],
@@ -188,7 +188,7 @@ def load_stream(
     connection copies (a transaction belongs to one), and the tables' indexes are built once
     after their rows are in (workflows/bulk_load.py). ``capture``: take the tables' identities,
     so the next batch can read changes only."""
-    with _snapshot_reader(source_engine) as source_conn:
+    with _snapshot_reader(source_db) as source_conn:
         reads = _reads(source_conn, merge_conn, datasets, tables, source_database, {} if capture else None)
         loaded: dict[str, Ingested] = {}
         for read in reads:
@@ -252,15 +252,15 @@ def _stage(source_conn: Connection, merge_conn: Connection, read: _Read, since: 
 
 
 def _ingest_in_parallel(
-    source_engine: Database,
+    source_db: Database,
     snapshot: str,
     merge_conn: Connection,
     reads: list[_Read],
     on_dataset: Callable[[str], None] | None,
     parallel: int,
 ) -> dict[str, int]:
-    merge_engine = merge_conn.database
-    with merge_engine.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
+    merge_db = merge_conn.database
+    with merge_db.begin() as truncating:  # committed first: the workers' COPYs must not wait on it
         unlogged_staging(truncating, [read.tables.staging for read in reads])
     by_name = {read.name: read for read in reads}
     chunks = plan_chunks({read.name: read.source for read in reads}, parallel)
@@ -270,7 +270,7 @@ def _ingest_in_parallel(
         out, into = _copy_statements(
             read.source, read.dataset.columns, read.tables.staging, chunk.where, _rows_since(read.plan.since)
         )
-        with _snapshot_reader(source_engine, snapshot) as source_conn, merge_engine.begin() as target:
+        with _snapshot_reader(source_db, snapshot) as source_conn, merge_db.begin() as target:
             return stream_copy(source_conn, out, target, into)
 
     rows = dict.fromkeys(by_name, 0)

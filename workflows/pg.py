@@ -5,12 +5,14 @@ A data-plane step is a short process run once per batch, and SQLAlchemy cost 0.2
 SQL text, so this is what they use from a database library: a ``Database`` opens connections
 with the session settings every step relies on; a ``Connection`` runs statements and
 transaction blocks; ``text`` marks a statement with ``:name`` parameters (SQLAlchemy's
-spelling, which the statements already use), turned into psycopg2's ``%(name)s`` once per
-statement, outside quoted identifiers and string literals. Rows come back as named tuples.
+spelling, which the statements already use), turned into psycopg2's ``%(name)s`` outside
+quoted identifiers and string literals the first time the statement runs with parameters (a
+statement without them goes as written). Rows come back as named tuples.
 """
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,43 +27,38 @@ DatabaseError = psycopg2.Error
 
 
 class Statement(NamedTuple):
-    """SQL with ``:name`` parameters, and the same statement in psycopg2's form."""
+    """SQL with ``:name`` parameters."""
 
     sql: str
-    bound: str
+
+    @property
+    def bound(self) -> str:
+        """The statement in psycopg2's form, made when a statement is first run with parameters."""
+        return _bind(self.sql)
 
 
-@lru_cache(maxsize=4096)
 def text(sql: str) -> Statement:
     """``sql`` with ``:name`` parameters (``::`` is a cast, and nothing inside quotes is a parameter)."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        char = sql[i]
-        if char in "'\"":
-            end = i + 1
-            while end < n:
-                if sql[end] == char:
-                    if end + 1 < n and sql[end + 1] == char:  # a doubled quote stays inside
-                        end += 2
-                        continue
-                    break
-                end += 1
-            out.append(sql[i : end + 1].replace("%", "%%"))
-            i = end + 1
-        elif char == ":" and i + 1 < n and sql[i + 1] == ":":
-            out.append("::")
-            i += 2
-        elif char == ":" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
-            end = i + 1
-            while end < n and (sql[end].isalnum() or sql[end] == "_"):
-                end += 1
-            out.append(f"%({sql[i + 1 : end]})s")
-            i = end
-        else:
-            out.append("%%" if char == "%" else char)
-            i += 1
-    return Statement(sql, "".join(out))
+    return Statement(sql)
+
+
+# A quoted identifier or string literal (to the end when unterminated), a cast, a parameter, a %.
+_TOKENS = re.compile(r"""('(?:[^']|'')*'?|"(?:[^"]|"")*"?)|(::)|:([A-Za-z_]\w*)|(%)""")
+
+
+def _token(match: re.Match[str]) -> str:
+    quoted, cast, name, _percent = match.groups()
+    if quoted is not None:
+        return quoted.replace("%", "%%")
+    if cast is not None:
+        return cast
+    return f"%({name})s" if name is not None else "%%"
+
+
+@lru_cache(maxsize=1024)
+def _bind(sql: str) -> str:
+    """``:name`` -> ``%(name)s`` outside quotes; every ``%`` doubled, as psycopg2's formatting needs."""
+    return _TOKENS.sub(_token, sql)
 
 
 @lru_cache(maxsize=1024)
@@ -137,12 +134,12 @@ class Connection:
         if not self.raw.closed:
             self.raw.rollback()
 
-    def isolation(self, level: str, read_only: bool = False) -> Connection:
+    def isolation(self, level: str) -> Connection:
         """The isolation level of this connection's next transactions (``AUTOCOMMIT``: none)."""
         if level == "AUTOCOMMIT":
             self.raw.autocommit = True
         else:
-            self.raw.set_session(isolation_level=level, readonly=read_only)
+            self.raw.set_session(isolation_level=level)
         return self
 
     def close(self) -> None:

@@ -24,8 +24,8 @@ from typing import Any
 from workflows import failpoints
 from workflows.batch import COMMITTED, INGESTED, STARTED, Batch, BatchStateError, BatchStore
 from workflows.change_capture import Capture, CaptureContradictedError, forget_watermarks, save_watermark, watermarks
-from workflows.db import ConfigurationError, is_transient, make_engine, merge_session_settings
-from workflows.ingest import ingest_stream, load_stream
+from workflows.db import ConfigurationError, is_transient, job_database, merge_session_settings
+from workflows.ingest import Ingested, ingest_stream, load_stream
 from workflows.merge import merge_dataset
 from workflows.outcome import Outcome
 from workflows.pg import Connection, Database, text
@@ -57,7 +57,7 @@ def run_snapshot_merge(
     The outcome is recorded in the merge database for the exporter (best effort)."""
     started_at = datetime.now(UTC)
     try:
-        merge_engine = make_engine(
+        merge_db = job_database(
             spec.merge,
             "merge",
             merge_url,
@@ -67,11 +67,11 @@ def run_snapshot_merge(
     except Exception as exc:  # noqa: BLE001 - classified below
         return _failure(spec, exc)
     try:
-        source_engine = make_engine(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
-        outcome = _run(spec, source_engine, merge_engine, max_seconds, parallel)
+        source_db = job_database(spec.source, "source", source_url, f"datasurface-ingest:{spec.stream}")
+        outcome = _run(spec, source_db, merge_db, max_seconds, parallel)
     except Exception as exc:  # noqa: BLE001 - classified below
         outcome = _failure(spec, exc)
-    record_run(merge_engine, platform_schema(spec.platform), outcome, started_at)
+    record_run(merge_db, platform_schema(spec.platform), outcome, started_at)
     return outcome
 
 
@@ -84,28 +84,28 @@ def _failure(spec: JobSpec, exc: Exception) -> Outcome:
 
 
 def _run(
-    spec: JobSpec, source_engine: Database, merge_engine: Database, max_seconds: float | None, parallel: int | None
+    spec: JobSpec, source_db: Database, merge_db: Database, max_seconds: float | None, parallel: int | None
 ) -> Outcome:
     started = time.monotonic()
     store = BatchStore(platform_schema(spec.platform), spec.stream)
-    with store.locked(merge_engine) as acquired:
+    with store.locked(merge_db) as acquired:
         if not acquired:
             return Outcome(
                 "error", spec.stream, error=f"another run of stream {spec.stream} is in progress", locked=True
             )
-        return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds, parallel)
+        return _run_locked(spec, source_db, merge_db, store, started, max_seconds, parallel)
 
 
 def _run_locked(
     spec: JobSpec,
-    source_engine: Database,
-    merge_engine: Database,
+    source_db: Database,
+    merge_db: Database,
     store: BatchStore,
     started: float,
     max_seconds: float | None,
     parallel: int | None,
 ) -> Outcome:
-    with merge_engine.connect() as conn:
+    with merge_db.connect() as conn:
         with conn.begin():
             changed = [ensure_dataset_tables(conn, spec, d) for d in spec.datasets]  # every dataset, no short-circuit
             schema_changed = any(changed)
@@ -129,7 +129,7 @@ def _run_locked(
         failpoints.reached("started")
         if first_load:
             with conn.begin():
-                _load_first(spec, source_engine, conn, store, batch)
+                _load_first(spec, source_db, conn, store, batch)
             return Outcome(
                 "done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed
             )
@@ -138,7 +138,7 @@ def _run_locked(
         if ingested_now:
             with conn.begin():
                 ingested = ingest_stream(
-                    source_engine,
+                    source_db,
                     conn,
                     spec.datasets,
                     lambda d: DatasetTables.of(spec, d),
@@ -149,12 +149,7 @@ def _run_locked(
                     if spec.merge_settings.change_capture
                     else None,
                 )
-                state = {
-                    "merged": [],
-                    "rows": {name: i.staged for name, i in ingested.items()},
-                    "capture": {name: i.capture.to_state() for name, i in ingested.items()},
-                }
-                store.set_state(conn, batch, INGESTED, state)
+                store.set_state(conn, batch, INGESTED, _ingested_state(ingested, merged=[]))
             failpoints.reached("ingested")
 
         pending = [d for d in spec.datasets if d.name not in batch.merged]
@@ -170,7 +165,7 @@ def _run_locked(
             with conn.begin():
                 forget_watermarks(conn, store.schema, spec.stream)
                 store.set_state(conn, batch, STARTED, {})
-            return _run_locked(spec, source_engine, merge_engine, store, started, max_seconds, parallel)
+            return _run_locked(spec, source_db, merge_db, store, started, max_seconds, parallel)
         return Outcome("done", spec.stream, batch.batch_id, store_metrics(store, conn, batch.batch_id), schema_changed)
 
 
@@ -183,14 +178,14 @@ def _merge_tables_empty(conn: Connection, spec: JobSpec) -> bool:
     )
 
 
-def _load_first(spec: JobSpec, source_engine: Database, conn: Connection, store: BatchStore, batch: Batch) -> None:
+def _load_first(spec: JobSpec, source_db: Database, conn: Connection, store: BatchStore, batch: Batch) -> None:
     """Ingest and merge in one step, in the caller's transaction: every row is an insert, so the
     rows are copied straight into the merge tables (workflows/ingest.py ``load_stream``). A
     crash rolls all of it back and the batch starts again. A run with a time budget stages
     instead, so it can pause between ingestion and the merge."""
     batch_columns = {BATCH_IN: batch.batch_id, **({BATCH_OUT: LIVE} if spec.strategy == "forensic" else {})}
     loaded = load_stream(
-        source_engine,
+        source_db,
         conn,
         spec.datasets,
         lambda d: DatasetTables.of(spec, d),
@@ -205,12 +200,17 @@ def _load_first(spec: JobSpec, source_engine: Database, conn: Connection, store:
         rows = ingested.staged
         store.record_metrics(conn, batch, name, {"inserted": rows, "updated": 0, "deleted": 0, "total": rows})
         failpoints.reached(f"merged:{name}")
-    state = {
-        "merged": list(loaded),
-        "rows": {name: i.staged for name, i in loaded.items()},
-        "capture": {name: i.capture.to_state() for name, i in loaded.items()},
+    store.set_state(conn, batch, COMMITTED, _ingested_state(loaded, merged=list(loaded)))
+
+
+def _ingested_state(ingested: dict[str, Ingested], merged: list[str]) -> dict[str, Any]:
+    """A batch's state after ingestion: rows copied and change capture per dataset (what
+    ``_merge_pending`` and ``_scratch_rows`` read back), and the datasets merged so far."""
+    return {
+        "merged": merged,
+        "rows": {name: i.staged for name, i in ingested.items()},
+        "capture": {name: i.capture.to_state() for name, i in ingested.items()},
     }
-    store.set_state(conn, batch, COMMITTED, state)
 
 
 def _merge_pending(
@@ -262,7 +262,7 @@ def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None
     names = [d.name for d in spec.datasets]
     if dataset is not None and dataset not in names:
         raise BatchStateError(f"stream {spec.stream} has no dataset {dataset!r} (datasets: {', '.join(names)})")
-    engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
+    engine = job_database(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
     store = BatchStore(platform_schema(spec.platform), spec.stream)
     with store.locked(engine) as acquired:
         if not acquired:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.db import ConfigurationError, consumer_engine, error_summary, make_engine
+from workflows.db import ConfigurationError, consumer_database, error_summary, job_database
 from workflows.delivery import DeliveryError, deliveries, prepare_consumer, publish, subscribe
 from workflows.pg import Connection, Database, DatabaseError, text
 from workflows.spec import DatasetSpec, JobSpec, ViewSpec
@@ -126,13 +126,13 @@ def _ensure_role(conn: Connection, role: str) -> None:
 def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewResult]:
     """Create or update every view the spec names, in the merge database or in the workspace's own
     consumer database (with the delivery that fills it); one result per view, role and delivery."""
-    engine = make_engine(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
+    engine = job_database(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
     consumers: dict[str, Database] = {}
     results: list[ViewResult] = []
     ready = []
     for delivery in deliveries(spec):  # the consumer's copies first: replication carries no DDL
         try:
-            consumers[delivery.name] = consumer_engine(delivery.database, f"datasurface-views:{spec.stream}")
+            consumers[delivery.name] = consumer_database(delivery.database, f"datasurface-views:{spec.stream}")
             with consumers[delivery.name].begin() as consumer:
                 prepare_consumer(consumer, spec, delivery)
             ready.append(delivery)

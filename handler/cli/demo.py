@@ -39,8 +39,8 @@ from pgtools.embedded import EmbeddedServer, start_embedded
 from pgtools.urls import ensure_database, with_database
 from simulator.producer import init_producer
 from simulator.simulate import ChangeSimulator, SimulatorConfig
-from workflows.consumer_status import collect_consumers, consumer_engines
-from workflows.db import CONSUMER_URLS_ENV, engine_for
+from workflows.consumer_status import collect_consumers, consumer_databases
+from workflows.db import CONSUMER_URLS_ENV, database_at
 from workflows.exporter import serve
 from workflows.local_runner import Deployment, LocalRunner, Secrets, WorkflowRun
 from workflows.pg import text
@@ -186,7 +186,7 @@ class Demo:
         work.git.merge("--no-ff", "-m", "Merge pull request #1 from team1", "team1")
         work.remote("origin").push("main")
         sha = work.head.commit.hexsha
-        source = engine_for(with_database(self.base_url, "customer_db"), "datasurface-demo")
+        source = database_at(with_database(self.base_url, "customer_db"), "datasurface-demo")
         with source.begin() as conn:  # the producer's column that the model now publishes
             conn.execute(text("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyaltyTier varchar(20)"))
         deployment_url = str(self.workdir / "repos" / "deployment.git")
@@ -293,7 +293,7 @@ class Demo:
         self.say("Monitoring: the status exporter")
         if self.deployment_dir is None:
             raise RuntimeError("the monitoring step needs the deployment step first")
-        engine = engine_for(merge_url, "datasurface-status")
+        engine = database_at(merge_url, "datasurface-status")
         server, thread = serve(engine, specs_from(self.deployment_dir), 0, "127.0.0.1")
         url = f"http://127.0.0.1:{server.server_port}/metrics"
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -340,9 +340,9 @@ class Demo:
         """Consumer2's views, served by its own database: the same views, delivered by replication."""
         if self.deployment_dir is None:
             raise RuntimeError("the consumer database step needs the deployment step first")
-        merge = engine_for(merge_url, "datasurface-status")
+        merge = database_at(merge_url, "datasurface-status")
         specs = specs_from(self.deployment_dir)
-        engines = consumer_engines("datasurface-demo")
+        engines = consumer_databases("datasurface-demo")
         deadline = time.monotonic() + 30
         delivered = collect_consumers(merge, specs, engines)
         while any(c.lag_seconds != 0.0 for c in delivered) and time.monotonic() < deadline:
@@ -356,7 +356,7 @@ class Demo:
             lag = "-" if c.lag_seconds is None else f"{c.lag_seconds:.0f} s"
             table.add_row(c.platform, c.stream, str(c.last_batch or "-"), lag, state)
         self.console.print(table)
-        consumer = engine_for(self.consumer_url, "datasurface-demo")
+        consumer = database_at(self.consumer_url, "datasurface-demo")
         with consumer.connect() as conn:
             rows = conn.execute(
                 text('SELECT id, "firstName", "lastName", email FROM consumer2.livedsg_customers ORDER BY id LIMIT 5')
@@ -373,7 +373,7 @@ class Demo:
 
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")
-        engine = engine_for(merge_url, "datasurface-demo")
+        engine = database_at(merge_url, "datasurface-demo")
         table = Table(title="Batch metrics (last 3 batches per platform)")
         for column in ("platform", "stream", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
             table.add_column(column)

@@ -13,7 +13,7 @@ from typing import Any
 from handler.render.streams import platform_streams
 from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
-from workflows.db import engine_for
+from workflows.db import database_at
 from workflows.ingest import ingest_stream
 from workflows.spec import ColumnSpec, DatabaseSpec, DatasetSpec, JobSpec
 from workflows.sqlnames import merge_table, platform_schema, qualified, quote
@@ -95,8 +95,8 @@ class Stack:
     ) -> dict[str, int]:
         """Ingestion alone, in this process: create the spec's tables, load and commit staging
         (read it with ``staged``). Returns the rows copied per dataset."""
-        merge = engine_for(self.merge_url, "tests")
-        source = engine_for(self.source_url, "tests")
+        merge = database_at(self.merge_url, "tests")
+        source = database_at(self.source_url, "tests")
         with merge.connect() as conn:
             with conn.begin():
                 ensure_platform_schema(conn, DatasetTables.of(spec, spec.datasets[0]).schema)

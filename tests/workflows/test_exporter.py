@@ -14,7 +14,7 @@ from tests.support.pg import PostgresServer
 from tests.support.service_env import free_port
 from tests.workflows.test_status import add_batch
 from workflows.batch import COMMITTED, INGESTED
-from workflows.db import engine_for
+from workflows.db import database_at
 from workflows.exporter import serve
 from workflows.outcome import Outcome
 from workflows.pg import Database
@@ -25,7 +25,7 @@ from workflows.sqlnames import platform_schema
 
 @pytest.fixture
 def merge(postgres: PostgresServer) -> Database:
-    return engine_for(postgres.url(postgres.create_database("merge")), "tests")
+    return database_at(postgres.url(postgres.create_database("merge")), "tests")
 
 
 def scrape(engine: Database, specs: list[JobSpec]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -105,7 +105,7 @@ def test_each_streams_freshness_batches_runs_and_rows(merge: Database) -> None:
 
 
 def test_a_scrape_answers_with_the_database_down() -> None:
-    dead = engine_for("postgresql://nobody@127.0.0.1:1/none", "tests", connect_timeout=2)
+    dead = database_at("postgresql://nobody@127.0.0.1:1/none", "tests", connect_timeout=2)
     samples = scrape(dead, [mvp_spec("YellowLive")])
     assert value(samples, "datasurface_merge_database_up", platform="YellowLive") == 0
     assert not any(name.startswith("datasurface_stream") for name, _ in samples)

@@ -9,13 +9,13 @@ import sys
 import pytest
 
 from tests.support.pg import PostgresServer
-from workflows.db import engine_for
+from workflows.db import database_at
 from workflows.pg import Database, DatabaseError, text
 
 
 @pytest.fixture
 def db(postgres: PostgresServer) -> Database:
-    return engine_for(postgres.url(postgres.create_database("pg")), "tests")
+    return database_at(postgres.url(postgres.create_database("pg")), "tests")
 
 
 def test_named_parameters_become_psycopg2_placeholders_outside_quotes_only() -> None:

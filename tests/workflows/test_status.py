@@ -15,7 +15,7 @@ from tests.support.pg import PostgresServer
 from tests.support.template import build_template_ecosystem
 from workflows import status
 from workflows.batch import COMMITTED, INGESTED, BatchStore
-from workflows.db import engine_for
+from workflows.db import database_at
 from workflows.outcome import Outcome
 from workflows.pg import Database, text
 from workflows.runs import KEPT_RUNS, record_run
@@ -25,7 +25,7 @@ from workflows.sqlnames import platform_schema
 
 @pytest.fixture
 def merge(postgres: PostgresServer) -> Database:
-    return engine_for(postgres.url(postgres.create_database("merge")), "tests")
+    return database_at(postgres.url(postgres.create_database("merge")), "tests")
 
 
 def add_batch(

@@ -34,7 +34,8 @@ def test_a_step_keeps_its_exit_status_and_output(tmp_path: Path) -> None:
     assert missing.returncode == 1  # a permanent error, as Argo's retry policy reads it
     assert "error: cannot use job spec" in missing.stderr
     assert "control plane imported: []" in missing.stdout  # exit handlers ran, output flushed
-    assert probe("job", "snapshot-merge", "--no-such-option").returncode == 2  # usage error
+    usage = probe("job", "snapshot-merge", "--no-such-option")
+    assert usage.returncode == 2 and "No such option: --no-such-option" in usage.stderr
 
 
 def test_the_job_group_still_lists_every_step_and_the_spec_command() -> None:
