@@ -296,17 +296,10 @@ def _settle(source_conn: Connection, merge_conn: Connection, read: _Read, staged
     """Complete a dataset's ingestion in the snapshot: for one read for its changes, count the
     deletes and, when there are some, copy the unchanged rows' keys to find them. Counts that
     contradict the merge table (fewer current rows than unchanged ones) mean reading everything."""
-    plan, tables = read.plan, read.tables
+    plan = read.plan
     if plan.since is None:
         return Ingested(staged, replace(plan, total=staged))
-    total = int(source_conn.execute(text(f"SELECT count(*) FROM {read.source.qualified}")).scalar_one())
-    on = keys_match([quote(c.name) for c in read.dataset.key_columns], "s", "m")
-    current, matched = merge_conn.execute(
-        text(
-            f"SELECT (SELECT count(*) FROM {tables.current}), "
-            f"(SELECT count(*) FROM {tables.staging} s JOIN {tables.current} m ON {on})"
-        )
-    ).one()
+    total, current, matched = _counts(source_conn, merge_conn, read)
     unchanged_rows = total - staged
     deleted = current - matched - unchanged_rows
     if deleted == 0:
@@ -317,6 +310,24 @@ def _settle(source_conn: Connection, merge_conn: Connection, read: _Read, staged
             return Ingested(staged, replace(plan, total=total, keys=keys, deletes=deleted))
     rows = _stage(source_conn, merge_conn, read, None)
     return Ingested(rows, replace(plan, since=None, total=rows))
+
+
+def _counts(source_conn: Connection, merge_conn: Connection, read: _Read) -> tuple[int, int, int]:
+    """The producer's rows, the current rows, and the staged candidates that are current keys;
+    the producer's count runs beside the merge database's (two servers, or two backends)."""
+    tables = read.tables
+    on = keys_match([quote(c.name) for c in read.dataset.key_columns], "s", "m")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count") as pool:
+        total = pool.submit(
+            lambda: int(source_conn.execute(text(f"SELECT count(*) FROM {read.source.qualified}")).scalar_one())
+        )
+        current, matched = merge_conn.execute(
+            text(
+                f"SELECT (SELECT count(*) FROM {tables.current}), "
+                f"(SELECT count(*) FROM {tables.staging} s JOIN {tables.current} m ON {on})"
+            )
+        ).one()
+        return total.result(), int(current), int(matched)
 
 
 def _copy_unchanged_keys(source_conn: Connection, merge_conn: Connection, read: _Read, since: int) -> int:

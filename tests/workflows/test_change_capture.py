@@ -3,6 +3,7 @@ last one, and reads everything whenever the producer's table could have changed 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
 from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
 from workflows.snapshot_merge import reset_batch, run_snapshot_merge
-from workflows.spec import JobSpec, MergeSettings
+from workflows.spec import ColumnSpec, DatasetSpec, JobSpec, MergeSettings
 from workflows.sqlnames import platform_schema
 
 COLUMNS = ["a", "b", "v"]
@@ -211,3 +212,84 @@ def test_a_watermark_is_used_only_for_the_same_table_and_a_recent_snapshot() -> 
     assert changes_since(("t", 100), "t", 99) is None  # transaction ids went back: a restored server
     assert changes_since(("t", 1), "t", 1 + MAX_DISTANCE) is None  # age() would wrap
     assert candidates((5 << 32) + 7) == "age(xmin) <= age(CAST('7' AS xid))"
+
+
+NUMS_DDL = "CREATE TABLE nums (id bigint, part integer, v text, PRIMARY KEY (part, id))"
+NUMS = ["id", "part", "v"]
+
+
+def nums_spec(strategy: str = "live") -> JobSpec:
+    """Keys of two integer columns, the producer's unique index in the other column order."""
+    columns = [
+        ColumnSpec(name="id", sql_type="BIGINT", nullable=False, key_position=0),
+        ColumnSpec(name="part", sql_type="INTEGER", nullable=False, key_position=1),
+        ColumnSpec(name="v", sql_type="TEXT", nullable=True),
+    ]
+    base = pairs_spec(strategy)
+    return base.model_copy(
+        update={"platform": "N", "datasets": [DatasetSpec(name="nums", source_table="nums", columns=columns)]}
+    )
+
+
+def merge_nums(stack: Stack, spec: JobSpec) -> tuple[dict[str, int], dict[str, Any]]:
+    outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url)
+    assert outcome.outcome == "done", outcome.error
+    ((state,),) = stack.merged(
+        f'SELECT state FROM "{platform_schema(spec.platform)}".batches WHERE batch_id = %s', (outcome.batch,)
+    )
+    return outcome.datasets["nums"], {"staged": state["rows"]["nums"], **state["capture"]["nums"]}
+
+
+@pytest.fixture
+def nums(stack: Stack) -> Stack:
+    stack.src(NUMS_DDL)
+    # negative and extreme keys: their binary forms do not sort as bytes do
+    stack.src("INSERT INTO nums SELECT i * 7919 - 400000, i % 3, 'v' || i FROM generate_series(1, 120) i")
+    stack.src("INSERT INTO nums VALUES (-9223372036854775808, 0, 'min'), (9223372036854775807, 2, 'max')")
+    return stack
+
+
+@pytest.mark.parametrize("strategy", ["live", "forensic"])
+def test_deletes_under_integer_keys_extreme_ones_included(nums: Stack, strategy: str) -> None:
+    spec = nums_spec(strategy)
+    merge_nums(nums, spec)
+    nums.src("DELETE FROM nums WHERE id IN (-9223372036854775808, 9223372036854775807) OR id % 5 = 0")
+    nums.src("UPDATE nums SET v = 'changed' WHERE id % 5 = 1")
+    nums.src("INSERT INTO nums VALUES (5, 1, 'new'), (-5, 0, 'new')")
+    metrics, capture = merge_nums(nums, spec)
+    remainders = [int(math.fmod(i * 7919 - 400000, 5)) for i in range(1, 121)]  # SQL's %, not Python's
+    deleted, updated = 2 + remainders.count(0), remainders.count(1)
+    assert metrics == {"inserted": 2, "updated": updated, "deleted": deleted, "total": 122 - deleted + 2}
+    assert capture["since"] is not None and capture["deletes"] == deleted
+    assert capture["keys"] == 122 - deleted - updated  # the unchanged rows' keys, copied to find the deletes
+    assert nums.live_rows(spec, "nums", NUMS) == nums.source_rows("nums", NUMS)
+    # everything deleted: no unchanged key at all
+    nums.src("DELETE FROM nums")
+    metrics, capture = merge_nums(nums, spec)
+    assert metrics == {"inserted": 0, "updated": 0, "deleted": 122 - deleted + 2, "total": 0}
+    assert nums.live_rows(spec, "nums", NUMS) == []
+    if strategy == "forensic":
+        assert [len(nums.as_of(spec, "nums", NUMS, b)) for b in (1, 2, 3)] == [122, 122 - deleted + 2, 0]
+
+
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        # fewer current rows than unchanged ones: the counts contradict the merge table
+        ("DELETE FROM {table} WHERE id IN (9223372036854775807, -392081)", {"inserted": 2, "updated": 0, "deleted": 1}),
+        # the counts promise one delete; the merge finds two (the replacement too)
+        ("UPDATE {table} SET id = 1 WHERE id = 9223372036854775807", {"inserted": 1, "updated": 0, "deleted": 2}),
+    ],
+    ids=["row-deleted", "key-replaced"],
+)
+def test_integer_keys_changed_behind_the_jobs_back_are_repaired(
+    nums: Stack, tampering: str, expected: dict[str, int]
+) -> None:
+    spec = nums_spec()
+    merge_nums(nums, spec)
+    nums.merged(tampering.format(table=nums.table(spec, "nums")))
+    nums.src("DELETE FROM nums WHERE id = -9223372036854775808")
+    metrics, capture = merge_nums(nums, spec)
+    assert capture["since"] is None and capture["staged"] == 121  # read again, every row
+    assert metrics == {**expected, "total": 121}
+    assert nums.live_rows(spec, "nums", NUMS) == nums.source_rows("nums", NUMS)
