@@ -28,14 +28,14 @@ def stack(postgres: PostgresServer, tmp_path: Path) -> Stack:
     return stack
 
 
-def merge(stack: Stack, spec: JobSpec) -> tuple[dict[str, int], dict[str, Any]]:
+def merge(stack: Stack, spec: JobSpec, dataset: str = "pairs") -> tuple[dict[str, int], dict[str, Any]]:
     """Run a batch; its metrics and the dataset's change capture as the batch recorded it."""
     outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url)
     assert outcome.outcome == "done", outcome.error
     ((state,),) = stack.merged(
         f'SELECT state FROM "{platform_schema(spec.platform)}".batches WHERE batch_id = %s', (outcome.batch,)
     )
-    return outcome.datasets["pairs"], {"staged": state["rows"]["pairs"], **state["capture"]["pairs"]}
+    return outcome.datasets[dataset], {"staged": state["rows"][dataset], **state["capture"][dataset]}
 
 
 def source_rows(stack: Stack) -> list[tuple]:
@@ -231,15 +231,6 @@ def nums_spec(strategy: str = "live") -> JobSpec:
     )
 
 
-def merge_nums(stack: Stack, spec: JobSpec) -> tuple[dict[str, int], dict[str, Any]]:
-    outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url)
-    assert outcome.outcome == "done", outcome.error
-    ((state,),) = stack.merged(
-        f'SELECT state FROM "{platform_schema(spec.platform)}".batches WHERE batch_id = %s', (outcome.batch,)
-    )
-    return outcome.datasets["nums"], {"staged": state["rows"]["nums"], **state["capture"]["nums"]}
-
-
 @pytest.fixture
 def nums(stack: Stack) -> Stack:
     stack.src(NUMS_DDL)
@@ -252,11 +243,11 @@ def nums(stack: Stack) -> Stack:
 @pytest.mark.parametrize("strategy", ["live", "forensic"])
 def test_deletes_under_integer_keys_extreme_ones_included(nums: Stack, strategy: str) -> None:
     spec = nums_spec(strategy)
-    merge_nums(nums, spec)
+    merge(nums, spec, "nums")
     nums.src("DELETE FROM nums WHERE id IN (-9223372036854775808, 9223372036854775807) OR id % 5 = 0")
     nums.src("UPDATE nums SET v = 'changed' WHERE id % 5 = 1")
     nums.src("INSERT INTO nums VALUES (5, 1, 'new'), (-5, 0, 'new')")
-    metrics, capture = merge_nums(nums, spec)
+    metrics, capture = merge(nums, spec, "nums")
     remainders = [int(math.fmod(i * 7919 - 400000, 5)) for i in range(1, 121)]  # SQL's %, not Python's
     deleted, updated = 2 + remainders.count(0), remainders.count(1)
     assert metrics == {"inserted": 2, "updated": updated, "deleted": deleted, "total": 122 - deleted + 2}
@@ -265,7 +256,7 @@ def test_deletes_under_integer_keys_extreme_ones_included(nums: Stack, strategy:
     assert nums.live_rows(spec, "nums", NUMS) == nums.source_rows("nums", NUMS)
     # everything deleted: no unchanged key at all
     nums.src("DELETE FROM nums")
-    metrics, capture = merge_nums(nums, spec)
+    metrics, capture = merge(nums, spec, "nums")
     assert metrics == {"inserted": 0, "updated": 0, "deleted": 122 - deleted + 2, "total": 0}
     assert nums.live_rows(spec, "nums", NUMS) == []
     if strategy == "forensic":
@@ -286,10 +277,10 @@ def test_integer_keys_changed_behind_the_jobs_back_are_repaired(
     nums: Stack, tampering: str, expected: dict[str, int]
 ) -> None:
     spec = nums_spec()
-    merge_nums(nums, spec)
+    merge(nums, spec, "nums")
     nums.merged(tampering.format(table=nums.table(spec, "nums")))
     nums.src("DELETE FROM nums WHERE id = -9223372036854775808")
-    metrics, capture = merge_nums(nums, spec)
+    metrics, capture = merge(nums, spec, "nums")
     assert capture["since"] is None and capture["staged"] == 121  # read again, every row
     assert metrics == {**expected, "total": 121}
     assert nums.live_rows(spec, "nums", NUMS) == nums.source_rows("nums", NUMS)
