@@ -55,10 +55,10 @@ class BatchStore:
         conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": self.lock_key()})
 
     @contextmanager
-    def locked(self, engine: Database) -> Iterator[bool]:
+    def locked(self, merge_db: Database) -> Iterator[bool]:
         """Hold the stream's lock (after making sure the platform's schema exists); yields False
         at once when another run holds it."""
-        with engine.connect() as conn:
+        with merge_db.connect() as conn:
             with conn.begin():
                 ensure_platform_schema(conn, self.schema)
             acquired = self.try_lock(conn)

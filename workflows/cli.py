@@ -192,19 +192,19 @@ def status_command(
         raise typer.BadParameter(
             f"no job specs in {spec_dir} (give spec JSON files or a rendered deployment tree)", param_hint="--spec-dir"
         )
-    engine = _status_engine(merge_url, specs)
+    merge_db = _status_database(merge_url, specs)
     if serve is not None:
         import threading
 
         from workflows.exporter import serve as serve_metrics
 
-        serve_metrics(engine, specs, serve, bind)
+        serve_metrics(merge_db, specs, serve, bind)
         _console().print(f"serving Prometheus metrics on {bind}:{serve}/metrics (Ctrl-C to stop)", soft_wrap=True)
         threading.Event().wait()
     from workflows.consumer_status import collect_consumers, consumer_databases
 
-    streams = status.collect(engine, specs, max_age)
-    consumers = collect_consumers(engine, specs, consumer_databases("datasurface-status"))
+    streams = status.collect(merge_db, specs, max_age)
+    consumers = collect_consumers(merge_db, specs, consumer_databases("datasurface-status"))
     if format == StatusFormat.json:
         sys.stdout.write(status.to_json(streams, consumers))
     else:
@@ -215,7 +215,7 @@ def status_command(
         raise typer.Exit(EXIT_PERMANENT)
 
 
-def _status_engine(merge_url: str | None, specs: list[JobSpec]) -> Database:
+def _status_database(merge_url: str | None, specs: list[JobSpec]) -> Database:
     """The merge database to report on: the URL given, else the one database the specs name."""
     from workflows.db import MERGE_URL_ENV, ConfigurationError, database_at, job_database
 

@@ -26,14 +26,14 @@ DatabaseFactory = Callable[[DatabaseSpec], Database]
 
 
 def consumer_databases(application: str, connect_timeout: int = 3) -> DatabaseFactory:
-    """Engines for consumer databases, made once each (a scrape must not wait long for one that is down)."""
-    engines: dict[tuple[str, int, str], Database] = {}
+    """Consumer databases, made once each (a scrape must not wait long for one that is down)."""
+    databases: dict[tuple[str, int, str], Database] = {}
 
     def get(db: DatabaseSpec) -> Database:
         key = (db.host, db.port, db.database)
-        if key not in engines:
-            engines[key] = consumer_database(db, application, connect_timeout=connect_timeout)
-        return engines[key]
+        if key not in databases:
+            databases[key] = consumer_database(db, application, connect_timeout=connect_timeout)
+        return databases[key]
 
     return get
 
@@ -130,9 +130,9 @@ def _batches(platform: str) -> str:
     return bookkeeping(platform_schema(platform))["batches"]
 
 
-def _consumer_last_batch(engine: Database, target: _Target) -> tuple[int | None, datetime | None]:
+def _consumer_last_batch(database: Database, target: _Target) -> tuple[int | None, datetime | None]:
     batches = _batches(target.platform)
-    with engine.connect() as conn:
+    with database.connect() as conn:
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": batches}).scalar_one() is None:
             return None, None  # delivery not set up yet
         row = conn.execute(

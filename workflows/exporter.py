@@ -168,8 +168,8 @@ class StatusCollector(Collector):
     """Collects on each scrape; when the database cannot be read, the scrape still answers, with
     ``datasurface_merge_database_up`` 0 for the platforms of the specs."""
 
-    def __init__(self, engine: Database, specs: list[JobSpec]) -> None:
-        self.engine, self.specs = engine, specs
+    def __init__(self, merge_db: Database, specs: list[JobSpec]) -> None:
+        self.merge_db, self.specs = merge_db, specs
         self.consumer_databases = consumer_databases("datasurface-status")
         self._first_sight: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
@@ -178,8 +178,8 @@ class StatusCollector(Collector):
         families = _Families()
         platforms = sorted({s.platform for s in self.specs})
         try:
-            statuses = collect(self.engine, self.specs)
-            consumers = collect_consumers(self.engine, self.specs, self.consumer_databases)
+            statuses = collect(self.merge_db, self.specs)
+            consumers = collect_consumers(self.merge_db, self.specs, self.consumer_databases)
         except Exception:  # noqa: BLE001 - a scrape reports the database as down rather than failing
             for platform in platforms:
                 families.up.add_metric([platform], 0)
@@ -200,10 +200,10 @@ class StatusCollector(Collector):
         yield from families
 
 
-def serve(engine: Database, specs: list[JobSpec], port: int, address: str = "0.0.0.0") -> tuple[Any, Any]:  # noqa: S104
+def serve(merge_db: Database, specs: list[JobSpec], port: int, address: str = "0.0.0.0") -> tuple[Any, Any]:  # noqa: S104
     """Serve the metrics on ``address:port`` in a background thread; returns (server, thread)."""
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = CollectorRegistry()
-    registry.register(StatusCollector(engine, specs))
+    registry.register(StatusCollector(merge_db, specs))
     return start_http_server(port, addr=address, registry=registry)

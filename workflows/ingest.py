@@ -27,7 +27,7 @@ from workflows.change_capture import Capture, candidates, changes_since, identif
 from workflows.copy_plan import Chunk, plan_chunks
 from workflows.pg import Connection, Database, text
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
-from workflows.spec import ColumnSpec, DatasetSpec
+from workflows.spec import ColumnSpec, DatasetSpec, JobSpec
 from workflows.sqlnames import quote
 from workflows.tables import DatasetTables, key_list, keys_match, unlogged_staging
 
@@ -137,27 +137,25 @@ class _Read:
 
 
 def ingest_stream(
+    spec: JobSpec,
     source_db: Database,
     merge_conn: Connection,
-    datasets: list[DatasetSpec],
-    tables: Callable[[DatasetSpec], DatasetTables],
-    source_database: str,
     on_dataset: Callable[[str], None] | None = None,
     parallel: int = 1,
     watermarks: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, Ingested]:
-    """Load every dataset's staging table from one source snapshot.
+    """Load the staging table of every dataset of ``spec`` from one source snapshot.
 
     With a dataset's ``watermarks`` entry (its last merge's, workflows/change_capture.py) and an
     unchanged table identity, only rows that may have changed since are staged; without one
     (``None``: change capture off), every row. ``parallel`` = 1: runs inside the caller's
     merge-database transaction, which commits staging together with the batch state. More:
-    ``parallel`` worker connections of the merge database (from ``merge_conn``'s engine) load
+    ``parallel`` worker connections of ``merge_conn``'s database load
     and commit the staging tables; the caller's transaction then records the batch state
     (staging is scratch until that state says ``ingested``).
     """
     with _snapshot_reader(source_db) as source_conn:
-        reads = _reads(source_conn, merge_conn, datasets, tables, source_database, watermarks)
+        reads = _reads(spec, source_conn, merge_conn, watermarks)
         if parallel <= 1:
             staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
         else:
@@ -171,11 +169,9 @@ def ingest_stream(
 
 
 def load_stream(
+    spec: JobSpec,
     source_db: Database,
     merge_conn: Connection,
-    datasets: list[DatasetSpec],
-    tables: Callable[[DatasetSpec], DatasetTables],
-    source_database: str,
     batch_columns: Mapping[str, int],
     on_dataset: Callable[[str], None] | None = None,
     capture: bool = True,
@@ -189,7 +185,7 @@ def load_stream(
     after their rows are in (workflows/bulk_load.py). ``capture``: take the tables' identities,
     so the next batch can read changes only."""
     with _snapshot_reader(source_db) as source_conn:
-        reads = _reads(source_conn, merge_conn, datasets, tables, source_database, {} if capture else None)
+        reads = _reads(spec, source_conn, merge_conn, {} if capture else None)
         loaded: dict[str, Ingested] = {}
         for read in reads:
             target = read.tables.current
@@ -205,17 +201,12 @@ def load_stream(
 
 
 def _reads(
-    source_conn: Connection,
-    merge_conn: Connection,
-    datasets: list[DatasetSpec],
-    tables: Callable[[DatasetSpec], DatasetTables],
-    source_database: str,
-    watermarks: Mapping[str, tuple[str, int]] | None,
+    spec: JobSpec, source_conn: Connection, merge_conn: Connection, watermarks: Mapping[str, tuple[str, int]] | None
 ) -> list[_Read]:
     reads = []
-    for dataset in datasets:
-        target = tables(dataset)
-        source = resolve_source_table(source_conn, merge_conn, dataset, target.staging, source_database)
+    for dataset in spec.datasets:
+        target = DatasetTables.of(spec, dataset)
+        source = resolve_source_table(source_conn, merge_conn, dataset, target.staging, spec.source.database)
         reads.append(_Read(dataset, target, source, _plan(source_conn, dataset, source, target, watermarks)))
     return reads
 

@@ -25,11 +25,11 @@ def outcome_label(outcome: Outcome) -> str:
     return "locked" if outcome.locked else outcome.outcome
 
 
-def record_run(engine: Database, schema: str, outcome: Outcome, started: datetime) -> None:
+def record_run(merge_db: Database, schema: str, outcome: Outcome, started: datetime) -> None:
     t = bookkeeping(schema)
     label = outcome_label(outcome)
     try:
-        with engine.begin() as conn:
+        with merge_db.begin() as conn:
             conn.execute(
                 text(
                     f"INSERT INTO {t['runs']} (stream, batch_id, outcome, transient, started_at, error) "

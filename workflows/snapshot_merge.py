@@ -138,11 +138,9 @@ def _run_locked(
         if ingested_now:
             with conn.begin():
                 ingested = ingest_stream(
+                    spec,
                     source_db,
                     conn,
-                    spec.datasets,
-                    lambda d: DatasetTables.of(spec, d),
-                    spec.source.database,
                     on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
                     parallel=parallel or spec.merge_settings.parallel,
                     watermarks=watermarks(conn, store.schema, spec.stream)
@@ -185,11 +183,9 @@ def _load_first(spec: JobSpec, source_db: Database, conn: Connection, store: Bat
     instead, so it can pause between ingestion and the merge."""
     batch_columns = {BATCH_IN: batch.batch_id, **({BATCH_OUT: LIVE} if spec.strategy == "forensic" else {})}
     loaded = load_stream(
+        spec,
         source_db,
         conn,
-        spec.datasets,
-        lambda d: DatasetTables.of(spec, d),
-        spec.source.database,
         batch_columns,
         on_dataset=lambda name: failpoints.reached(f"ingest:{name}"),
         capture=spec.merge_settings.change_capture,
@@ -262,12 +258,12 @@ def reset_batch(spec: JobSpec, merge_url: str | None = None, dataset: str | None
     names = [d.name for d in spec.datasets]
     if dataset is not None and dataset not in names:
         raise BatchStateError(f"stream {spec.stream} has no dataset {dataset!r} (datasets: {', '.join(names)})")
-    engine = job_database(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
+    merge_db = job_database(spec.merge, "merge", merge_url, f"datasurface-reset:{spec.stream}")
     store = BatchStore(platform_schema(spec.platform), spec.stream)
-    with store.locked(engine) as acquired:
+    with store.locked(merge_db) as acquired:
         if not acquired:
             raise BatchStateError(f"stream {spec.stream} is running; reset it when the run has ended")
-        with engine.begin() as conn:
+        with merge_db.begin() as conn:
             batch = store.reset(conn)
             forget_watermarks(conn, store.schema, spec.stream)
             if dataset is not None:

@@ -291,10 +291,10 @@ def _running(conn: Connection, schema: str, streams: list[str]) -> set[str]:
     return {keys[k] for k in held}
 
 
-def collect(engine: Database, specs: list[JobSpec], default_max_age: float = DEFAULT_MAX_AGE) -> list[StreamStatus]:
+def collect(merge_db: Database, specs: list[JobSpec], default_max_age: float = DEFAULT_MAX_AGE) -> list[StreamStatus]:
     now = datetime.now(UTC)
     result = []
-    with engine.connect() as conn:
+    with merge_db.connect() as conn:
         for schema, watched in _watched(conn, specs, default_max_age).items():
             result.extend(_collect_schema(conn, schema, watched, now))
     return result
@@ -314,10 +314,10 @@ class DatasetBatch:
     total: int
 
 
-def recent_batches(engine: Database, platform: str, batches: int = 3) -> list[DatasetBatch]:
+def recent_batches(merge_db: Database, platform: str, batches: int = 3) -> list[DatasetBatch]:
     """The datasets of the platform's last ``batches`` batches (across its streams), oldest first."""
     t = bookkeeping(platform_schema(platform))
-    with engine.connect() as conn:
+    with merge_db.connect() as conn:
         rows = conn.execute(
             text(
                 f"SELECT b.stream, b.batch_id, b.status, m.dataset, m.inserted, m.updated, m.deleted, m.total "

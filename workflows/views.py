@@ -126,7 +126,7 @@ def _ensure_role(conn: Connection, role: str) -> None:
 def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewResult]:
     """Create or update every view the spec names, in the merge database or in the workspace's own
     consumer database (with the delivery that fills it); one result per view, role and delivery."""
-    engine = job_database(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
+    merge_db = job_database(spec.merge, "merge", merge_url, f"datasurface-views:{spec.stream}")
     consumers: dict[str, Database] = {}
     results: list[ViewResult] = []
     ready = []
@@ -138,7 +138,7 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
             ready.append(delivery)
         except (DatabaseError, ConfigurationError, SchemaEvolutionError) as exc:
             results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))
-    with engine.connect() as conn:
+    with merge_db.connect() as conn:
         with conn.begin():
             ensure_platform_schema(conn, platform_schema(spec.platform))
             for dataset in spec.datasets:
@@ -147,7 +147,7 @@ def reconcile_views(spec: JobSpec, merge_url: str | None = None) -> list[ViewRes
             try:
                 with conn.begin():
                     publish(conn, spec, delivery)
-                done = subscribe(engine, consumers[delivery.name], delivery)
+                done = subscribe(merge_db, consumers[delivery.name], delivery)
                 results.append(ViewResult(f"delivery to {delivery.label}", True, done))
             except (DatabaseError, DeliveryError) as exc:
                 results.append(ViewResult(f"delivery to {delivery.label}", False, error_summary(exc)))

@@ -71,7 +71,8 @@ def _end_step(code: object) -> NoReturn:
     """End a data-plane step without tearing the interpreter down.
 
     A step runs once per batch in its own process, and Python's finalization of what it
-    imported (SQLAlchemy, pydantic) took 0.10-0.13 s of every run (docs/snapshot-merge.md).
+    imported took 0.10-0.13 s of every run (docs/snapshot-merge.md; measured when the steps
+    still imported SQLAlchemy beside pydantic).
     Everything a step leaves is already out: its outcome printed and written, its connections
     closed, its threads joined. The exit handlers still run; output is flushed first."""
     if isinstance(code, str):  # sys.exit("message"): printed, status 1, as Python does it

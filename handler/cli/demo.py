@@ -293,8 +293,8 @@ class Demo:
         self.say("Monitoring: the status exporter")
         if self.deployment_dir is None:
             raise RuntimeError("the monitoring step needs the deployment step first")
-        engine = database_at(merge_url, "datasurface-status")
-        server, thread = serve(engine, specs_from(self.deployment_dir), 0, "127.0.0.1")
+        merge_db = database_at(merge_url, "datasurface-status")
+        server, thread = serve(merge_db, specs_from(self.deployment_dir), 0, "127.0.0.1")
         url = f"http://127.0.0.1:{server.server_port}/metrics"
         with urllib.request.urlopen(url, timeout=30) as response:
             samples = {
@@ -342,12 +342,12 @@ class Demo:
             raise RuntimeError("the consumer database step needs the deployment step first")
         merge = database_at(merge_url, "datasurface-status")
         specs = specs_from(self.deployment_dir)
-        engines = consumer_databases("datasurface-demo")
+        consumer_dbs = consumer_databases("datasurface-demo")
         deadline = time.monotonic() + 30
-        delivered = collect_consumers(merge, specs, engines)
+        delivered = collect_consumers(merge, specs, consumer_dbs)
         while any(c.lag_seconds != 0.0 for c in delivered) and time.monotonic() < deadline:
             time.sleep(0.5)  # replication takes well under a second; the last batches may still be on the way
-            delivered = collect_consumers(merge, specs, engines)
+            delivered = collect_consumers(merge, specs, consumer_dbs)
         table = Table(title="Delivery to Consumer2's own database (consumer_db), by logical replication")
         for column in ("platform", "stream", "last batch there", "lag", "subscription"):
             table.add_column(column)
@@ -373,12 +373,12 @@ class Demo:
 
     def show(self, merge_url: str, source_url: str) -> None:
         self.say("What consumers see")
-        engine = database_at(merge_url, "datasurface-demo")
+        merge_db = database_at(merge_url, "datasurface-demo")
         table = Table(title="Batch metrics (last 3 batches per platform)")
         for column in ("platform", "stream", "batch", "status", "dataset", "inserted", "updated", "deleted", "total"):
             table.add_column(column)
         for platform in self.platforms:
-            for b in recent_batches(engine, platform, 3):
+            for b in recent_batches(merge_db, platform, 3):
                 table.add_row(
                     platform,
                     b.stream,
@@ -388,7 +388,7 @@ class Demo:
                     *(str(n) for n in (b.inserted, b.updated, b.deleted, b.total)),
                 )
         self.console.print(table)
-        with engine.connect() as conn:  # as a consumer: the workspace's views
+        with merge_db.connect() as conn:  # as a consumer: the workspace's views
             live = conn.execute(
                 text(
                     'SELECT id, "firstName", "lastName", email, "loyaltyTier" FROM consumer1.livedsg_customers ORDER BY id LIMIT 5'

@@ -103,15 +103,7 @@ class Stack:
                 for dataset in spec.datasets:
                     ensure_dataset_tables(conn, spec, dataset)
             with conn.begin():
-                ingested = ingest_stream(
-                    source,
-                    conn,
-                    spec.datasets,
-                    lambda d: DatasetTables.of(spec, d),
-                    spec.source.database,
-                    on_dataset=on_dataset,
-                    parallel=parallel,
-                )
+                ingested = ingest_stream(spec, source, conn, on_dataset=on_dataset, parallel=parallel)
                 return {name: i.staged for name, i in ingested.items()}
 
     def staged(self, spec: JobSpec, dataset: str, columns: str = "*") -> list[tuple]:
