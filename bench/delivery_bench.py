@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from msgspec.structs import replace
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,7 +49,7 @@ def delivered_spec() -> JobSpec:
     view = ViewSpec(
         workspace="Bench", group="G", dataset="customers", schema_name="bench", live_view="customers", database=CONSUMER
     )
-    return job.model_copy(update={"platform": "BenchDelivered", "views": [view]})
+    return replace(job, platform="BenchDelivered", views=[view])
 
 
 class Poller:

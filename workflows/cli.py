@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
 from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
-from workflows.spec import JobSpec
+from workflows.spec import JobSpec, SpecError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,8 +44,8 @@ class StatusFormat(str, Enum):
 def read_spec(path: Path) -> JobSpec:
     """The job spec at ``path``; an unreadable or invalid spec ends the step as a permanent error."""
     try:
-        return JobSpec.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
+        return JobSpec.from_json(path.read_bytes())
+    except (OSError, SpecError) as exc:
         _console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(EXIT_PERMANENT) from None
 

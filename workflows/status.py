@@ -81,11 +81,11 @@ def specs_from(folder: Path) -> list[JobSpec]:
     def visible(path: Path) -> bool:
         return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
-    specs = [JobSpec.model_validate_json(p.read_text()) for p in sorted(folder.rglob("*.json")) if visible(p)]
+    specs = [JobSpec.from_json(p.read_bytes()) for p in sorted(folder.rglob("*.json")) if visible(p)]
     for path in sorted(folder.rglob("*job-specs.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "ConfigMap":
-                specs.extend(JobSpec.model_validate_json(v) for v in doc.get("data", {}).values())
+                specs.extend(JobSpec.from_json(v) for v in doc.get("data", {}).values())
     return list({(s.platform, s.stream): s for s in specs}.values())
 
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from workflows.pg import Connection, text
 from workflows.spec import DatasetSpec, JobSpec
 from workflows.sqlnames import (
@@ -367,7 +369,7 @@ def ensure_dataset_tables(conn: Connection, spec: JobSpec, dataset: DatasetSpec,
         _create(conn, spec, dataset, tables, staging)
     else:
         _evolve(conn, dataset, tables, row.columns, staging)
-    columns = json.dumps([c.model_dump() for c in dataset.columns])
+    columns = json.dumps([msgspec.structs.asdict(c) for c in dataset.columns])
     conn.execute(
         text(
             f"INSERT INTO {t['dataset_schemas']} (stream, dataset, schema_hash, columns) VALUES (:s, :d, :h, CAST(:c AS jsonb)) "

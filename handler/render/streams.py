@@ -6,7 +6,7 @@ stream (one consistent snapshot of all its tables); with single-dataset ingestio
 is its own stream.
 
 Specs are built as plain data in the shape of ``workflows.spec.JobSpec`` and serialized with
-its ``spec_json``: a 10k-dataset model has 200k columns, too many to build pydantic objects
+its ``spec_json``: a 10k-dataset model has 200k columns, too many to build spec objects
 for on every render. Jobs validate a spec when they read it; tests check the renderer's
 output against the contract.
 """
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from handler.model import walk
 from handler.model.ecosystem import Ecosystem
@@ -43,7 +45,7 @@ _SQL_TYPES = {
 }
 
 #: The job's database settings (workflows.spec.MergeSettings), written out so a spec says what it runs with.
-DEFAULT_MERGE_SETTINGS = MergeSettings().model_dump(mode="json")
+DEFAULT_MERGE_SETTINGS = msgspec.to_builtins(MergeSettings())
 
 
 #: How old a consumer's data may get, by the latency its dataset group asks for (docs/operations.md).

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy.engine import make_url
 
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
@@ -188,7 +189,7 @@ def test_a_producer_that_refuses_a_function_is_read_whole_not_failed(stack: Stac
 
 def test_change_capture_can_be_turned_off(stack: Stack) -> None:
     spec = pairs_spec()
-    spec = spec.model_copy(update={"merge_settings": MergeSettings(change_capture=False)})
+    spec = replace(spec, merge_settings=MergeSettings(change_capture=False))
     merge(stack, spec)
     _, capture = merge(stack, spec)
     assert capture["since"] is None and capture["staged"] == 50 and capture["identity"] is None
@@ -226,9 +227,7 @@ def nums_spec(strategy: str = "live") -> JobSpec:
         ColumnSpec(name="v", sql_type="TEXT", nullable=True),
     ]
     base = pairs_spec(strategy)
-    return base.model_copy(
-        update={"platform": "N", "datasets": [DatasetSpec(name="nums", source_table="nums", columns=columns)]}
-    )
+    return replace(base, platform="N", datasets=[DatasetSpec(name="nums", source_table="nums", columns=columns)])
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from tests.support.cli import run_cli
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
@@ -155,10 +156,10 @@ def test_a_nullable_column_added_mid_stream_reaches_the_consumer_database(chain:
     chain.pg.execute(chain.source_db, "ALTER TABLE customers ADD COLUMN loyalty varchar(20)")
     chain.pg.execute(chain.source_db, "UPDATE customers SET loyalty = 'gold' WHERE id = 'C2'")
     customers = next(d for d in spec.datasets if d.name == "customers")
-    wider = customers.model_copy(
-        update={"columns": [*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]}
+    wider = replace(
+        customers, columns=[*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]
     )
-    spec2 = spec.model_copy(update={"datasets": [wider if d.name == "customers" else d for d in spec.datasets]})
+    spec2 = replace(spec, datasets=[wider if d.name == "customers" else d for d in spec.datasets])
     assert chain.merge(spec2)["schema_changed"] is True
     result = chain.reconcile(spec2)  # as the workflow does after a merge that changed a schema
     assert result.returncode == 0, result.stdout
@@ -285,14 +286,10 @@ def test_a_widened_column_reaches_both_databases_views(chain: DeliveryChain, pla
     chain.pg.execute(chain.source_db, "ALTER TABLE customers ALTER COLUMN email TYPE varchar(200)")
     chain.pg.execute(chain.source_db, "UPDATE customers SET email = %s WHERE id = 'C3'", ("x" * 150 + "@example.com",))
     customers = next(d for d in spec.datasets if d.name == "customers")
-    wider = customers.model_copy(
-        update={
-            "columns": [
-                c.model_copy(update={"sql_type": "VARCHAR(200)"}) if c.name == "email" else c for c in customers.columns
-            ]
-        }
+    wider = replace(
+        customers, columns=[replace(c, sql_type="VARCHAR(200)") if c.name == "email" else c for c in customers.columns]
     )
-    spec2 = spec.model_copy(update={"datasets": [wider if d.name == "customers" else d for d in spec.datasets]})
+    spec2 = replace(spec, datasets=[wider if d.name == "customers" else d for d in spec.datasets])
     assert chain.merge(spec2)["schema_changed"] is True
     assert chain.reconcile(spec2).returncode == 0
     chain.wait_delivered(spec2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from tests.support.merge_stack import (
     ADDRESS_COLUMNS,
@@ -286,12 +287,10 @@ def test_widening_a_type_changes_no_row(stack: Stack) -> None:
     stack.src("INSERT INTO pairs VALUES ('1', '1', 'x', NULL, '2024-01-01', NULL, 3.10)")
     assert stack.run(spec)[0] == 0
     columns = [
-        c
-        if c.name not in ("d", "n")
-        else c.model_copy(update={"sql_type": {"d": "TIMESTAMP", "n": "NUMERIC(14,4)"}[c.name]})
+        c if c.name not in ("d", "n") else replace(c, sql_type={"d": "TIMESTAMP", "n": "NUMERIC(14,4)"}[c.name])
         for c in spec.datasets[0].columns
     ]
-    wider = spec.model_copy(update={"datasets": [spec.datasets[0].model_copy(update={"columns": columns})]})
+    wider = replace(spec, datasets=[replace(spec.datasets[0], columns=columns)])
     code, outcome, err = stack.run(wider)
     assert code == 0, err
     assert outcome["schema_changed"] is True and outcome["datasets"]["pairs"]["updated"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
@@ -21,7 +22,7 @@ BATCH = st.dictionaries(st.sampled_from(KEYS), st.one_of(st.just("DELETE"), VALU
 def test_random_changes_match_the_model(postgres: PostgresServer, tmp_path_factory, batches) -> None:  # type: ignore[no-untyped-def]
     stack = Stack(postgres, tmp_path_factory.mktemp("prop"))
     stack.src(PAIRS_DDL)
-    live_spec, forensic_spec = pairs_spec("live"), pairs_spec("forensic").model_copy(update={"platform": "Q"})
+    live_spec, forensic_spec = pairs_spec("live"), replace(pairs_spec("forensic"), platform="Q")
     source: dict[tuple[str, str], str | None] = {}
     history: list[dict[tuple[str, str], str | None]] = []
     for changes in batches:

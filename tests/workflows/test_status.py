@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from handler.render import render_tree, write_tree
 from tests.support.cli import run_cli
@@ -185,9 +186,7 @@ def test_specs_from_a_mounted_configmap_skip_the_hidden_copies_kubernetes_keeps(
 
 
 def test_the_text_table_shows_names_as_written_not_as_markup(postgres: PostgresServer, tmp_path: Path) -> None:
-    hostile = mvp_spec("YellowLive").model_copy(
-        update={"platform": "[bold]Yellow[/bold]", "stream": "[link=x]S[/link]"}
-    )
+    hostile = replace(mvp_spec("YellowLive"), platform="[bold]Yellow[/bold]", stream="[link=x]S[/link]")
     (tmp_path / "spec.json").write_text(hostile.to_json())
     result = run_cli(
         "status", "--spec-dir", str(tmp_path), "--merge-url", postgres.url(postgres.create_database("merge"))

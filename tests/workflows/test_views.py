@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from tests.support.merge_stack import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, mvp_spec
 from tests.support.pg import PostgresServer
@@ -123,10 +124,10 @@ def test_appending_a_nullable_column_updates_the_views(chain: ViewChain) -> None
     chain.pg.execute(chain.source_db, "ALTER TABLE customers ADD COLUMN loyalty varchar(20)")
     chain.pg.execute(chain.source_db, "UPDATE customers SET loyalty = 'gold' WHERE id = 'C2'")
     customers = spec.datasets[1]
-    wider = customers.model_copy(
-        update={"columns": [*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]}
+    wider = replace(
+        customers, columns=[*customers.columns, ColumnSpec(name="loyalty", sql_type="VARCHAR(20)", nullable=True)]
     )
-    spec2 = spec.model_copy(update={"datasets": [spec.datasets[0], wider]})
+    spec2 = replace(spec, datasets=[spec.datasets[0], wider])
     outcome = chain.merge(spec2)
     assert outcome["schema_changed"] is True
     assert chain.reconcile(spec2).returncode == 0

@@ -127,7 +127,7 @@ def test_workflow_template_runs_the_job_with_secrets_by_reference(tree: dict[str
 def test_job_specs_in_the_configmap_are_the_contract(tree: dict[str, bytes]) -> None:
     configmap = yaml.safe_load(tree["platforms/yellowforensic/10-job-specs.yaml"])
     text = configmap["data"]["Store1.json"]
-    spec = JobSpec.model_validate_json(text)  # strict: unknown or missing fields fail
+    spec = JobSpec.from_json(text)  # strict: unknown or missing fields fail
     assert spec.to_json() == text  # the renderer's plain-data spec is the contract, byte for byte
     assert spec.strategy == "forensic" and spec.schedule == "*/10 * * * *"
     assert [d.name for d in spec.datasets] == ["addresses", "customers"]
