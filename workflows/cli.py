@@ -1,8 +1,8 @@
-"""The data plane's commands: the steps rendered workflows run (``datasurface job ...``), the
-local runner and the operating status. Mounted into ``datasurface`` by ``handler.cli``.
+"""The data plane's operator commands: the local runner and the operating status, and the
+steps rendered workflows run (``datasurface job ...``, ``workflows/steps.py``) listed in the
+``job`` group. Mounted into ``datasurface`` by ``handler.cli``.
 
-Thin wrappers over ``workflows``; each imports what it runs when it runs, so a step in a
-workflow pod starts fast.
+Thin wrappers over ``workflows``; each imports what it runs when it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from workflows.outcome import EXIT_DONE, EXIT_PERMANENT
-from workflows.spec import JobSpec, SpecError
+from workflows.spec import JobSpec
+from workflows.steps import STEPS
+from workflows.steps import run as run_step
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,128 +43,19 @@ class StatusFormat(str, Enum):
     json = "json"
 
 
-def read_spec(path: Path) -> JobSpec:
-    """The job spec at ``path``; an unreadable or invalid spec ends the step as a permanent error."""
-    try:
-        return JobSpec.from_json(path.read_bytes())
-    except (OSError, SpecError) as exc:
-        _console(stderr=True).print(f"error: cannot use job spec {path}: {exc}", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_PERMANENT) from None
+def _list_step(name: str, help: str) -> None:
+    """The step ``name`` in the ``job`` group, its options parsed by the step itself (a pod's
+    ``datasurface job <step>`` runs it without Typer: ``handler.cli.main``)."""
+
+    def step(ctx: typer.Context) -> None:
+        raise typer.Exit(run_step([name, *ctx.args]))
+
+    settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+    job_app.command(name, help=help, add_help_option=False, context_settings=settings)(step)
 
 
-@job_app.command("snapshot-merge")
-def snapshot_merge_command(
-    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    source_url: str | None = typer.Option(
-        None,
-        "--source-url",
-        help="Producer database URL (default: from the spec and credentials; env DATASURFACE_SOURCE_URL).",
-    ),
-    merge_url: str | None = typer.Option(
-        None,
-        "--merge-url",
-        help="Merge database URL (default: from the spec and credentials; env DATASURFACE_MERGE_URL).",
-    ),
-    max_seconds: float | None = typer.Option(
-        None, "--max-seconds", help="Stop between datasets after this long and report keep_working."
-    ),
-    outcome_dir: Path | None = typer.Option(
-        None, "--outcome-dir", help="Also write outcome files for Argo; keep_working then exits 0."
-    ),
-    parallel: int | None = typer.Option(
-        None,
-        "--parallel",
-        min=1,
-        max=32,
-        help="Connections to copy over (default: the spec's merge_settings.parallel).",
-    ),
-) -> None:
-    """Ingest the stream's tables from one snapshot and merge them. Prints a final JSON outcome line.
-
-    Exit codes: 0 done, 10 keep_working (run again now), 75 transient error (retry later),
-    1 permanent error, 11 another run of the stream holds the lock.
-    """
-    from workflows.snapshot_merge import run_snapshot_merge
-
-    outcome = run_snapshot_merge(read_spec(spec_path), source_url, merge_url, max_seconds, parallel)
-    if outcome.error:
-        _console(stderr=True).print(f"error: {outcome.error}", soft_wrap=True, markup=False)
-    print(outcome.line(), flush=True)
-    if outcome_dir is not None:
-        outcome.write_files(outcome_dir)
-        if outcome.outcome == "keep_working":
-            raise typer.Exit(EXIT_DONE)
-    raise typer.Exit(outcome.exit_code)
-
-
-@job_app.command("reset-batch")
-def reset_batch_command(
-    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    dataset: str | None = typer.Option(
-        None, "--dataset", help="The dataset whose staging to discard (it must belong to the stream)."
-    ),
-    merge_url: str | None = typer.Option(
-        None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."
-    ),
-) -> None:
-    """Reset the stream's uncommitted batch so the next run re-ingests it; refuses a committed batch."""
-    from workflows.batch import BatchStateError
-    from workflows.db import ConfigurationError
-    from workflows.snapshot_merge import reset_batch
-
-    try:
-        message = reset_batch(read_spec(spec_path), merge_url, dataset)
-    except (BatchStateError, ConfigurationError) as exc:
-        _console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_PERMANENT) from None
-    _console().print(message, soft_wrap=True, markup=False)
-
-
-@job_app.command("reconcile-views")
-def reconcile_views_command(
-    spec_path: Path = typer.Option(..., "--spec", help="Job spec JSON of the stream."),
-    merge_url: str | None = typer.Option(
-        None, "--merge-url", help="Merge database URL (default: from the spec; env DATASURFACE_MERGE_URL)."
-    ),
-) -> None:
-    """Create or update the consumer views of the stream's datasets; exit 1 when any failed."""
-    from workflows.db import ConfigurationError, is_transient
-    from workflows.outcome import EXIT_TRANSIENT
-    from workflows.views import reconcile_views
-
-    try:
-        results = reconcile_views(read_spec(spec_path), merge_url)
-    except ConfigurationError as exc:
-        _console(stderr=True).print(f"error: {exc}", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_PERMANENT) from None
-    except Exception as exc:  # noqa: BLE001 - the database itself failed: tell Argo whether to retry
-        _console(stderr=True).print(f"error: {type(exc).__name__}: {exc}", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_TRANSIENT if is_transient(exc) else EXIT_PERMANENT) from None
-    console = _console()
-    for result in results:
-        mark = "ok    " if result.ok else "FAILED"
-        console.print(
-            f"{mark} {result.name}" + (f": {result.message}" if result.message else ""), soft_wrap=True, markup=False
-        )
-    failed = sum(1 for r in results if not r.ok)
-    console.print(f"{len(results) - failed} reconciled, {failed} failed", soft_wrap=True)
-    raise typer.Exit(EXIT_PERMANENT if failed else EXIT_DONE)
-
-
-@job_app.command("notify")
-def notify_command(
-    platform: str = typer.Option(..., "--platform"),
-    stream: str = typer.Option(..., "--stream"),
-    batch: str = typer.Option("", "--batch"),
-    status: str = typer.Option("Failed", "--status"),
-    failures: str = typer.Option("", "--failures", help="Argo's {{workflow.failures}} JSON."),
-    link: str = typer.Option("", "--link", help="Link to the run in the Argo UI."),
-) -> None:
-    """Post a failure message to $DATASURFACE_NOTIFY_URL (Slack-compatible); never fails."""
-    from workflows import notify
-
-    outcome = notify.send(notify.failure_message(platform, stream, batch, status, failures, link))
-    _console(stderr=True).print(outcome, soft_wrap=True)
+for _name, _step in STEPS.items():
+    _list_step(_name, _step.help)
 
 
 @app.command("status")

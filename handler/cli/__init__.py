@@ -5,29 +5,30 @@ Each group of commands is a Typer app beside the code it drives (``handler/cli/*
 mounts them. Commands import what they run when they run.
 
 ``main`` is the executable. A data-plane step (``datasurface job snapshot-merge`` and the other
-steps of ``workflows/cli.py``, which a workflow pod runs once per batch) mounts the data plane's
-steps alone: it never imports the control plane's command modules (the model loader, the
-renderers), a third of the job's start-up.
+steps of ``workflows/steps.py``, which a workflow pod runs once per batch) runs without Typer
+or the control plane's command modules (the model loader, the renderers): those imports were
+most of a step's start-up.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import sys
 from functools import cache
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
-from workflows import cli as workflows_cli
+if TYPE_CHECKING:
+    import typer
 
 
 @cache
 def build_app() -> typer.Typer:
+    import typer
+
     from handler.cli import deploy_commands, model_commands, operate_commands, rollout_commands
     from simulator import cli as simulator_cli
+    from workflows import cli as workflows_cli
 
     app = typer.Typer(
         name="datasurface",
@@ -57,13 +58,14 @@ def main() -> None:
     """Run ``datasurface`` with the process's arguments."""
     args = sys.argv[1:]
     if args[:1] == ["job"] and len(args) > 1:
-        steps = typer.main.get_command(workflows_cli.job_app)  # a group: the data plane has several steps
-        if args[1] in getattr(steps, "commands", {}):
+        from workflows import steps
+
+        if args[1] in steps.STEPS:
             try:
-                steps.main(args[1:], prog_name="datasurface job")
+                code: object = steps.run(args[1:])
             except SystemExit as exc:
-                _end_step(exc.code)
-            _end_step(0)
+                code = exc.code
+            _end_step(code)
     build_app()()
 
 
@@ -79,7 +81,8 @@ def _end_step(code: object) -> NoReturn:
         print(code, file=sys.stderr)
         code = 1
     atexit._run_exitfuncs()
-    logging.shutdown()
+    if "logging" in sys.modules:  # a step imports it only when something logs
+        sys.modules["logging"].shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)

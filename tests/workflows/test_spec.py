@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import msgspec
+import pytest
 from msgspec.structs import replace
 
 from tests.support.cli import run_cli
