@@ -11,6 +11,7 @@ import pytest
 from msgspec.structs import replace
 from sqlalchemy.engine import make_url
 
+import workflows.copy_plan
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
 from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
@@ -195,7 +196,8 @@ def test_change_capture_can_be_turned_off(stack: Stack) -> None:
     assert capture["since"] is None and capture["staged"] == 50 and capture["identity"] is None
 
 
-def test_parallel_ingestion_reads_changes_too(stack: Stack) -> None:
+def test_parallel_ingestion_reads_changes_too(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workflows.copy_plan, "MIN_SCAN_SPLIT_BLOCKS", 0)  # split even this table's one block
     spec = pairs_spec()
     merge(stack, spec)
     stack.src("UPDATE pairs SET v = 'p' WHERE a = 'k7'")

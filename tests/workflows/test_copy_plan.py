@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.copy_plan import MIN_SPLIT_BLOCKS, plan_chunks
+from workflows.copy_plan import MIN_SCAN_SPLIT_BLOCKS, MIN_SPLIT_BLOCKS, plan_chunks
 from workflows.source_tables import SourceTable
 
 
@@ -27,3 +27,11 @@ def test_small_tables_views_and_one_connection_are_never_split() -> None:
     chunks = plan_chunks({"v": table(None), "a": table(5_000), "b": table(5_000)}, 2)
     assert (chunks[0].dataset, chunks[0].where) == ("v", None)  # unknown size goes first
     assert all(c.where is None for c in chunks)  # each table about one share: no cuts
+
+
+def test_a_table_read_for_its_candidates_only_is_split_only_when_its_scan_is_worth_a_connection() -> None:
+    tables = {"a": table(MIN_SCAN_SPLIT_BLOCKS // 2), "b": table(10)}
+    assert len([c for c in plan_chunks(tables, 2) if c.dataset == "a"]) == 2  # every row read: split
+    assert [c.where for c in plan_chunks(tables, 2, candidates={"a"}) if c.dataset == "a"] == [None]
+    big = plan_chunks({"a": table(4 * MIN_SCAN_SPLIT_BLOCKS)}, 2, candidates={"a"})
+    assert len(big) == 2
