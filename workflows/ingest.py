@@ -29,7 +29,7 @@ from workflows.pg import Connection, Database, text
 from workflows.source_tables import SourceSchemaError, SourceTable, resolve_source_table
 from workflows.spec import ColumnSpec, DatasetSpec, JobSpec
 from workflows.sqlnames import quote
-from workflows.tables import DatasetTables, key_list, keys_match, unlogged_staging
+from workflows.tables import SCRATCH_OPTIONS, DatasetTables, key_list, keys_match, unlogged_staging
 
 _READ_SIZE = 1 << 18  # bytes per read of the pipe into COPY FROM, and per write into it
 _PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
@@ -157,14 +157,18 @@ def ingest_stream(
     """
     with _snapshot_reader(source_db) as source_conn:
         reads = _reads(spec, source_conn, merge_conn, watermarks)
-        candidates = {read.name for read in reads if read.plan.since is not None}
-        chunks = plan_chunks({read.name: read.source for read in reads}, parallel, candidates)
-        if parallel <= 1 or len(chunks) <= 1:  # one piece of work: no worker connections
-            staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
-        else:
+        captured = [read for read in reads if read.plan.since is not None]
+        chunks = plan_chunks({read.name: read.source for read in reads}, parallel, {r.name for r in captured})
+        serial = parallel <= 1 or len(chunks) <= 1  # one piece of work: no worker connections
+        snapshot = None
+        if captured or not serial:  # other connections read this snapshot too
             snapshot = str(source_conn.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-            staged = _ingest_in_parallel(source_db, snapshot, merge_conn, reads, chunks, on_dataset, parallel)
-        ingested = {read.name: _settle(source_conn, merge_conn, read, staged[read.name]) for read in reads}
+        with _counting(source_db, snapshot, merge_conn.database, captured) as counts:
+            if serial or snapshot is None:
+                staged = _ingest_serially(source_conn, merge_conn, reads, on_dataset)
+            else:
+                staged = _ingest_in_parallel(source_db, snapshot, merge_conn, reads, chunks, on_dataset, parallel)
+            ingested = {read.name: _settle(source_conn, merge_conn, read, staged[read.name], counts) for read in reads}
     for read in reads:
         if not read.source.unique_key:
             _refuse_duplicate_keys(merge_conn, read.dataset, read.tables.staging)
@@ -286,14 +290,53 @@ def _ingest_in_parallel(
     return rows
 
 
-def _settle(source_conn: Connection, merge_conn: Connection, read: _Read, staged: int) -> Ingested:
+@dataclass(frozen=True)
+class _Counts:
+    """What change capture counts to find deletes, counted while the candidates are copied: the
+    producer's rows in the batch's snapshot and the merge tables' current rows, by dataset."""
+
+    producer: Future[dict[str, int]]
+    current: Future[dict[str, int]]
+
+
+@contextmanager
+def _counting(
+    source_db: Database, snapshot: str | None, merge_db: Database, reads: list[_Read]
+) -> Iterator[_Counts | None]:
+    """Count the ``reads``' tables on two connections of their own, one importing ``snapshot``,
+    while the caller copies: three scans at once instead of one after the other."""
+    if not reads or snapshot is None:
+        yield None
+        return
+
+    def producer() -> dict[str, int]:
+        with _snapshot_reader(source_db, snapshot) as conn:
+            return {r.name: _count(conn, r.source.qualified) for r in reads}
+
+    def current() -> dict[str, int]:
+        with merge_db.begin() as conn:
+            return {r.name: _count(conn, r.tables.current) for r in reads}
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="count") as pool:
+        yield _Counts(pool.submit(producer), pool.submit(current))
+
+
+def _count(conn: Connection, table: str) -> int:
+    return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def _settle(
+    source_conn: Connection, merge_conn: Connection, read: _Read, staged: int, counts: _Counts | None
+) -> Ingested:
     """Complete a dataset's ingestion in the snapshot: for one read for its changes, count the
     deletes and, when there are some, copy the unchanged rows' keys to find them. Counts that
     contradict the merge table (fewer current rows than unchanged ones) mean reading everything."""
     plan = read.plan
-    if plan.since is None:
+    if plan.since is None or counts is None:
         return Ingested(staged, replace(plan, total=staged))
-    total, current, matched = _counts(source_conn, merge_conn, read)
+    on = keys_match([quote(c.name) for c in read.dataset.key_columns], "s", "m")
+    matched = _count(merge_conn, f"{read.tables.staging} s JOIN {read.tables.current} m ON {on}")
+    total, current = counts.producer.result()[read.name], counts.current.result()[read.name]
     unchanged_rows = total - staged
     deleted = current - matched - unchanged_rows
     if deleted == 0:
@@ -306,31 +349,16 @@ def _settle(source_conn: Connection, merge_conn: Connection, read: _Read, staged
     return Ingested(rows, replace(plan, since=None, total=rows))
 
 
-def _counts(source_conn: Connection, merge_conn: Connection, read: _Read) -> tuple[int, int, int]:
-    """The producer's rows, the current rows, and the staged candidates that are current keys;
-    the producer's count runs beside the merge database's (two servers, or two backends)."""
-    tables = read.tables
-    on = keys_match([quote(c.name) for c in read.dataset.key_columns], "s", "m")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count") as pool:
-        total = pool.submit(
-            lambda: int(source_conn.execute(text(f"SELECT count(*) FROM {read.source.qualified}")).scalar_one())
-        )
-        current, matched = merge_conn.execute(
-            text(
-                f"SELECT (SELECT count(*) FROM {tables.current}), "
-                f"(SELECT count(*) FROM {tables.staging} s JOIN {tables.current} m ON {on})"
-            )
-        ).one()
-        return total.result(), int(current), int(matched)
-
-
 def _copy_unchanged_keys(source_conn: Connection, merge_conn: Connection, read: _Read, since: int) -> int:
     """A fresh keys table (the key columns' types follow staging's) loaded with the keys of the
     rows that are not candidates."""
     keys = read.tables.keys
     merge_conn.execute(text(f"DROP TABLE IF EXISTS {keys}"))
     merge_conn.execute(
-        text(f"CREATE UNLOGGED TABLE {keys} AS SELECT {key_list(read.dataset)} FROM {read.tables.staging} WITH NO DATA")
+        text(
+            f"CREATE UNLOGGED TABLE {keys} WITH {SCRATCH_OPTIONS} "
+            f"AS SELECT {key_list(read.dataset)} FROM {read.tables.staging} WITH NO DATA"
+        )
     )
     out, into = _copy_statements(read.source, read.dataset.key_columns, keys, unchanged(since))
     copied = stream_copy(source_conn, out, merge_conn, into)

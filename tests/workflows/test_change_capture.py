@@ -18,6 +18,7 @@ from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
 from workflows.snapshot_merge import reset_batch, run_snapshot_merge
 from workflows.spec import ColumnSpec, DatasetSpec, JobSpec, MergeSettings
 from workflows.sqlnames import platform_schema
+from workflows.tables import DatasetTables
 
 COLUMNS = ["a", "b", "v"]
 
@@ -64,6 +65,10 @@ def test_a_batch_stages_only_what_changed_and_finds_deletes(stack: Stack, strate
     assert metrics == {"inserted": 0, "updated": 1, "deleted": 2, "total": 49}
     assert capture["staged"] == 1 and capture["keys"] == 48
     assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+    keys = DatasetTables.of(spec, spec.datasets[0]).keys
+    assert stack.merged(f"SELECT reloptions FROM pg_class WHERE oid = '{keys}'::regclass") == [
+        (["autovacuum_enabled=false"],)  # scratch: workflows/tables.py SCRATCH_OPTIONS
+    ]
     if strategy == "forensic":
         assert [len(stack.as_of(spec, "pairs", COLUMNS, b)) for b in (1, 2, 3, 4)] == [50, 50, 51, 49]
 

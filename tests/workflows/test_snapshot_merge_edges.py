@@ -187,16 +187,18 @@ def test_a_server_crash_that_empties_unlogged_staging_is_ingested_again(tmp_path
         server.server.cleanup()
 
 
-def test_staging_made_by_an_older_version_becomes_unlogged(stack: Stack) -> None:
+def test_staging_made_by_an_older_version_becomes_unlogged_scratch_autovacuum_leaves_alone(stack: Stack) -> None:
     spec = mvp_spec("YellowLive")
     seed(stack)
     assert stack.run(spec)[0] == 0
     staging = DatasetTables.of(spec, spec.datasets[0]).staging
-    stack.merged(f"ALTER TABLE {staging} SET LOGGED")  # as versions before unlogged staging made it
+    scratch = f"SELECT relpersistence, reloptions FROM pg_class WHERE oid = '{staging}'::regclass"
+    assert stack.merged(scratch) == [("u", ["autovacuum_enabled=false"])]
+    stack.merged(f"ALTER TABLE {staging} SET LOGGED, RESET (autovacuum_enabled)")  # as older versions made it
     code, outcome, err = stack.run(spec)
     assert code == 0, err
     assert outcome["datasets"]["addresses"] == {"inserted": 0, "updated": 0, "deleted": 0, "total": 8}
-    assert stack.merged(f"SELECT relpersistence FROM pg_class WHERE oid = '{staging}'::regclass") == [("u",)]
+    assert stack.merged(scratch) == [("u", ["autovacuum_enabled=false"])]
 
 
 def test_two_runs_of_one_stream_never_interleave(stack: Stack) -> None:
