@@ -392,6 +392,10 @@ def main() -> None:
             run(Bench(url, Path(tmp)), args)
     finally:
         if server is not None:
+            # A checkpoint first: after the 10M-row steps the server's shutdown checkpoint outlasted
+            # the stop's wait, and deleting its folder raced with the WAL it was still writing.
+            with contextlib.suppress(Exception):
+                admin(url, "postgres", "CHECKPOINT")
             server.cleanup()
 
 
