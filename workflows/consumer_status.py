@@ -72,7 +72,7 @@ def _targets(specs: list[JobSpec]) -> list[_Target]:
     ]
 
 
-def collect_consumers(merge: Database, specs: list[JobSpec], database_at: DatabaseFactory) -> list[ConsumerStatus]:
+def collect_consumers(merge: Database, specs: list[JobSpec], consumer_db: DatabaseFactory) -> list[ConsumerStatus]:
     """The delivery figures of every consumer database the specs name; a consumer database that
     cannot be read is reported (``reachable`` False, with the error), never raised."""
     targets = _targets(specs)
@@ -109,7 +109,7 @@ def collect_consumers(merge: Database, specs: list[JobSpec], database_at: Databa
                 lag_bytes=int(slot.lag) if slot is not None and slot.lag is not None else None,
             )
             try:
-                last, committed = _consumer_last_batch(database_at(target.database), target)
+                last, committed = _consumer_last_batch(consumer_db(target.database), target)
             except Exception as exc:  # noqa: BLE001 - an unreachable consumer database is a figure, not a failure
                 error = error_summary(exc)
                 result += [replace(base, workspace=w, reachable=False, error=error) for w in target.workspaces]

@@ -60,16 +60,12 @@ def main() -> None:
     if args[:1] == ["job"] and len(args) > 1:
         from workflows import steps
 
-        if args[1] in steps.STEPS:
-            try:
-                code: object = steps.run(args[1:])
-            except SystemExit as exc:
-                code = exc.code
-            _end_step(code)
+        if args[1] in steps.STEPS:  # it returns its exit code; a usage error is argparse's 2
+            _end_step(steps.run(args[1:]))
     build_app()()
 
 
-def _end_step(code: object) -> NoReturn:
+def _end_step(code: int) -> NoReturn:
     """End a data-plane step without tearing the interpreter down.
 
     A step runs once per batch in its own process, and Python's finalization of what it
@@ -77,15 +73,12 @@ def _end_step(code: object) -> NoReturn:
     still imported SQLAlchemy beside pydantic).
     Everything a step leaves is already out: its outcome printed and written, its connections
     closed, its threads joined. The exit handlers still run; output is flushed first."""
-    if isinstance(code, str):  # sys.exit("message"): printed, status 1, as Python does it
-        print(code, file=sys.stderr)
-        code = 1
     atexit._run_exitfuncs()
     if "logging" in sys.modules:  # a step imports it only when something logs
         sys.modules["logging"].shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+    os._exit(code)
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -12,6 +12,7 @@ from msgspec.structs import replace
 from sqlalchemy.engine import make_url
 
 import workflows.copy_plan
+import workflows.ingest
 from tests.support.merge_stack import PAIRS_DDL, Stack, pairs_spec
 from tests.support.pg import PostgresServer
 from workflows.change_capture import MAX_DISTANCE, candidates, changes_since
@@ -203,12 +204,55 @@ def test_change_capture_can_be_turned_off(stack: Stack) -> None:
 
 def test_parallel_ingestion_reads_changes_too(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workflows.copy_plan, "MIN_SCAN_SPLIT_BLOCKS", 0)  # split even this table's one block
+    parallel = workflows.ingest._ingest_in_parallel
+    pieces: list[int] = []
+
+    def in_parallel(*args: Any) -> dict[str, int]:
+        pieces.append(len(args[4]))  # its chunks
+        return parallel(*args)
+
+    monkeypatch.setattr(workflows.ingest, "_ingest_in_parallel", in_parallel)
     spec = pairs_spec()
     merge(stack, spec)
     stack.src("UPDATE pairs SET v = 'p' WHERE a = 'k7'")
     stack.src("DELETE FROM pairs WHERE a = 'k8'")
     outcome = run_snapshot_merge(spec, stack.source_url, stack.merge_url, parallel=3)
+    assert pieces == [3]  # the candidates read over three connections
     assert outcome.datasets["pairs"] == {"inserted": 0, "updated": 1, "deleted": 1, "total": 49}
+    assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
+
+
+def test_the_counts_read_the_batchs_snapshot_whatever_the_producer_commits_meanwhile(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer's count runs on a connection of its own: a commit just before that connection
+    imports the snapshot (two inserts and a delete) is in neither the count nor the batch, so the
+    deletes counted are exactly the ones found and nothing is read twice (a count from a newer
+    snapshot would contradict the merge table, and the batch would read everything)."""
+    spec = pairs_spec()
+    merge(stack, spec)
+    stack.src("UPDATE pairs SET v = 'p' WHERE a = 'k7'")
+    stack.src("DELETE FROM pairs WHERE a = 'k8'")
+    reader = workflows.ingest._snapshot_reader
+    imports: list[str] = []
+
+    def commit_then_read(source_db: Any, snapshot: str | None = None) -> Any:
+        if snapshot is not None:  # the counting connection, about to import the batch's snapshot
+            stack.src(
+                "BEGIN; INSERT INTO pairs VALUES ('late1', 'x', 'l'), ('late2', 'x', 'l');"
+                "DELETE FROM pairs WHERE a = 'k9'; COMMIT"
+            )
+            imports.append(snapshot)
+        return reader(source_db, snapshot)
+
+    monkeypatch.setattr(workflows.ingest, "_snapshot_reader", commit_then_read)
+    metrics, capture = merge(stack, spec)
+    assert len(imports) == 1
+    assert metrics == {"inserted": 0, "updated": 1, "deleted": 1, "total": 49}
+    assert capture["since"] is not None and capture["staged"] == 1 and capture["keys"] == 48
+    monkeypatch.setattr(workflows.ingest, "_snapshot_reader", reader)
+    metrics, _ = merge(stack, spec)  # the next batch sees the commit
+    assert metrics == {"inserted": 2, "updated": 0, "deleted": 1, "total": 50}
     assert stack.live_rows(spec, "pairs", COLUMNS) == source_rows(stack)
 
 

@@ -71,7 +71,7 @@ def test_every_session_has_the_settings_steps_rely_on(db: Database) -> None:
 
 def test_a_data_plane_step_never_imports_sqlalchemy() -> None:
     probe = (
-        "import sys, handler.cli, workflows.snapshot_merge, workflows.views, workflows.status;"
+        "import sys, handler.cli, workflows.steps, workflows.snapshot_merge, workflows.views, workflows.status;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
